@@ -1,0 +1,1 @@
+//! Docker containers through bollard: a unit is a container, images built locally.

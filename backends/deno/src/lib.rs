@@ -1,0 +1,1 @@
+//! Real V8 through Deno: a long-lived Deno host process, a unit is a Worker.

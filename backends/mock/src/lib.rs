@@ -1,0 +1,1 @@
+//! A backend with scripted latencies, for testing the harness without real engines.

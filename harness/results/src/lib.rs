@@ -1,0 +1,241 @@
+//! The result schema shared by the harness (which writes it) and the reports (which read it).
+//!
+//! Raw data first (after ripgrep's `benchsuite/` and hyperfine's exports): every sample is kept
+//! in `samples.csv`, beside a `summary.json` holding the summaries, the environment record, the
+//! backend's versions and settings, and the harness's own overhead. A results directory holds
+//! one measurement:
+//!
+//! ```text
+//! <out>/<UTC time>-<backend>-<function>/
+//!   summary.json     MeasureResult
+//!   samples.csv      one row per sample (cold and warm), see Sample
+//!   memory.csv       one row per memory reading, see MemorySample
+//! ```
+//!
+//! Statistics follow hyperfine's rule: a figure that cannot be computed is `None`, never 0.
+
+#![warn(missing_docs)]
+
+pub mod stats;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use unitlab_backend::{BackendInfo, FunctionSpec, Phase, Request};
+
+pub use stats::Summary;
+
+/// Schema tag written into every `summary.json`.
+pub const MEASURE_SCHEMA: &str = "unitlab.measure/1";
+
+/// The machine and software a result was measured on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnvRecord {
+    /// CPU model name from `/proc/cpuinfo`.
+    pub cpu_model: String,
+    /// Logical cores.
+    pub cores: usize,
+    /// Total memory in bytes.
+    pub memory_bytes: u64,
+    /// `uname -r`.
+    pub kernel: String,
+    /// `PRETTY_NAME` from `/etc/os-release`.
+    pub os: String,
+    /// The rustc that built unitlab.
+    pub rustc: String,
+    /// unitlab's version.
+    pub unitlab: String,
+    /// `git rev-parse HEAD` of the checkout, when there is one.
+    pub git_commit: Option<String>,
+    /// The run's seed.
+    pub seed: u64,
+    /// UTC time the run started, RFC 3339.
+    pub time: String,
+    /// Anything else worth recording (governor, `vm.max_map_count`, ...).
+    pub extra: BTreeMap<String, String>,
+}
+
+/// Whether a sample is a cold start or a warm invoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SampleKind {
+    /// `start` plus the first invoke.
+    Cold,
+    /// An invoke on a unit that already served one.
+    Warm,
+}
+
+/// One timed sample. Cold samples carry the start/first-invoke split and the phases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Cold or warm.
+    pub kind: SampleKind,
+    /// Which unit (0-based, in start order).
+    pub unit: u32,
+    /// Invoke number on that unit (0 for the cold start's first invoke).
+    pub invoke: u32,
+    /// Total nanoseconds: for cold, `start_ns + invoke_ns`.
+    pub total_ns: u64,
+    /// Nanoseconds in `start` (cold only, else 0).
+    pub start_ns: u64,
+    /// Nanoseconds in `invoke`.
+    pub invoke_ns: u64,
+    /// Execution time the guest reported, when it could.
+    pub guest_ns: Option<u64>,
+    /// The response was checked against the reference (false only for unverifiable user code).
+    pub verified: bool,
+}
+
+/// Cold-start phases of one unit, in the backend's words (kept apart from [`Sample`] so that
+/// `samples.csv` has fixed columns).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitPhases {
+    /// Which unit.
+    pub unit: u32,
+    /// Its phases.
+    pub phases: Vec<Phase>,
+}
+
+/// One memory reading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemorySample {
+    /// Which unit.
+    pub unit: u32,
+    /// Engine view in bytes.
+    pub engine_bytes: Option<u64>,
+    /// Host view in bytes.
+    pub host_bytes: Option<u64>,
+}
+
+/// Memory per unit, from every view the backend has.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemorySummary {
+    /// Units alive when memory was read.
+    pub live_units: u32,
+    /// Mean engine view per unit (linear memory, V8 heap, cgroup usage), bytes.
+    pub engine_bytes_per_unit: Option<f64>,
+    /// Mean host view per unit (PSS/RSS of the unit's processes), bytes.
+    pub host_bytes_per_unit: Option<f64>,
+    /// For in-process backends: (RSS with `live_units` alive - RSS before) / `live_units`.
+    pub rss_delta_per_unit: Option<f64>,
+    /// Process RSS before the units were started, bytes.
+    pub rss_before: Option<u64>,
+    /// Process RSS with all units alive, bytes.
+    pub rss_live: Option<u64>,
+    /// Process RSS after all units were stopped, bytes (what the runtime kept).
+    pub rss_after: Option<u64>,
+}
+
+/// The harness's own cost, measured before every run (hyperfine's `time_overhead`, divan's
+/// timer precision).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overhead {
+    /// Smallest non-zero difference between two consecutive `Instant::now()` readings, ns.
+    pub timer_resolution_ns: u64,
+    /// Median cost of one empty timed sample (two clock reads and the bookkeeping), ns.
+    pub per_sample_ns: u64,
+    /// The same cost's p99, ns.
+    pub per_sample_p99_ns: u64,
+}
+
+/// A unit or invoke that failed, kept with the result (never silently dropped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    /// Which unit.
+    pub unit: u32,
+    /// Invoke number, if the failure was in an invoke.
+    pub invoke: Option<u32>,
+    /// The error, as displayed.
+    pub message: String,
+}
+
+/// How a measurement was configured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MeasureConfig {
+    /// Cold starts.
+    pub units: u32,
+    /// Warm invokes per unit after the cold one.
+    pub warm_per_unit: u32,
+    /// Units kept alive at once for the memory reading.
+    pub memory_units: u32,
+    /// The request sent.
+    pub request: Option<Request>,
+}
+
+/// One `unitlab measure` run: `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureResult {
+    /// [`MEASURE_SCHEMA`].
+    pub schema: String,
+    /// The backend's name, versions and settings.
+    pub backend: BackendInfo,
+    /// The function.
+    pub function: FunctionSpec,
+    /// The configuration.
+    pub config: MeasureConfig,
+    /// The machine.
+    pub env: EnvRecord,
+    /// The harness's own cost.
+    pub overhead: Overhead,
+    /// Cold starts, total (start + first invoke), ns.
+    pub cold: Summary,
+    /// The `start` part of cold starts, ns.
+    pub cold_start_part: Summary,
+    /// The first-invoke part of cold starts, ns.
+    pub cold_first_invoke: Summary,
+    /// Warm invokes, ns.
+    pub warm: Summary,
+    /// Per named start phase, ns.
+    pub phases: BTreeMap<String, Summary>,
+    /// Memory per unit.
+    pub memory: MemorySummary,
+    /// Failures, one per failed unit or invoke.
+    pub errors: Vec<ErrorRecord>,
+    /// Prepare time (compile, image build), ns: reported, never part of a cold start.
+    pub prepare_ns: u64,
+    /// Warnings for the reader ("timer resolution is coarse", "3 outliers above 10x median").
+    pub warnings: Vec<String>,
+}
+
+/// Errors reading or writing results.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResultsError {
+    /// File I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bad JSON.
+    #[error("{path}: not a unitlab result: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// The error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl MeasureResult {
+    /// Reads a `summary.json` (or a directory holding one).
+    pub fn load(path: &std::path::Path) -> Result<MeasureResult, ResultsError> {
+        let file = if path.is_dir() {
+            path.join("summary.json")
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|source| ResultsError::Io {
+            path: file.display().to_string(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| ResultsError::Json {
+            path: file.display().to_string(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,1 @@
+//! unitlab harness library.

@@ -1,0 +1,1 @@
+//! Reports: charts (plotters, SVG) and a self-contained HTML report from unitlab results.
