@@ -1,0 +1,1 @@
+//! Platform policies, replay and simulation.
