@@ -1,1 +1,448 @@
 //! Real V8 isolates inside the unitlab process, through Debian's libnode and a small C++ shim.
+//!
+//! One unit is one V8 isolate with one context, created in this process, the way isolate-based
+//! platforms (Cloudflare Workers and similar) run functions. The V8 is Debian's `libnode108`
+//! (V8 10.2), reached through `shim/shim.cc`, a C ABI that build.rs compiles into a shared
+//! library linked against libnode; this crate loads it with dlopen (see [`ffi`](self) docs in
+//! `src/ffi.rs` for why). Without libnode the crate still builds, and [`availability`] says
+//! how to get it (`scripts/setup-v8.sh`).
+//!
+//! # Lifecycle and phases
+//! - `prepare`: initializes the V8 platform (once per process), reads the source, and runs a
+//!   full start in a scratch isolate so that syntax errors and a missing handler surface here,
+//!   with line numbers, and not in the first cold start.
+//! - `start` (phases `isolate`, `context`, `compile`): `Isolate::New` with its own ArrayBuffer
+//!   allocator and heap limit; `Context::New`; compile and run the catalogue script (and the
+//!   user script), then look up the handler function.
+//! - `invoke`: `handler(size, seed)` in the unit's context.
+//! - drop / `stop`: `Isolate::Dispose`.
+//!
+//! # Entry protocol for user JavaScript (`FunctionSource::File`)
+//! The file is a classic script (not an ES module: no `import`/`export`), evaluated in a bare
+//! V8 context: ECMAScript builtins only, no `console`, no timers, no host APIs. It must
+//! define a global function
+//! ```js
+//! function handler(size, seed) { return 42; }
+//! ```
+//! `size` and `seed` are the request's two u32 values as JS numbers. The handler must return a
+//! number synchronously (a Promise is rejected as "not a number"); it is converted with
+//! ToUint32 (`v >>> 0`). A thrown exception is a guest error carrying its message, script
+//! line and column and stack. Unless `catalogue_prelude=false`, the shared catalogue
+//! (`backends/js/catalogue.js`: `noop`, `cpu`, `alloc`, `handle` and `__unitlab_*` names) is
+//! loaded first, so user code can call it; a `let`/`const`/`class` of one of those names is
+//! then a redeclaration error: rename it or turn the prelude off.
+//!
+//! # Limits
+//! - `limits.memory_bytes` (else `heap_limit_mib`) caps the V8 heap through
+//!   `ResourceConstraints::ConfigureDefaultsFromHeapSize`, and separately caps live
+//!   ArrayBuffer backing stores (the shim's counting allocator). Reaching either stops the
+//!   guest with [`BackendError::MemoryLimit`] and disposes the isolate (a near-heap-limit
+//!   callback raises the limit a little and terminates execution, because V8 would otherwise
+//!   abort the whole process). Later invokes on that unit fail; start a new unit.
+//! - `limits.deadline` (else `deadline_ms`) bounds each invoke (and the top-level script run in
+//!   `start`): a process-wide watchdog thread calls `Isolate::TerminateExecution`, giving
+//!   [`BackendError::Deadline`]; the unit stays usable.
+
+#![warn(missing_docs)]
+
+mod ffi;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use unitlab_backend::{
+    Availability, Backend, BackendError, BackendInfo, FunctionSource, FunctionSpec, Phase,
+    Prepared, Request, Response, Unit, UnitMemory,
+};
+
+/// The shared JavaScript catalogue (`backends/js/catalogue.js`), evaluated in every unit.
+pub const CATALOGUE_JS: &str = include_str!("../../js/catalogue.js");
+
+/// Name of the catalogue script in V8 messages and stack traces.
+const CATALOGUE_NAME: &str = "unitlab:catalogue.js";
+
+/// The global function a user file must define.
+pub const USER_HANDLER: &str = "handler";
+
+const BACKEND: &str = "v8";
+const FIX: &str = "run scripts/setup-v8.sh (downloads Debian's libnode108 + libnode-dev into \
+                   .deps/libnode), then rebuild; or set UNITLAB_LIBNODE_DIR=<root with \
+                   usr/include/node and usr/lib/x86_64-linux-gnu> at build time";
+const MIB: u64 = 1 << 20;
+
+/// Whether V8 can run here: the shim loads, and V8's version.
+pub fn availability() -> Availability {
+    match ffi::api() {
+        Ok(api) => Availability::Available(format!(
+            "V8 {} (libnode; shim {})",
+            api.version(),
+            api.path
+        )),
+        Err(reason) => Availability::Unavailable {
+            reason,
+            fix: FIX.to_string(),
+        },
+    }
+}
+
+/// Settings of the `v8` backend.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Heap limit per isolate in MiB when the function's limits set none (`None`: V8's default).
+    pub heap_limit_mib: Option<u64>,
+    /// Deadline per invoke in ms when the function's limits set none (`None`: no deadline).
+    pub deadline_ms: Option<u64>,
+    /// Load the JS catalogue before a user script (default true).
+    pub catalogue_prelude: Option<bool>,
+}
+
+impl Config {
+    /// The keys [`Config::set`] accepts, with their help text.
+    pub const OPTIONS: &[(&str, &str)] = &[
+        (
+            "heap_limit_mib",
+            "V8 heap limit per isolate in MiB (also caps live ArrayBuffers) when the function \
+             sets no memory limit; default: V8's own",
+        ),
+        (
+            "deadline_ms",
+            "deadline per invoke in ms when the function sets none; default: none",
+        ),
+        (
+            "catalogue_prelude",
+            "true|false: evaluate the JS catalogue before a user script (default true)",
+        ),
+    ];
+
+    /// Sets one option by name (see [`Config::OPTIONS`]).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), BackendError> {
+        let bad = |what: &str| BackendError::Start {
+            message: format!("v8 option `{key}`: expected {what}, got `{value}`"),
+        };
+        let positive = |v: &str| match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(bad("a whole number > 0")),
+        };
+        match key {
+            "heap_limit_mib" => self.heap_limit_mib = Some(positive(value)?),
+            "deadline_ms" => self.deadline_ms = Some(positive(value)?),
+            "catalogue_prelude" => {
+                self.catalogue_prelude = Some(match value.trim() {
+                    "true" | "1" | "yes" => true,
+                    "false" | "0" | "no" => false,
+                    _ => return Err(bad("true or false")),
+                })
+            }
+            _ => {
+                return Err(BackendError::Start {
+                    message: format!(
+                        "unknown v8 option `{key}`; known: {}",
+                        Self::OPTIONS
+                            .iter()
+                            .map(|o| o.0)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `v8` backend: one V8 isolate per unit, inside this process.
+pub struct V8Backend {
+    config: Config,
+    api: &'static ffi::Api,
+}
+
+impl V8Backend {
+    /// Loads the shim; fails with [`BackendError::Unavailable`] (and the fix) without libnode.
+    pub fn new(config: Config) -> Result<Self, BackendError> {
+        let api = ffi::api().map_err(|reason| BackendError::Unavailable {
+            backend: BACKEND.into(),
+            reason,
+            fix: FIX.into(),
+        })?;
+        Ok(V8Backend { config, api })
+    }
+}
+
+impl Backend for V8Backend {
+    fn name(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn info(&self) -> BackendInfo {
+        let mut versions = BTreeMap::new();
+        versions.insert("v8".to_string(), self.api.version());
+        if let Some(dir) = ffi::libnode_dir() {
+            versions.insert("libnode_dir".to_string(), dir.to_string());
+        }
+        let mut settings = BTreeMap::new();
+        let opt = |v: Option<u64>| v.map_or("default".to_string(), |n| n.to_string());
+        settings.insert("heap_limit_mib".into(), opt(self.config.heap_limit_mib));
+        settings.insert("deadline_ms".into(), opt(self.config.deadline_ms));
+        settings.insert(
+            "catalogue_prelude".into(),
+            self.config.catalogue_prelude.unwrap_or(true).to_string(),
+        );
+        settings.insert("unit".into(), "isolate+context per unit".into());
+        BackendInfo {
+            name: BACKEND.into(),
+            versions,
+            settings,
+            in_process: true,
+        }
+    }
+
+    fn prepare(&self, spec: &FunctionSpec) -> Result<Box<dyn Prepared>, BackendError> {
+        let prep_err = |message: String| BackendError::Prepare {
+            function: spec.name.clone(),
+            message,
+        };
+        self.api.init();
+        let (user, handler) = match &spec.source {
+            FunctionSource::Catalogue(f) => (None, f.name().to_string()),
+            FunctionSource::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    BackendError::io(format!("reading the JS function {}", path.display()), e)
+                })?;
+                (Some((text, path.display().to_string())), USER_HANDLER.to_string())
+            }
+            other => {
+                return Err(prep_err(format!(
+                    "the v8 backend runs JavaScript (a catalogue function or a .js file \
+                     defining `function handler(size, seed)`), not {other:?}"
+                )))
+            }
+        };
+        let heap_limit = spec
+            .limits
+            .memory_bytes
+            .or(self.config.heap_limit_mib.map(|m| m * MIB));
+        let deadline = spec
+            .limits
+            .deadline
+            .or(self.config.deadline_ms.map(Duration::from_millis));
+        let prepared = V8Prepared {
+            spec: spec.clone(),
+            api: self.api,
+            user,
+            prelude: user_prelude(&spec.source, &self.config),
+            handler,
+            heap_limit,
+            deadline,
+        };
+        // A full start in a scratch isolate: compile errors, top-level throws and a missing
+        // handler are reported now, with line numbers, instead of in the first cold start.
+        prepared
+            .build()
+            .map_err(|e| prep_err(format!("checking the script in a scratch isolate: {e}")))?;
+        Ok(Box::new(prepared))
+    }
+}
+
+fn user_prelude(source: &FunctionSource, config: &Config) -> bool {
+    match source {
+        FunctionSource::Catalogue(_) => true,
+        _ => config.catalogue_prelude.unwrap_or(true),
+    }
+}
+
+/// A function ready to start isolates from.
+struct V8Prepared {
+    spec: FunctionSpec,
+    api: &'static ffi::Api,
+    /// User script and its name, for `FunctionSource::File`.
+    user: Option<(String, String)>,
+    prelude: bool,
+    handler: String,
+    heap_limit: Option<u64>,
+    deadline: Option<Duration>,
+}
+
+fn deadline_ns(d: Option<Duration>) -> u64 {
+    // 0 means "no deadline" to the shim; a zero Duration is kept as 1 ns, i.e. "already due".
+    d.map_or(0, |d| (d.as_nanos() as u64).max(1))
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl V8Prepared {
+    fn to_error(&self, e: ffi::ShimError) -> BackendError {
+        match e.code {
+            ffi::UL_ERR_GUEST => BackendError::Guest { message: e.message },
+            ffi::UL_ERR_DEADLINE => BackendError::Deadline {
+                deadline: self.deadline.unwrap_or_default(),
+            },
+            ffi::UL_ERR_MEMORY => BackendError::MemoryLimit {
+                limit: self.heap_limit,
+                message: e.message,
+            },
+            _ => BackendError::Start { message: e.message },
+        }
+    }
+
+    fn build(&self) -> Result<V8Unit, BackendError> {
+        let dl = deadline_ns(self.deadline);
+        let t0 = Instant::now();
+        let mut raw = ffi::ShimUnit::new(self.api, self.heap_limit.unwrap_or(0));
+        let t1 = Instant::now();
+        raw.context().map_err(|e| self.to_error(e))?;
+        let t2 = Instant::now();
+        if self.prelude {
+            raw.run_script(CATALOGUE_JS, CATALOGUE_NAME, dl)
+                .map_err(|e| self.to_error(e))?;
+        }
+        if let Some((src, name)) = &self.user {
+            raw.run_script(src, name, dl).map_err(|e| self.to_error(e))?;
+        }
+        raw.set_handler(&self.handler)
+            .map_err(|e| self.to_error(e))?;
+        let t3 = Instant::now();
+        Ok(V8Unit {
+            raw,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            phases: vec![
+                Phase::new("isolate", t1 - t0),
+                Phase::new("context", t2 - t1),
+                Phase::new("compile", t3 - t2),
+            ],
+            deadline: self.deadline,
+            heap_limit: self.heap_limit,
+        })
+    }
+}
+
+impl Prepared for V8Prepared {
+    fn spec(&self) -> &FunctionSpec {
+        &self.spec
+    }
+
+    fn start(&self) -> Result<Box<dyn Unit>, BackendError> {
+        Ok(Box::new(self.build()?))
+    }
+}
+
+/// One V8 isolate with its context and handler.
+struct V8Unit {
+    raw: ffi::ShimUnit,
+    id: u64,
+    phases: Vec<Phase>,
+    deadline: Option<Duration>,
+    heap_limit: Option<u64>,
+}
+
+impl Unit for V8Unit {
+    fn invoke(&mut self, req: &Request) -> Result<Response, BackendError> {
+        match self
+            .raw
+            .invoke(req.size, req.seed, deadline_ns(self.deadline))
+        {
+            Ok((value, ns)) => Ok(Response {
+                value,
+                guest_nanos: Some(ns),
+            }),
+            Err(e) => Err(match e.code {
+                ffi::UL_ERR_GUEST => BackendError::Guest { message: e.message },
+                ffi::UL_ERR_DEADLINE => BackendError::Deadline {
+                    deadline: self.deadline.unwrap_or_default(),
+                },
+                ffi::UL_ERR_MEMORY => BackendError::MemoryLimit {
+                    limit: self.heap_limit,
+                    message: e.message,
+                },
+                _ => BackendError::Protocol { message: e.message },
+            }),
+        }
+    }
+
+    fn start_phases(&self) -> Vec<Phase> {
+        self.phases.clone()
+    }
+
+    fn memory(&mut self) -> Result<UnitMemory, BackendError> {
+        let Some(s) = self.raw.heap_stats() else {
+            // The isolate was disposed after a memory-limit error: nothing to measure.
+            return Ok(UnitMemory::default());
+        };
+        let details = BTreeMap::from([
+            ("v8_used_heap".to_string(), s.used_heap),
+            ("v8_total_heap".to_string(), s.total_heap),
+            ("v8_physical".to_string(), s.physical),
+            ("v8_external".to_string(), s.external),
+            ("v8_malloced".to_string(), s.malloced),
+            ("v8_heap_limit".to_string(), s.heap_limit),
+            ("v8_array_buffers".to_string(), s.array_buffers),
+        ]);
+        Ok(UnitMemory {
+            engine_bytes: Some(s.total_heap),
+            host_bytes: None,
+            details,
+        })
+    }
+
+    fn id(&self) -> String {
+        format!("v8-isolate-{}", self.id)
+    }
+
+    fn stop(self: Box<Self>) -> Result<(), BackendError> {
+        drop(self);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_keys() {
+        let mut c = Config::default();
+        c.set("heap_limit_mib", "64").unwrap();
+        c.set("deadline_ms", "250").unwrap();
+        c.set("catalogue_prelude", "false").unwrap();
+        assert_eq!(c.heap_limit_mib, Some(64));
+        assert_eq!(c.deadline_ms, Some(250));
+        assert_eq!(c.catalogue_prelude, Some(false));
+        assert!(c.set("heap_limit_mib", "0").is_err());
+        assert!(c.set("deadline_ms", "soon").is_err());
+        let err = c.set("nope", "1").unwrap_err().to_string();
+        assert!(err.contains("heap_limit_mib"), "{err}");
+        for (k, _) in Config::OPTIONS {
+            assert!(
+                Config::default()
+                    .set(
+                        k,
+                        if *k == "catalogue_prelude" {
+                            "true"
+                        } else {
+                            "1"
+                        }
+                    )
+                    .is_ok(),
+                "{k}"
+            );
+        }
+    }
+
+    #[test]
+    fn catalogue_is_embedded() {
+        for name in ["function handle(", "function noop(", "function cpu(", "function alloc("] {
+            assert!(CATALOGUE_JS.contains(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn availability_names_a_fix() {
+        match availability() {
+            Availability::Available(v) => assert!(v.contains("V8"), "{v}"),
+            Availability::Unavailable { reason, fix } => {
+                assert!(!reason.is_empty());
+                assert!(fix.contains("setup-v8.sh"));
+            }
+        }
+    }
+}
