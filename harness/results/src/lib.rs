@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod platform;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -132,10 +133,11 @@ pub struct MemorySummary {
 pub struct Overhead {
     /// Smallest non-zero difference between two consecutive `Instant::now()` readings, ns.
     pub timer_resolution_ns: u64,
-    /// Median cost of one empty timed sample (two clock reads and the bookkeeping), ns.
-    pub per_sample_ns: u64,
+    /// Median cost of one empty timed sample (two clock reads and the bookkeeping), ns; `None`
+    /// when the timer is too coarse to see it.
+    pub per_sample_ns: Option<u64>,
     /// The same cost's p99, ns.
-    pub per_sample_p99_ns: u64,
+    pub per_sample_p99_ns: Option<u64>,
 }
 
 /// A unit or invoke that failed, kept with the result (never silently dropped).

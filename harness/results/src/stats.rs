@@ -56,10 +56,14 @@ impl Summary {
         // Exact extremes from the data; percentiles from the histogram.
         s.min = nonzero.iter().copied().min();
         s.max = nonzero.iter().copied().max();
-        s.p50 = Some(h.value_at_quantile(0.5));
-        s.p90 = Some(h.value_at_quantile(0.9));
-        s.p99 = Some(h.value_at_quantile(0.99));
-        s.p999 = Some(h.value_at_quantile(0.999));
+        // The histogram answers with the highest value of a quantile's bucket, which can lie
+        // above the largest sample when the top bucket is wide; no quantile exceeds the max.
+        let max = s.max.unwrap_or(u64::MAX);
+        let q = |p: f64| Some(h.value_at_quantile(p).min(max));
+        s.p50 = q(0.5);
+        s.p90 = q(0.9);
+        s.p99 = q(0.99);
+        s.p999 = q(0.999);
         let n = nonzero.len() as f64;
         let mean = nonzero.iter().map(|&v| v as f64).sum::<f64>() / n;
         s.mean = Some(mean);

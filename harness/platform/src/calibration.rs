@@ -1,0 +1,304 @@
+//! What the simulator assumes about a backend: start-up latency, invoke overhead, memory per
+//! unit, and how long an invocation runs when the trace does not say.
+//!
+//! Calibrations come from `unitlab measure` results ([`Calibration::from_measure`]): start-up
+//! latency is sampled from the measured percentiles of `start` (piecewise-linear inverse CDF
+//! through min, p50, p90, p99, p99.9, max), the first invoke's extra time over a warm invoke and
+//! the warm invoke time are the measured medians, and memory per unit is the in-process RSS
+//! delta (in-process backends) or the host view (PSS of the unit's processes) or the engine
+//! view, in that order. Built-in figures ([`Calibration::builtin`]) exist only for when the user
+//! asks for them by name; nothing falls back to them silently.
+
+use std::path::Path;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use unitlab_results::platform::CalibrationRecord;
+use unitlab_results::MeasureResult;
+
+use crate::PlatformError;
+
+/// Start-up latency model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Startup {
+    /// Always the same, ns.
+    Fixed {
+        /// ns.
+        ns: u64,
+    },
+    /// Piecewise-linear inverse CDF through (quantile, ns) points, quantiles 0..=1 ascending.
+    Percentiles {
+        /// (quantile, ns).
+        points: Vec<(f64, u64)>,
+    },
+}
+
+impl Startup {
+    /// Draws one start-up latency.
+    #[inline]
+    pub fn sample(&self, rng: &mut impl Rng) -> u64 {
+        match self {
+            Startup::Fixed { ns } => *ns,
+            Startup::Percentiles { points } => {
+                let q: f64 = rng.gen();
+                inverse_cdf(points, q)
+            }
+        }
+    }
+
+    /// The median.
+    pub fn p50(&self) -> u64 {
+        match self {
+            Startup::Fixed { ns } => *ns,
+            Startup::Percentiles { points } => inverse_cdf(points, 0.5),
+        }
+    }
+}
+
+fn inverse_cdf(points: &[(f64, u64)], q: f64) -> u64 {
+    match points {
+        [] => 0,
+        [(_, v)] => *v,
+        _ => {
+            for w in points.windows(2) {
+                let ((q0, v0), (q1, v1)) = (w[0], w[1]);
+                if q <= q1 {
+                    if q1 <= q0 {
+                        return v1;
+                    }
+                    let t = ((q - q0) / (q1 - q0)).clamp(0.0, 1.0);
+                    return (v0 as f64 + t * (v1 as f64 - v0 as f64)).round() as u64;
+                }
+            }
+            points[points.len() - 1].1
+        }
+    }
+}
+
+/// Execution time of invocations whose trace row has no duration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Execution {
+    /// Refuse: every invocation must carry a duration.
+    Required,
+    /// Always the same, ns.
+    Fixed {
+        /// ns.
+        ns: u64,
+    },
+    /// Exponential with this mean, ns.
+    Exponential {
+        /// Mean, ns.
+        mean_ns: f64,
+    },
+}
+
+impl Execution {
+    /// Parses `trace` (required), `fixed:<dur>` or `exp:<mean>`.
+    pub fn parse(s: &str) -> Result<Self, PlatformError> {
+        let bad = |m: String| PlatformError::Config {
+            what: format!("execution model `{s}`"),
+            message: m,
+        };
+        if s == "trace" || s == "required" {
+            return Ok(Execution::Required);
+        }
+        let (k, v) = s
+            .split_once(':')
+            .ok_or_else(|| bad("expected trace, fixed:<duration> or exp:<mean>".into()))?;
+        let ns = crate::policy::parse_duration(v).map_err(bad)?;
+        match k {
+            "fixed" => Ok(Execution::Fixed { ns }),
+            "exp" | "exponential" => Ok(Execution::Exponential { mean_ns: ns as f64 }),
+            _ => Err(bad("expected trace, fixed:<duration> or exp:<mean>".into())),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Execution::Required => "from the trace (required)".into(),
+            Execution::Fixed { ns } => format!("fixed {ns} ns when the trace has none"),
+            Execution::Exponential { mean_ns } => {
+                format!("exponential, mean {mean_ns} ns, when the trace has none")
+            }
+        }
+    }
+}
+
+/// A backend's calibration for the simulator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Backend name.
+    pub backend: String,
+    /// Where the numbers come from.
+    pub source: String,
+    /// Start-up latency.
+    pub startup: Startup,
+    /// Extra time of a unit's first invoke over a warm one, ns.
+    pub first_invoke_extra_ns: u64,
+    /// Per-invoke overhead added to every execution (the backend's warm invoke), ns.
+    pub invoke_overhead_ns: u64,
+    /// Memory per unit, bytes; `None`: GB-s unknown unless the trace gives memory.
+    pub memory_bytes: Option<u64>,
+    /// Add the trace's per-invocation memory to the unit's memory.
+    pub add_trace_memory: bool,
+    /// Execution time when the trace has none.
+    pub execution: Execution,
+}
+
+impl Calibration {
+    /// A calibration with zero start-up and overhead, for tests and pure policy studies.
+    pub fn ideal(memory_bytes: Option<u64>) -> Self {
+        Calibration {
+            backend: "ideal".into(),
+            source: "ideal: zero start-up, zero overhead".into(),
+            startup: Startup::Fixed { ns: 0 },
+            first_invoke_extra_ns: 0,
+            invoke_overhead_ns: 0,
+            memory_bytes,
+            add_trace_memory: false,
+            execution: Execution::Required,
+        }
+    }
+
+    /// From a `unitlab measure` result directory (or its `summary.json`).
+    pub fn from_measure(path: &Path) -> Result<Self, PlatformError> {
+        let m = MeasureResult::load(path).map_err(|e| PlatformError::Calibration {
+            source_name: path.display().to_string(),
+            message: format!(
+                "{e}\n  fix: pass a directory written by `unitlab measure --backend <name>`"
+            ),
+        })?;
+        Self::from_measure_result(&m, &format!("measure:{}", path.display()))
+    }
+
+    /// From a loaded measurement.
+    pub fn from_measure_result(m: &MeasureResult, source: &str) -> Result<Self, PlatformError> {
+        let s = &m.cold_start_part;
+        let mut points = Vec::new();
+        for (q, v) in [
+            (0.0, s.min),
+            (0.5, s.p50),
+            (0.9, s.p90),
+            (0.99, s.p99),
+            (0.999, s.p999),
+            (1.0, s.max),
+        ] {
+            if let Some(v) = v {
+                // Keep the points monotone: histogram percentiles can exceed the exact max by
+                // the histogram's 0.1% precision.
+                let v = points.last().map_or(v, |&(_, p): &(f64, u64)| v.max(p));
+                points.push((q, v));
+            }
+        }
+        if points.is_empty() {
+            return Err(PlatformError::Calibration {
+                source_name: source.into(),
+                message: "the measurement has no cold start samples\n  fix: re-run `unitlab measure` with --units >= 1".into(),
+            });
+        }
+        let warm = m.warm.p50;
+        let first = m.cold_first_invoke.p50;
+        let first_extra = match (first, warm) {
+            (Some(f), Some(w)) => f.saturating_sub(w),
+            _ => 0,
+        };
+        let mem = &m.memory;
+        let memory = if m.backend.in_process {
+            mem.rss_delta_per_unit
+                .or(mem.host_bytes_per_unit)
+                .or(mem.engine_bytes_per_unit)
+        } else {
+            mem.host_bytes_per_unit
+                .or(mem.engine_bytes_per_unit)
+                .or(mem.rss_delta_per_unit)
+        };
+        Ok(Calibration {
+            backend: m.backend.name.clone(),
+            source: source.into(),
+            startup: Startup::Percentiles { points },
+            first_invoke_extra_ns: first_extra,
+            invoke_overhead_ns: warm.unwrap_or(0),
+            memory_bytes: memory.filter(|v| *v > 0.0).map(|v| v.round() as u64),
+            add_trace_memory: true,
+            execution: Execution::Required,
+        })
+    }
+
+    /// Built-in figures, only when asked for by name (`builtin:<backend>`): medians seen on a
+    /// 2-vCPU VM (the project's ENVIRONMENT notes), not measurements of this machine.
+    pub fn builtin(backend: &str) -> Result<Self, PlatformError> {
+        let (startup_ns, memory, note) = match backend {
+            "wasm" => (4_500, 10 * 1024, "wasmtime pooling allocator, new Store + instantiate + first call"),
+            "v8" => (1_300_000, 874 * 1024, "libnode isolate + context + compile + run"),
+            "deno" => (8_000_000, 7 * 1024 * 1024, "deno Worker to first message"),
+            "container" => (101_000_000, 3_300_000, "docker create+start+wait+remove, network disabled; shim PSS"),
+            _ => {
+                return Err(PlatformError::Calibration {
+                    source_name: format!("builtin:{backend}"),
+                    message: "no built-in figures for this backend (known: wasm, v8, deno, container)\n  fix: calibrate from a measurement: --calibration <dir written by unitlab measure>".into(),
+                })
+            }
+        };
+        Ok(Calibration {
+            backend: backend.into(),
+            source: format!("builtin:{backend} ({note}; ENVIRONMENT notes, not this machine)"),
+            startup: Startup::Fixed { ns: startup_ns },
+            first_invoke_extra_ns: 0,
+            invoke_overhead_ns: 0,
+            memory_bytes: Some(memory),
+            add_trace_memory: true,
+            execution: Execution::Required,
+        })
+    }
+
+    /// Parses `builtin:<backend>`, `ideal` or a measure result path.
+    pub fn parse(s: &str) -> Result<Self, PlatformError> {
+        if let Some(b) = s.strip_prefix("builtin:") {
+            Self::builtin(b)
+        } else if s == "ideal" {
+            Ok(Self::ideal(None))
+        } else {
+            Self::from_measure(Path::new(s))
+        }
+    }
+
+    /// The record written with results.
+    pub fn record(&self) -> CalibrationRecord {
+        CalibrationRecord {
+            backend: self.backend.clone(),
+            source: self.source.clone(),
+            startup_model: match &self.startup {
+                Startup::Fixed { .. } => "fixed".into(),
+                Startup::Percentiles { .. } => "percentiles (piecewise-linear inverse CDF)".into(),
+            },
+            startup_p50_ns: Some(self.startup.p50()),
+            first_invoke_extra_ns: self.first_invoke_extra_ns,
+            invoke_overhead_ns: self.invoke_overhead_ns,
+            memory_bytes_per_unit: self.memory_bytes,
+            execution_model: self.execution.describe(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inverse_cdf_interpolates() {
+        let p = vec![(0.0, 100), (0.5, 200), (1.0, 1000)];
+        assert_eq!(inverse_cdf(&p, 0.0), 100);
+        assert_eq!(inverse_cdf(&p, 0.25), 150);
+        assert_eq!(inverse_cdf(&p, 0.75), 600);
+        assert_eq!(inverse_cdf(&p, 1.0), 1000);
+    }
+
+    #[test]
+    fn builtin_only_by_name() {
+        assert!(Calibration::parse("builtin:wasm").is_ok());
+        assert!(Calibration::parse("builtin:nope").is_err());
+        assert!(Calibration::parse("/nonexistent/dir").is_err());
+    }
+}

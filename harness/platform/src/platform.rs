@@ -1,0 +1,1198 @@
+//! The platform: a pure, deterministic state machine over virtual time, shared by replay and
+//! simulation.
+//!
+//! The caller feeds events ([`Platform::arrive`], [`Platform::started`],
+//! [`Platform::completed`], [`Platform::fire_timers`]) with their times; the platform decides
+//! (reuse an idle unit per the pick rule, start a unit, queue, reject, expire, pre-warm) and
+//! asks a [`Driver`] to carry its decisions out: the simulator schedules the completion in its
+//! event heap, the replay driver really starts and invokes units on worker threads. Every
+//! figure of the cost of idle is accounted here, once, for both.
+//!
+//! Design for speed (the simulator must handle >= 10M invocations/s): dense function ids index
+//! a `Vec` of per-function pools (no hashing); units live in a slab with a free list; idle
+//! units of a function sit in a deque of `(slot, generation)` entries, and a generation bump
+//! invalidates stale entries and stale expiry timers lazily; with a fixed keep-alive the expiry
+//! timers come due in the order they are set, so they live in a FIFO instead of a heap.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use hdrhistogram::Histogram;
+use unitlab_results::platform::{
+    BusyInterval, Counts, InvocationRecord, Outcome, TimelineBin, UnitRecord,
+};
+
+use crate::policy::{HybridParams, KeepAlive, OnFull, Policy, PickRule};
+
+const NONE: u32 = u32::MAX;
+
+/// An arrival as the platform sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Arrival {
+    /// Position in the trace.
+    pub seq: u64,
+    /// Dense function id.
+    pub function: u32,
+    /// Execution time the trace gives, if any (the simulator uses it; replay holds the unit
+    /// busy for it).
+    pub duration_ns: Option<u64>,
+    /// Memory of the function's unit the trace gives, if any.
+    pub memory_bytes: Option<u64>,
+}
+
+/// An invocation in flight (queued, waiting for its unit to start, or running).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Job {
+    /// Position in the trace.
+    pub seq: u64,
+    /// Function id.
+    pub function: u32,
+    /// Arrival time.
+    pub arrival_ns: u64,
+    /// When it left the cap queue (= arrival when it never queued).
+    pub assigned_ns: u64,
+    /// Start-up time waited for (cold).
+    pub startup_ns: u64,
+    /// When it began executing.
+    pub dispatch_ns: u64,
+    /// Ran on a unit started for it.
+    pub cold: bool,
+    /// Unit slot.
+    pub unit: u32,
+    /// Duration from the trace.
+    pub duration_ns: Option<u64>,
+    /// Memory from the trace.
+    pub memory_bytes: Option<u64>,
+}
+
+/// A unit as the driver sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitHandle {
+    /// Slot (reused after the unit is destroyed): the key for [`Platform::started`].
+    pub slot: u32,
+    /// Unique id, in start order.
+    pub id: u64,
+    /// Function id.
+    pub function: u32,
+}
+
+/// Carries out the platform's decisions.
+pub trait Driver {
+    /// Start a unit; report [`Platform::started`] (or [`Platform::start_failed`]) when it can
+    /// run code. `job` is the invocation waiting for it (none for a pre-warm). Returns the
+    /// unit's memory in bytes for GB-s, when known now.
+    fn start(&mut self, now: u64, unit: UnitHandle, job: Option<&Job>) -> Option<u64>;
+    /// Start a provisioned unit before the trace: it must be ready at time 0.
+    fn provision(&mut self, unit: UnitHandle) -> Option<u64>;
+    /// Run `job` on `unit`; report [`Platform::completed`] with `job_id` when done. `first` is
+    /// true for the first invocation on a unit (the rest of its cold start).
+    fn run(&mut self, now: u64, unit: UnitHandle, job_id: u32, job: &Job, first: bool);
+    /// Destroy a unit.
+    fn stop(&mut self, now: u64, unit: UnitHandle);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UState {
+    Starting,
+    Ready,
+    Dead,
+}
+
+#[derive(Debug, Clone)]
+struct Unit {
+    id: u64,
+    function: u32,
+    gen: u32,
+    active: u32,
+    state: UState,
+    provisioned: bool,
+    prewarmed: bool,
+    lost: bool,
+    bound_job: u32,
+    created_ns: u64,
+    ready_ns: Option<u64>,
+    /// Start of the current state (idle or executing) once ready.
+    last_ns: u64,
+    /// When the unit became idle (for eviction) .
+    idle_since: u64,
+    /// When the current expiry timer fires (u64::MAX: none).
+    expires_ns: u64,
+    starting_ns: u64,
+    executing_ns: u64,
+    idle_ns: u64,
+    invocations: u64,
+    memory: Option<u64>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct FnState {
+    /// Units with a free slot: (slot, generation).
+    avail: VecDeque<(u32, u32)>,
+    /// Jobs of this function executing.
+    executing: u32,
+    /// Jobs of this function in the cap queue.
+    waiting: u32,
+    /// End of the last execution, when none runs.
+    last_end: Option<u64>,
+    prewarm_gen: u32,
+    /// Keep-alive of the next pre-warmed unit.
+    prewarm_ka: u64,
+    hist: Option<Box<IdleHistogram>>,
+}
+
+/// Per-function histogram of idle times (hybrid policy).
+#[derive(Debug, Clone)]
+struct IdleHistogram {
+    bins: Vec<u32>,
+    in_range: u64,
+    out_of_range: u64,
+    sum_sq: u64,
+    cached: Option<(u64, u64)>,
+}
+
+impl IdleHistogram {
+    fn new(p: &HybridParams) -> Self {
+        let n = (p.range_ns / p.bin_ns).max(1) as usize;
+        IdleHistogram {
+            bins: vec![0; n],
+            in_range: 0,
+            out_of_range: 0,
+            sum_sq: 0,
+            cached: None,
+        }
+    }
+
+    fn record(&mut self, it_ns: u64, p: &HybridParams) {
+        let b = (it_ns / p.bin_ns) as usize;
+        if b < self.bins.len() {
+            let c = self.bins[b] as u64;
+            self.sum_sq += 2 * c + 1;
+            self.bins[b] += 1;
+            self.in_range += 1;
+        } else {
+            self.out_of_range += 1;
+        }
+        self.cached = None;
+    }
+
+    /// (pre-warm window, keep-alive window), ns.
+    fn windows(&mut self, p: &HybridParams) -> (u64, u64) {
+        if let Some(w) = self.cached {
+            return w;
+        }
+        let w = self.compute(p);
+        self.cached = Some(w);
+        w
+    }
+
+    fn compute(&self, p: &HybridParams) -> (u64, u64) {
+        let total = self.in_range + self.out_of_range;
+        if total < p.min_samples as u64
+            || self.in_range == 0
+            || self.out_of_range as f64 > p.max_out_of_range * total as f64
+        {
+            return (0, p.fallback_ns);
+        }
+        let nb = self.bins.len() as f64;
+        let mean = self.in_range as f64 / nb;
+        let var = (self.sum_sq as f64 / nb - mean * mean).max(0.0);
+        let cv = var.sqrt() / mean;
+        if cv < p.cv_threshold {
+            return (0, p.fallback_ns);
+        }
+        let bin_at = |pct: f64| {
+            let need = (pct / 100.0 * self.in_range as f64).max(1.0);
+            let mut cum = 0u64;
+            for (i, &c) in self.bins.iter().enumerate() {
+                cum += c as u64;
+                if cum as f64 >= need {
+                    return i as u64;
+                }
+            }
+            self.bins.len() as u64 - 1
+        };
+        let head = bin_at(p.head_percentile) * p.bin_ns;
+        let tail = (bin_at(p.tail_percentile) + 1) * p.bin_ns;
+        let pre = (head as f64 * (1.0 - p.margin)) as u64;
+        let end = (tail as f64 * (1.0 + p.margin)) as u64;
+        (pre, end.saturating_sub(pre))
+    }
+}
+
+/// Timers: expiries and pre-warms. A FIFO when they come due in the order they are set (fixed
+/// keep-alive), a heap otherwise.
+#[derive(Debug)]
+enum Timers {
+    Fifo(VecDeque<u128>),
+    Heap(BinaryHeap<Reverse<u128>>),
+}
+
+const TIMER_PREWARM: u128 = 1 << 63;
+
+impl Timers {
+    fn push(&mut self, t: u64, payload: u64) {
+        let k = ((t as u128) << 64) | payload as u128;
+        match self {
+            Timers::Fifo(q) => q.push_back(k),
+            Timers::Heap(h) => h.push(Reverse(k)),
+        }
+    }
+    fn peek(&self) -> Option<u128> {
+        match self {
+            Timers::Fifo(q) => q.front().copied(),
+            Timers::Heap(h) => h.peek().map(|r| r.0),
+        }
+    }
+    fn pop(&mut self) -> Option<u128> {
+        match self {
+            Timers::Fifo(q) => q.pop_front(),
+            Timers::Heap(h) => h.pop().map(|r| r.0),
+        }
+    }
+    fn clear(&mut self) {
+        match self {
+            Timers::Fifo(q) => q.clear(),
+            Timers::Heap(h) => h.clear(),
+        }
+    }
+}
+
+/// Difference-array timeline: time-average unit counts per bin in O(1) per interval.
+#[derive(Debug, Clone)]
+struct Timeline {
+    bin_ns: u64,
+    /// Per bin: partial areas (ns) and full-bin coverage changes, for live/starting/executing.
+    area: Vec<[u64; 3]>,
+    diff: Vec<[i64; 3]>,
+    arrivals: Vec<u64>,
+    colds: Vec<u64>,
+}
+
+impl Timeline {
+    fn new(bin_ns: u64) -> Self {
+        Timeline {
+            bin_ns: bin_ns.max(1),
+            area: Vec::new(),
+            diff: Vec::new(),
+            arrivals: Vec::new(),
+            colds: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn grow(&mut self, bin: usize) {
+        if bin >= self.area.len() {
+            let n = (bin + 1).max(self.area.len() * 2).max(64);
+            self.area.resize(n, [0; 3]);
+            self.diff.resize(n + 1, [0; 3]);
+            self.arrivals.resize(n, 0);
+            self.colds.resize(n, 0);
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, which: usize, a: u64, b: u64) {
+        if b <= a {
+            return;
+        }
+        let w = self.bin_ns;
+        let (ba, bb) = ((a / w) as usize, (b / w) as usize);
+        self.grow(bb);
+        if ba == bb {
+            self.area[ba][which] += b - a;
+        } else {
+            self.area[ba][which] += (ba as u64 + 1) * w - a;
+            self.area[bb][which] += b - bb as u64 * w;
+            if bb > ba + 1 {
+                self.diff[ba + 1][which] += 1;
+                self.diff[bb][which] -= 1;
+            }
+        }
+    }
+
+    #[inline]
+    fn count(&mut self, t: u64, cold: bool) {
+        let b = (t / self.bin_ns) as usize;
+        self.grow(b);
+        if cold {
+            self.colds[b] += 1;
+        } else {
+            self.arrivals[b] += 1;
+        }
+    }
+
+    fn bins(&self, end_ns: u64) -> Vec<TimelineBin> {
+        let w = self.bin_ns;
+        let n = (end_ns.div_ceil(w) as usize).min(self.area.len());
+        let mut cover = [0i64; 3];
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut mean = [0f64; 3];
+            for k in 0..3 {
+                cover[k] += self.diff[i][k];
+                mean[k] = (self.area[i][k] as f64 + cover[k] as f64 * w as f64) / w as f64;
+            }
+            out.push(TimelineBin {
+                t_s: (i as u64 * w) as f64 / 1e9,
+                width_s: w as f64 / 1e9,
+                live: mean[0],
+                starting: mean[1],
+                executing: mean[2],
+                idle: (mean[0] - mean[1] - mean[2]).max(0.0),
+                arrivals: self.arrivals[i],
+                cold_starts: self.colds[i],
+            });
+        }
+        out
+    }
+}
+
+/// Unit-time accounting split by state, in exact integers.
+#[derive(Debug, Clone, Default)]
+pub struct UsageTotals {
+    /// Unit-ns starting.
+    pub starting_ns: u128,
+    /// Unit-ns executing.
+    pub executing_ns: u128,
+    /// Unit-ns idle.
+    pub idle_ns: u128,
+    /// Byte-ns starting (units with a known memory only).
+    pub starting_byte_ns: u128,
+    /// Byte-ns executing.
+    pub executing_byte_ns: u128,
+    /// Byte-ns idle.
+    pub idle_byte_ns: u128,
+    /// Units closed with a known memory.
+    pub units_with_memory: u64,
+    /// Units closed without one (GB-s then unknown until resolved).
+    pub units_without_memory: u64,
+    /// Sum of known memories, bytes.
+    pub memory_sum: u128,
+    /// Last time any unit was alive (window end), ns.
+    pub window_end_ns: u64,
+    /// Most units alive at once.
+    pub peak_live: u64,
+}
+
+impl UsageTotals {
+    /// Adds one closed unit's time split with its memory.
+    pub fn add_unit(&mut self, starting: u64, executing: u64, idle: u64, memory: Option<u64>) {
+        self.starting_ns += starting as u128;
+        self.executing_ns += executing as u128;
+        self.idle_ns += idle as u128;
+        match memory {
+            Some(m) => self.add_memory(starting, executing, idle, m),
+            None => self.units_without_memory += 1,
+        }
+    }
+
+    /// Adds the byte-ns of a unit whose time was already added without memory.
+    pub fn resolve_memory(&mut self, starting: u64, executing: u64, idle: u64, memory: u64) {
+        self.units_without_memory = self.units_without_memory.saturating_sub(1);
+        self.add_memory(starting, executing, idle, memory);
+    }
+
+    fn add_memory(&mut self, starting: u64, executing: u64, idle: u64, m: u64) {
+        let m = m as u128;
+        self.starting_byte_ns += starting as u128 * m;
+        self.executing_byte_ns += executing as u128 * m;
+        self.idle_byte_ns += idle as u128 * m;
+        self.units_with_memory += 1;
+        self.memory_sum += m;
+    }
+}
+
+/// Latency histograms (ns, 3 significant digits, 1 ns to 1 day).
+#[derive(Debug, Clone)]
+pub struct Latency {
+    /// Cap queue wait of invocations that queued.
+    pub queue: Histogram<u64>,
+    /// Start-up waited for by cold invocations.
+    pub startup: Histogram<u64>,
+    /// Execution.
+    pub exec: Histogram<u64>,
+    /// End to end, cold.
+    pub e2e_cold: Histogram<u64>,
+    /// End to end, warm.
+    pub e2e_warm: Histogram<u64>,
+    /// Zero-valued samples per histogram (queue, startup, exec, cold, warm): kept apart, as
+    /// the results' `Summary` does.
+    pub zeros: [u64; 5],
+}
+
+impl Latency {
+    fn new() -> Self {
+        let h = || {
+            Histogram::<u64>::new_with_bounds(1, 86_400_000_000_000, 3)
+                .expect("static histogram bounds are valid")
+        };
+        Latency {
+            queue: h(),
+            startup: h(),
+            exec: h(),
+            e2e_cold: h(),
+            e2e_warm: h(),
+            zeros: [0; 5],
+        }
+    }
+
+    #[inline]
+    fn rec(h: &mut Histogram<u64>, zeros: &mut u64, v: u64) {
+        if v == 0 {
+            *zeros += 1;
+        } else {
+            h.saturating_record(v);
+        }
+    }
+}
+
+/// Everything a run records, for [`crate::report`].
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    /// Per invocation (when records are on).
+    pub invocations: Vec<InvocationRecord>,
+    /// Per unit (when records are on).
+    pub units: Vec<UnitRecord>,
+    /// Busy intervals (when records are on).
+    pub busy: Vec<BusyInterval>,
+}
+
+/// The platform state machine. See the module docs.
+pub struct Platform {
+    policy: Policy,
+    concurrency: u32,
+    units: Vec<Unit>,
+    free_slots: Vec<u32>,
+    next_unit_id: u64,
+    fns: Vec<FnState>,
+    jobs: Vec<Job>,
+    free_jobs: Vec<u32>,
+    jobs_in_flight: u64,
+    starting_units: u64,
+    timers: Timers,
+    waiting: VecDeque<u32>,
+    live: u64,
+    records_on: bool,
+    /// Counts.
+    pub counts: Counts,
+    /// Unit time and GB-s.
+    pub usage: UsageTotals,
+    /// Latencies.
+    pub latency: Latency,
+    /// Per invocation / unit records (when on).
+    pub records: Records,
+    timeline: Timeline,
+    last_now: u64,
+}
+
+impl Platform {
+    /// A platform for `policy`. `records`: keep per-invocation and per-unit rows (replay, small
+    /// simulations); `bin_ns`: timeline bin width.
+    pub fn new(policy: Policy, records: bool, bin_ns: u64) -> Self {
+        let timers = match policy.keep_alive {
+            KeepAlive::Hybrid(_) => Timers::Heap(BinaryHeap::new()),
+            _ => Timers::Fifo(VecDeque::new()),
+        };
+        Platform {
+            concurrency: policy.concurrency.max(1),
+            policy,
+            units: Vec::new(),
+            free_slots: Vec::new(),
+            next_unit_id: 0,
+            fns: Vec::new(),
+            jobs: Vec::new(),
+            free_jobs: Vec::new(),
+            jobs_in_flight: 0,
+            starting_units: 0,
+            timers,
+            waiting: VecDeque::new(),
+            live: 0,
+            records_on: records,
+            counts: Counts::default(),
+            usage: UsageTotals::default(),
+            latency: Latency::new(),
+            records: Records::default(),
+            timeline: Timeline::new(bin_ns),
+            last_now: 0,
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Invocations queued, starting or running.
+    pub fn jobs_in_flight(&self) -> u64 {
+        self.jobs_in_flight
+    }
+
+    /// Units starting.
+    pub fn starting_units(&self) -> u64 {
+        self.starting_units
+    }
+
+    /// Live units.
+    pub fn live_units(&self) -> u64 {
+        self.live
+    }
+
+    /// The job with this id.
+    pub fn job(&self, id: u32) -> &Job {
+        &self.jobs[id as usize]
+    }
+
+    /// The handle of the unit in `slot`.
+    pub fn unit_handle(&self, slot: u32) -> UnitHandle {
+        let u = &self.units[slot as usize];
+        UnitHandle {
+            slot,
+            id: u.id,
+            function: u.function,
+        }
+    }
+
+    /// Sets a unit's memory (replay, once measured) while it is alive.
+    pub fn set_unit_memory(&mut self, slot: u32, bytes: u64) {
+        if let Some(u) = self.units.get_mut(slot as usize) {
+            if u.state != UState::Dead {
+                u.memory = Some(bytes);
+            }
+        }
+    }
+
+    #[inline]
+    fn fn_state(&mut self, f: u32) -> &mut FnState {
+        let i = f as usize;
+        if i >= self.fns.len() {
+            self.fns.resize_with(i + 1, FnState::default);
+        }
+        &mut self.fns[i]
+    }
+
+    /// Provisions the policy's units for functions `0..functions`, before the trace (time 0).
+    pub fn provision(&mut self, functions: u32, driver: &mut impl Driver) {
+        for f in 0..functions {
+            for _ in 0..self.policy.provisioned {
+                let slot = self.new_unit(0, f, NONE);
+                let h = self.unit_handle(slot);
+                let mem = driver.provision(h);
+                let u = &mut self.units[slot as usize];
+                u.memory = mem;
+                u.provisioned = true;
+                u.state = UState::Ready;
+                u.ready_ns = Some(0);
+                self.starting_units -= 1;
+                self.counts.units_started -= 1;
+                self.counts.units_provisioned += 1;
+                self.make_idle(0, slot, driver);
+            }
+        }
+    }
+
+    fn new_unit(&mut self, now: u64, function: u32, job: u32) -> u32 {
+        let unit = Unit {
+            id: self.next_unit_id,
+            function,
+            gen: 0,
+            active: 0,
+            state: UState::Starting,
+            provisioned: false,
+            prewarmed: false,
+            lost: false,
+            bound_job: job,
+            created_ns: now,
+            ready_ns: None,
+            last_ns: now,
+            idle_since: now,
+            expires_ns: u64::MAX,
+            starting_ns: 0,
+            executing_ns: 0,
+            idle_ns: 0,
+            invocations: 0,
+            memory: None,
+        };
+        self.next_unit_id += 1;
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                let gen = self.units[s as usize].gen.wrapping_add(1);
+                self.units[s as usize] = Unit { gen, ..unit };
+                s
+            }
+            None => {
+                self.units.push(unit);
+                (self.units.len() - 1) as u32
+            }
+        };
+        self.fn_state(function);
+        self.live += 1;
+        self.usage.peak_live = self.usage.peak_live.max(self.live);
+        self.starting_units += 1;
+        self.counts.units_started += 1;
+        slot
+    }
+
+    fn start_unit(&mut self, now: u64, function: u32, job: u32, driver: &mut impl Driver) {
+        let slot = self.new_unit(now, function, job);
+        let h = self.unit_handle(slot);
+        let jref = if job == NONE {
+            None
+        } else {
+            let j = &mut self.jobs[job as usize];
+            j.cold = true;
+            j.unit = slot;
+            j.assigned_ns = now;
+            Some(*j)
+        };
+        let mem = driver.start(now, h, jref.as_ref());
+        self.units[slot as usize].memory = mem;
+    }
+
+    #[inline]
+    fn room(&self) -> bool {
+        match self.policy.cap {
+            None => true,
+            Some(c) => self.live < c.max_units as u64,
+        }
+    }
+
+    /// Next timer due, if any (possibly stale: firing it may do nothing).
+    #[inline]
+    pub fn next_timer(&self) -> Option<u64> {
+        self.timers.peek().map(|k| (k >> 64) as u64)
+    }
+
+    /// Fires every timer due at or before `now`.
+    pub fn fire_timers(&mut self, now: u64, driver: &mut impl Driver) {
+        while let Some(k) = self.timers.peek() {
+            let t = (k >> 64) as u64;
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            self.last_now = self.last_now.max(t);
+            let payload = k as u64 as u128;
+            let target = ((payload >> 32) & 0x7fff_ffff) as u32;
+            let gen = payload as u32;
+            if payload & TIMER_PREWARM != 0 {
+                self.prewarm(t, target, gen, driver);
+            } else {
+                let u = &self.units[target as usize];
+                if u.gen == gen && u.state == UState::Ready && u.active == 0 {
+                    self.destroy(t, target, false, driver);
+                }
+            }
+        }
+    }
+
+    fn prewarm(&mut self, now: u64, f: u32, gen: u32, driver: &mut impl Driver) {
+        if self.fns[f as usize].prewarm_gen != gen || !self.room() {
+            return;
+        }
+        self.counts.units_prewarmed += 1;
+        let slot = self.new_unit(now, f, NONE);
+        self.units[slot as usize].prewarmed = true;
+        let h = self.unit_handle(slot);
+        let mem = driver.start(now, h, None);
+        self.units[slot as usize].memory = mem;
+    }
+
+    /// An invocation arrives at `now`.
+    pub fn arrive(&mut self, now: u64, a: Arrival, driver: &mut impl Driver) {
+        self.last_now = now;
+        self.counts.invocations += 1;
+        let f = a.function;
+        let hybrid = matches!(self.policy.keep_alive, KeepAlive::Hybrid(_));
+        {
+            let fs = self.fn_state(f);
+            if hybrid {
+                fs.prewarm_gen = fs.prewarm_gen.wrapping_add(1);
+            }
+        }
+        if let KeepAlive::Hybrid(p) = &self.policy.keep_alive {
+            let fs = &mut self.fns[f as usize];
+            if fs.executing == 0 {
+                if let Some(end) = fs.last_end {
+                    fs.hist
+                        .get_or_insert_with(|| Box::new(IdleHistogram::new(p)))
+                        .record(now - end, p);
+                }
+            }
+        }
+        let job = Job {
+            seq: a.seq,
+            function: f,
+            arrival_ns: now,
+            assigned_ns: now,
+            startup_ns: 0,
+            dispatch_ns: now,
+            cold: false,
+            unit: NONE,
+            duration_ns: a.duration_ns,
+            memory_bytes: a.memory_bytes,
+        };
+        let id = match self.free_jobs.pop() {
+            Some(i) => {
+                self.jobs[i as usize] = job;
+                i
+            }
+            None => {
+                self.jobs.push(job);
+                (self.jobs.len() - 1) as u32
+            }
+        };
+        self.jobs_in_flight += 1;
+        self.timeline.count(now, false);
+        if let Some(slot) = self.pick(f) {
+            self.dispatch(now, slot, id, driver);
+            return;
+        }
+        if self.room() {
+            self.start_unit(now, f, id, driver);
+            return;
+        }
+        if let Some(victim) = self.evictable() {
+            self.counts.units_evicted += 1;
+            self.destroy(now, victim, true, driver);
+            self.start_unit(now, f, id, driver);
+            return;
+        }
+        match self.policy.cap.map(|c| c.on_full) {
+            Some(OnFull::Queue) => {
+                self.counts.queued += 1;
+                self.fns[f as usize].waiting += 1;
+                self.waiting.push_back(id);
+            }
+            _ => {
+                self.counts.rejected += 1;
+                self.finish_job(now, id, Outcome::Rejected);
+            }
+        }
+    }
+
+    /// Picks a unit with a free slot for `f`, per the pick rule.
+    #[inline]
+    fn pick(&mut self, f: u32) -> Option<u32> {
+        let units = &self.units;
+        let fs = &mut self.fns[f as usize];
+        let valid = |&(s, g): &(u32, u32)| units[s as usize].gen == g;
+        let slot = match self.policy.pick {
+            PickRule::Mru => loop {
+                let e = fs.avail.pop_back()?;
+                if valid(&e) {
+                    break e.0;
+                }
+            },
+            PickRule::Lru => loop {
+                let e = fs.avail.pop_front()?;
+                if valid(&e) {
+                    break e.0;
+                }
+            },
+            PickRule::Newest => {
+                let mut best: Option<(usize, u64)> = None;
+                for (i, e) in fs.avail.iter().enumerate() {
+                    if valid(e) {
+                        let id = units[e.0 as usize].id;
+                        if best.is_none_or(|(_, b)| id > b) {
+                            best = Some((i, id));
+                        }
+                    }
+                }
+                let (i, _) = best?;
+                let e = fs.avail.remove(i).expect("index from iteration");
+                e.0
+            }
+        };
+        let u = &mut self.units[slot as usize];
+        u.gen = u.gen.wrapping_add(1);
+        u.expires_ns = u64::MAX;
+        Some(slot)
+    }
+
+    fn dispatch(&mut self, now: u64, slot: u32, job_id: u32, driver: &mut impl Driver) {
+        let c = self.concurrency;
+        let u = &mut self.units[slot as usize];
+        if u.active == 0 {
+            u.idle_ns += now - u.last_ns;
+            u.last_ns = now;
+        }
+        u.active += 1;
+        u.invocations += 1;
+        let first = u.invocations == 1;
+        let gen = u.gen;
+        let f = u.function;
+        if u.active < c {
+            self.fns[f as usize].avail.push_back((slot, gen));
+        }
+        self.fns[f as usize].executing += 1;
+        let j = &mut self.jobs[job_id as usize];
+        j.unit = slot;
+        j.dispatch_ns = now;
+        if j.cold {
+            self.counts.cold_starts += 1;
+            self.timeline.count(now, true);
+        } else {
+            self.counts.warm_starts += 1;
+        }
+        let job = *j;
+        let h = self.unit_handle(slot);
+        driver.run(now, h, job_id, &job, first);
+    }
+
+    /// The unit in `slot` finished starting at `now`.
+    pub fn started(&mut self, now: u64, slot: u32, driver: &mut impl Driver) {
+        self.last_now = self.last_now.max(now);
+        self.starting_units -= 1;
+        let u = &mut self.units[slot as usize];
+        debug_assert_eq!(u.state, UState::Starting);
+        u.state = UState::Ready;
+        u.ready_ns = Some(now);
+        u.starting_ns = now - u.created_ns;
+        u.last_ns = now;
+        let (created, job) = (u.created_ns, u.bound_job);
+        u.bound_job = NONE;
+        self.timeline.add(1, created, now);
+        if job != NONE {
+            self.jobs[job as usize].startup_ns = now - created;
+            self.dispatch(now, slot, job, driver);
+        } else {
+            self.unit_free(now, slot, driver);
+        }
+    }
+
+    /// The unit in `slot` failed to start: its invocation fails.
+    pub fn start_failed(&mut self, now: u64, slot: u32, driver: &mut impl Driver) {
+        self.last_now = self.last_now.max(now);
+        self.starting_units -= 1;
+        let u = &mut self.units[slot as usize];
+        u.starting_ns = now - u.created_ns;
+        u.last_ns = now;
+        let (created, job) = (u.created_ns, u.bound_job);
+        u.bound_job = NONE;
+        self.timeline.add(1, created, now);
+        u.state = UState::Ready;
+        if job != NONE {
+            self.counts.failed += 1;
+            self.finish_job(now, job, Outcome::Failed);
+        }
+        self.destroy(now, slot, false, driver);
+    }
+
+    /// Invocation `job_id` finished at `now`. `ok` false: it failed; `unit_lost`: the unit is
+    /// unusable and is destroyed.
+    pub fn completed(
+        &mut self,
+        now: u64,
+        job_id: u32,
+        ok: bool,
+        unit_lost: bool,
+        driver: &mut impl Driver,
+    ) {
+        self.last_now = self.last_now.max(now);
+        let job = self.jobs[job_id as usize];
+        let slot = job.unit;
+        let f = job.function;
+        {
+            let fs = &mut self.fns[f as usize];
+            fs.executing -= 1;
+            if fs.executing == 0 {
+                fs.last_end = Some(now);
+            }
+        }
+        if ok {
+            self.finish_job(now, job_id, Outcome::Ok);
+        } else {
+            self.counts.failed += 1;
+            self.finish_job(now, job_id, Outcome::Failed);
+        }
+        let c = self.concurrency;
+        let u = &mut self.units[slot as usize];
+        let was_full = u.active == c;
+        u.active -= 1;
+        if u.active == 0 {
+            let start = u.last_ns;
+            u.executing_ns += now - start;
+            u.last_ns = now;
+            self.timeline.add(2, start, now);
+            if self.records_on {
+                self.records.busy.push(BusyInterval {
+                    unit: u.id,
+                    start_ns: start,
+                    end_ns: now,
+                });
+            }
+        }
+        if unit_lost {
+            let u = &mut self.units[slot as usize];
+            u.lost = true;
+            u.gen = u.gen.wrapping_add(1);
+        }
+        if self.units[slot as usize].lost {
+            // A lost unit takes no more work; it goes once its last invocation ends.
+            if self.units[slot as usize].active == 0 {
+                self.destroy(now, slot, false, driver);
+            }
+            return;
+        }
+        if was_full && self.units[slot as usize].active > 0 {
+            let u = &mut self.units[slot as usize];
+            u.gen = u.gen.wrapping_add(1);
+            let g = u.gen;
+            self.fns[f as usize].avail.push_back((slot, g));
+        }
+        if self.units[slot as usize].active == 0 {
+            self.unit_free(now, slot, driver);
+        }
+    }
+
+    fn finish_job(&mut self, now: u64, id: u32, outcome: Outcome) {
+        let j = self.jobs[id as usize];
+        self.jobs_in_flight -= 1;
+        self.free_jobs.push(id);
+        let queue = j.assigned_ns - j.arrival_ns;
+        let e2e = now - j.arrival_ns;
+        let exec = if outcome == Outcome::Rejected {
+            0
+        } else {
+            now.saturating_sub(j.dispatch_ns)
+        };
+        if outcome != Outcome::Rejected {
+            self.counts.completed += 1;
+            let l = &mut self.latency;
+            if queue > 0 {
+                l.queue.saturating_record(queue);
+            }
+            if outcome == Outcome::Ok {
+                Latency::rec(&mut l.exec, &mut l.zeros[2], exec);
+                if j.cold {
+                    Latency::rec(&mut l.startup, &mut l.zeros[1], j.startup_ns);
+                    Latency::rec(&mut l.e2e_cold, &mut l.zeros[3], e2e);
+                } else {
+                    Latency::rec(&mut l.e2e_warm, &mut l.zeros[4], e2e);
+                }
+            }
+        }
+        if self.records_on {
+            self.records.invocations.push(InvocationRecord {
+                seq: j.seq,
+                function: j.function,
+                arrival_ns: j.arrival_ns,
+                queue_ns: queue,
+                cold: j.cold,
+                startup_ns: j.startup_ns,
+                exec_ns: exec,
+                e2e_ns: if outcome == Outcome::Rejected { 0 } else { e2e },
+                unit: if j.unit == NONE {
+                    None
+                } else {
+                    Some(self.units[j.unit as usize].id)
+                },
+                outcome,
+            });
+        }
+    }
+
+    /// A unit has a free slot and nothing queued took it, or became idle: apply the policy.
+    fn unit_free(&mut self, now: u64, slot: u32, driver: &mut impl Driver) {
+        let f = self.units[slot as usize].function;
+        // The cap queue first: a waiter of this function takes the unit.
+        if self.fns[f as usize].waiting > 0 {
+            if let Some(pos) = self
+                .waiting
+                .iter()
+                .position(|&j| self.jobs[j as usize].function == f)
+            {
+                let j = self.waiting.remove(pos).expect("position is in range");
+                self.fns[f as usize].waiting -= 1;
+                self.jobs[j as usize].assigned_ns = now;
+                // Taking the unit invalidates its avail entry (if any).
+                let u = &mut self.units[slot as usize];
+                u.gen = u.gen.wrapping_add(1);
+                u.expires_ns = u64::MAX;
+                self.dispatch(now, slot, j, driver);
+                return;
+            }
+        }
+        let u = &self.units[slot as usize];
+        if u.active > 0 {
+            return;
+        }
+        // Waiters of other functions and no room: give the capacity to the oldest waiter.
+        if !self.waiting.is_empty() && !self.room() && !u.provisioned {
+            self.counts.units_evicted += 1;
+            self.destroy(now, slot, true, driver);
+            return;
+        }
+        self.make_idle(now, slot, driver);
+    }
+
+    fn make_idle(&mut self, now: u64, slot: u32, driver: &mut impl Driver) {
+        let u = &mut self.units[slot as usize];
+        u.idle_since = now;
+        let provisioned = u.provisioned;
+        let f = u.function;
+        let (keep, prewarm) = if provisioned {
+            (u64::MAX, None)
+        } else {
+            match &self.policy.keep_alive {
+                KeepAlive::None => (0, None),
+                KeepAlive::Fixed { ns } => (*ns, None),
+                KeepAlive::Hybrid(p) => {
+                    let prewarmed_unit = u.prewarmed && u.invocations == 0;
+                    let fs = &mut self.fns[f as usize];
+                    if prewarmed_unit {
+                        (fs.prewarm_ka, None)
+                    } else {
+                        let (pre, ka) = match fs.hist.as_mut() {
+                            Some(h) => h.windows(p),
+                            None => (0, p.fallback_ns),
+                        };
+                        if pre > 0 {
+                            (0, Some((pre, ka)))
+                        } else {
+                            (ka, None)
+                        }
+                    }
+                }
+            }
+        };
+        if keep == 0 {
+            self.destroy(now, slot, false, driver);
+            if let Some((pre, ka)) = prewarm {
+                let fs = &mut self.fns[f as usize];
+                fs.prewarm_gen = fs.prewarm_gen.wrapping_add(1);
+                fs.prewarm_ka = ka;
+                let payload = TIMER_PREWARM as u64 | ((f as u64) << 32) | fs.prewarm_gen as u64;
+                self.timers.push(now + pre, payload);
+            }
+            return;
+        }
+        let u = &mut self.units[slot as usize];
+        u.gen = u.gen.wrapping_add(1);
+        let g = u.gen;
+        self.fns[f as usize].avail.push_back((slot, g));
+        if keep != u64::MAX {
+            let t = now.saturating_add(keep);
+            self.units[slot as usize].expires_ns = t;
+            self.timers.push(t, ((slot as u64) << 32) | g as u64);
+        }
+    }
+
+    fn evictable(&self) -> Option<u32> {
+        let mut best: Option<(u32, u64)> = None;
+        for (i, u) in self.units.iter().enumerate() {
+            if u.state == UState::Ready && u.active == 0 && !u.provisioned {
+                if best.is_none_or(|(_, t)| u.idle_since < t) {
+                    best = Some((i as u32, u.idle_since));
+                }
+            }
+        }
+        best.map(|b| b.0)
+    }
+
+    fn destroy(&mut self, now: u64, slot: u32, _evicted: bool, driver: &mut impl Driver) {
+        let h = self.unit_handle(slot);
+        let u = &mut self.units[slot as usize];
+        if u.state == UState::Dead {
+            return;
+        }
+        let was_ready = u.state == UState::Ready && u.ready_ns.is_some();
+        if was_ready && u.active == 0 {
+            u.idle_ns += now - u.last_ns;
+        }
+        u.state = UState::Dead;
+        u.gen = u.gen.wrapping_add(1);
+        let rec_live_start = u.created_ns;
+        let unit = u.clone();
+        self.timeline.add(0, rec_live_start, now);
+        self.usage.window_end_ns = self.usage.window_end_ns.max(now);
+        self.usage.add_unit(
+            unit.starting_ns,
+            unit.executing_ns,
+            unit.idle_ns,
+            unit.memory,
+        );
+        if self.records_on {
+            self.records.units.push(UnitRecord {
+                unit: unit.id,
+                function: unit.function,
+                provisioned: unit.provisioned,
+                prewarmed: unit.prewarmed,
+                created_ns: unit.created_ns,
+                ready_ns: unit.ready_ns,
+                destroyed_ns: now,
+                starting_ns: unit.starting_ns,
+                executing_ns: unit.executing_ns,
+                idle_ns: unit.idle_ns,
+                invocations: unit.invocations,
+                memory_bytes: unit.memory,
+                backend_id: None,
+            });
+        }
+        self.live -= 1;
+        self.free_slots.push(slot);
+        // Drop stale entries at both ends of the function's deque.
+        let units = &self.units;
+        let fs = &mut self.fns[unit.function as usize];
+        while let Some(&(s, g)) = fs.avail.front() {
+            if units[s as usize].gen == g {
+                break;
+            }
+            fs.avail.pop_front();
+        }
+        while let Some(&(s, g)) = fs.avail.back() {
+            if units[s as usize].gen == g {
+                break;
+            }
+            fs.avail.pop_back();
+        }
+        driver.stop(now, h);
+        // Capacity freed: the oldest waiter gets a unit.
+        if !self.waiting.is_empty() && self.room() {
+            let j = self.waiting.pop_front().expect("not empty");
+            let f = self.jobs[j as usize].function;
+            self.fns[f as usize].waiting -= 1;
+            self.jobs[j as usize].assigned_ns = now;
+            if let Some(s) = self.pick(f) {
+                self.dispatch(now, s, j, driver);
+            } else {
+                self.start_unit(now, f, j, driver);
+            }
+        }
+    }
+
+    /// Ends the run once every invocation has completed and no unit is starting: cancels
+    /// pending pre-warms and destroys every live unit at its scheduled expiry (the platform
+    /// would have kept it that long), or at `now` when it has none (provisioned units).
+    pub fn finish(&mut self, now: u64, driver: &mut impl Driver) {
+        let end = now.max(self.last_now);
+        self.timers.clear();
+        for slot in 0..self.units.len() as u32 {
+            let u = &self.units[slot as usize];
+            if u.state == UState::Dead {
+                continue;
+            }
+            let t = if u.expires_ns == u64::MAX {
+                end
+            } else {
+                u.expires_ns.max(end)
+            };
+            self.destroy(t, slot, false, driver);
+        }
+        for fs in &mut self.fns {
+            fs.avail.clear();
+        }
+    }
+
+    /// The timeline bins up to the window end.
+    pub fn timeline(&self) -> Vec<TimelineBin> {
+        self.timeline.bins(self.usage.window_end_ns)
+    }
+
+    /// Whether records are kept.
+    pub fn records_on(&self) -> bool {
+        self.records_on
+    }
+}
+

@@ -1,0 +1,222 @@
+//! The discrete-event simulator: the [`Platform`] state machine on a virtual clock, with
+//! start-up latencies and memory from a [`Calibration`] and execution times from the trace.
+//!
+//! Events are `u128` keys in a binary heap: `time << 64 | kind << 32 | index`, so that ties
+//! resolve deterministically: at equal times, start completions, then execution completions,
+//! then platform timers (expiry, pre-warm), then arrivals; within a kind, by slot or job index.
+//! Arrivals are merged from the sorted trace stream and never enter the heap; with a fixed
+//! keep-alive, timers sit in the platform's FIFO. Nothing is allocated per event once the slabs
+//! have grown to the trace's peak concurrency. Randomness (start-up latency draws, exponential
+//! execution times) comes from one ChaCha8 generator seeded by the caller: a run is a pure
+//! function of (trace, policy, calibration, seed).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use unitlab_workloads::{Invocation, TraceError};
+
+use crate::calibration::{Calibration, Execution};
+use crate::platform::{Arrival, Driver, Job, Platform, UnitHandle};
+use crate::policy::Policy;
+use crate::PlatformError;
+
+const KIND_STARTED: u128 = 0;
+const KIND_DONE: u128 = 1;
+
+/// Simulation options.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Seed of the simulator's own random draws.
+    pub seed: u64,
+    /// Keep per-invocation and per-unit rows (memory grows with the trace: small runs only).
+    pub records: bool,
+    /// Timeline bin width, ns.
+    pub bin_ns: u64,
+    /// Functions to provision units for (the trace's function count).
+    pub functions: u32,
+    /// Progress bar, updated every 2^20 invocations.
+    pub progress: Option<indicatif::ProgressBar>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            seed: 0,
+            records: false,
+            bin_ns: 60 * crate::policy::NS_PER_S,
+            functions: 0,
+            progress: None,
+        }
+    }
+}
+
+/// What a simulation produced.
+pub struct SimOutcome {
+    /// The platform after the run (counts, usage, latencies, records, timeline).
+    pub platform: Platform,
+    /// Wall-clock seconds the run took.
+    pub run_seconds: f64,
+}
+
+struct SimDriver<'a> {
+    heap: BinaryHeap<Reverse<u128>>,
+    rng: ChaCha8Rng,
+    cal: &'a Calibration,
+    missing_duration: Option<u64>,
+}
+
+impl SimDriver<'_> {
+    #[inline]
+    fn memory(&self, trace_mem: Option<u64>) -> Option<u64> {
+        let t = if self.cal.add_trace_memory {
+            trace_mem
+        } else {
+            None
+        };
+        match (self.cal.memory_bytes, t) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+impl Driver for SimDriver<'_> {
+    #[inline]
+    fn start(&mut self, now: u64, unit: UnitHandle, job: Option<&Job>) -> Option<u64> {
+        let d = self.cal.startup.sample(&mut self.rng);
+        self.heap.push(Reverse(
+            ((now + d) as u128) << 64 | KIND_STARTED << 32 | unit.slot as u128,
+        ));
+        self.memory(job.and_then(|j| j.memory_bytes))
+    }
+
+    fn provision(&mut self, _unit: UnitHandle) -> Option<u64> {
+        self.memory(None)
+    }
+
+    #[inline]
+    fn run(&mut self, now: u64, _unit: UnitHandle, job_id: u32, job: &Job, first: bool) {
+        let exec = match job.duration_ns {
+            Some(d) => d,
+            None => match &self.cal.execution {
+                Execution::Fixed { ns } => *ns,
+                Execution::Exponential { mean_ns } => {
+                    let e: f64 = self.rng.sample(rand_distr::Exp1);
+                    (e * mean_ns).round() as u64
+                }
+                Execution::Required => {
+                    self.missing_duration.get_or_insert(job.seq);
+                    0
+                }
+            },
+        };
+        let d = exec
+            + self.cal.invoke_overhead_ns
+            + if first {
+                self.cal.first_invoke_extra_ns
+            } else {
+                0
+            };
+        self.heap
+            .push(Reverse(((now + d) as u128) << 64 | KIND_DONE << 32 | job_id as u128));
+    }
+
+    #[inline]
+    fn stop(&mut self, _now: u64, _unit: UnitHandle) {}
+}
+
+/// Simulates `trace` under `policy` with `cal`.
+pub fn simulate<I>(
+    trace: I,
+    policy: &Policy,
+    cal: &Calibration,
+    opts: &SimOptions,
+) -> Result<SimOutcome, PlatformError>
+where
+    I: Iterator<Item = Result<Invocation, TraceError>>,
+{
+    policy.validate()?;
+    let t0 = Instant::now();
+    let mut trace = trace;
+    let mut p = Platform::new(policy.clone(), opts.records, opts.bin_ns);
+    let mut d = SimDriver {
+        heap: BinaryHeap::with_capacity(1024),
+        rng: ChaCha8Rng::seed_from_u64(opts.seed),
+        cal,
+        missing_duration: None,
+    };
+    p.provision(opts.functions, &mut d);
+    let mut next = trace.next().transpose()?;
+    let mut seq: u64 = 0;
+    let mut last_arrival = 0u64;
+    let mut now = 0u64;
+    loop {
+        let ev = d.heap.peek().map(|r| r.0);
+        let t_ev = ev.map_or(u64::MAX, |k| (k >> 64) as u64);
+        let t_tm = p.next_timer().unwrap_or(u64::MAX);
+        let t_ar = next.as_ref().map_or(u64::MAX, |i| i.arrival_ns);
+        if let Some(k) = ev.filter(|_| t_ev <= t_tm && t_ev <= t_ar) {
+            d.heap.pop();
+            now = t_ev;
+            let idx = k as u32;
+            if (k >> 32) as u32 == KIND_STARTED as u32 {
+                p.started(now, idx, &mut d);
+            } else {
+                p.completed(now, idx, true, false, &mut d);
+            }
+        } else if next.is_none() && d.heap.is_empty() {
+            // No arrival left and nothing running or starting: the remaining timers are
+            // expiries (and pre-warms) of an idle platform; `finish` settles them.
+            break;
+        } else if t_tm <= t_ar {
+            now = t_tm;
+            p.fire_timers(now, &mut d);
+        } else if let Some(inv) = next.take() {
+            if inv.arrival_ns < last_arrival {
+                return Err(PlatformError::Unsorted {
+                    seq,
+                    arrival_ns: inv.arrival_ns,
+                    previous_ns: last_arrival,
+                });
+            }
+            last_arrival = inv.arrival_ns;
+            now = inv.arrival_ns;
+            p.arrive(
+                now,
+                Arrival {
+                    seq,
+                    function: inv.function,
+                    duration_ns: inv.duration_ns,
+                    memory_bytes: inv.memory_bytes,
+                },
+                &mut d,
+            );
+            seq += 1;
+            if seq & 0xF_FFFF == 0 {
+                if let Some(pb) = &opts.progress {
+                    pb.set_position(seq);
+                }
+            }
+            if let Some(s) = d.missing_duration {
+                return Err(PlatformError::MissingDuration { seq: s });
+            }
+            next = trace.next().transpose()?;
+        } else {
+            unreachable!("an arrival is pending when no other branch applies");
+        }
+    }
+    if let Some(s) = d.missing_duration {
+        return Err(PlatformError::MissingDuration { seq: s });
+    }
+    p.finish(now, &mut d);
+    if let Some(pb) = &opts.progress {
+        pb.set_position(seq);
+    }
+    Ok(SimOutcome {
+        platform: p,
+        run_seconds: t0.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,146 @@
+//! `unitlab measure`: cold starts, warm invokes and memory per unit.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use unitlab::measure::{self, Options, Progress};
+use unitlab::BackendKind;
+
+/// Cold starts, warm invokes and memory per unit of one backend and function.
+#[derive(Debug, Args, Clone)]
+pub struct MeasureCmd {
+    /// The backend.
+    #[arg(long, short)]
+    pub backend: BackendKind,
+    /// A catalogue function (noop, cpu, alloc), a file of your own (.wasm, .js, an executable
+    /// speaking the runner protocol), or `image:NAME` for the container backend.
+    #[arg(long, short, default_value = "noop")]
+    pub function: String,
+    /// Cold starts to measure (each a new unit).
+    #[arg(long, short, default_value_t = 100)]
+    pub units: u32,
+    /// Warm invokes per unit after the cold one.
+    #[arg(long, short, default_value_t = 10)]
+    pub warm: u32,
+    /// Units kept alive together for the memory reading (default: min(units, 100); 0 skips it).
+    #[arg(long)]
+    pub memory_units: Option<u32>,
+    /// Request size: KiB of input for `cpu`, MiB for `alloc` (default: 64 for cpu, 16 for alloc).
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// Seed for request inputs, recorded with the result.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Strategy, for backends that have one (wasm: pooling, pooling-nocow, ondemand).
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// Network mode, for the container backend (none, bridge).
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Memory limit per unit (e.g. 64MiB).
+    #[arg(long, value_parser = super::parse_bytes)]
+    pub memory_limit: Option<u64>,
+    /// Deadline per invocation (e.g. 2s); a guest running longer is stopped.
+    #[arg(long, value_parser = super::parse_duration)]
+    pub deadline: Option<Duration>,
+    /// CPU limit per unit in cores (containers).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Backend option `key=value` (repeatable); `unitlab doctor --options` lists them.
+    #[arg(long = "opt", value_parser = super::parse_kv)]
+    pub opts: Vec<(String, String)>,
+    /// Expected answer of a user function (catalogue functions are always verified).
+    #[arg(long)]
+    pub expect: Option<u32>,
+    /// Where result directories go.
+    #[arg(long, short, default_value = "results")]
+    pub out: PathBuf,
+    /// No progress bar and no table.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+static BAR: std::sync::OnceLock<ProgressBar> = std::sync::OnceLock::new();
+
+fn progress(p: Progress) {
+    if let Some(bar) = BAR.get() {
+        let (label, done, total) = match p {
+            Progress::Cold(d, t) => ("cold starts", d, t),
+            Progress::Memory(d, t) => ("memory units", d, t),
+        };
+        if bar.length() != Some(total as u64) || bar.message() != label {
+            bar.set_length(total as u64);
+            bar.set_message(label);
+        }
+        bar.set_position(done as u64);
+    }
+}
+
+impl MeasureCmd {
+    /// The backend options this command sets, in order.
+    pub fn backend_options(&self) -> Vec<(String, String)> {
+        let mut o = Vec::new();
+        if let Some(s) = &self.strategy {
+            o.push(("strategy".to_string(), s.clone()));
+        }
+        if let Some(n) = &self.network {
+            o.push(("network".to_string(), n.clone()));
+        }
+        o.extend(self.opts.iter().cloned());
+        o
+    }
+
+    /// Runs the measurement and returns the results directory.
+    pub fn run(&self) -> Result<PathBuf> {
+        let spec =
+            super::function_spec(&self.function, self.memory_limit, self.deadline, self.cpus)?;
+        let backend = self
+            .backend
+            .build(&self.backend_options())
+            .with_context(|| format!("setting up the `{}` backend", self.backend))?;
+        let size = self.size.unwrap_or_else(|| {
+            spec.catalogue_function()
+                .map(|f| f.default_size())
+                .unwrap_or(0)
+        });
+        if !self.quiet {
+            let bar = ProgressBar::new(self.units as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{msg:>13} [{bar:30}] {pos}/{len} {elapsed}")
+                    .expect("static template")
+                    .progress_chars("=> "),
+            );
+            let _ = BAR.set(bar);
+        }
+        let opts = Options {
+            units: self.units,
+            warm_per_unit: self.warm,
+            memory_units: self.memory_units.unwrap_or(self.units.min(100)),
+            size,
+            seed: self.seed,
+            expect: self.expect,
+            progress: (!self.quiet).then_some(progress as fn(Progress)),
+        };
+        let overhead = unitlab::overhead::measure(100_000);
+        let m = measure::run(&*backend, &spec, &opts, overhead).with_context(|| {
+            format!("measuring `{}` on the `{}` backend", spec.name, self.backend)
+        })?;
+        if let Some(bar) = BAR.get() {
+            bar.finish_and_clear();
+        }
+        let dir = unitlab::output::write(&self.out, &m)?;
+        if !self.quiet {
+            print!("{}", unitlab::output::table(&m.result));
+            println!("  results: {}", dir.display());
+        }
+        Ok(dir)
+    }
+
+    /// Runs the command.
+    pub fn execute(self) -> Result<()> {
+        self.run().map(|_| ())
+    }
+}

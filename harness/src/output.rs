@@ -1,0 +1,189 @@
+//! Writing a measurement to its results directory, and the table printed to the terminal.
+//!
+//! Raw data first: `samples.csv` has every sample, `phases.csv` every unit's start phases,
+//! `memory.csv` every memory reading; `summary.json` holds the summaries and the environment.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use unitlab_results::{MeasureResult, Summary};
+
+use crate::measure::Measurement;
+
+/// Writes `m` into a new directory under `out` and returns its path.
+pub fn write(out: &Path, m: &Measurement) -> Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let dir = out.join(format!(
+        "{stamp}-{}-{}",
+        m.result.backend.name,
+        sanitize(&m.result.function.name)
+    ));
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating the results directory {}", dir.display()))?;
+    let json = serde_json::to_string_pretty(&m.result)?;
+    write_file(&dir.join("summary.json"), json.as_bytes())?;
+
+    let mut csv = String::from("kind,unit,invoke,total_ns,start_ns,invoke_ns,guest_ns,verified\n");
+    for s in &m.samples {
+        let kind = match s.kind {
+            unitlab_results::SampleKind::Cold => "cold",
+            unitlab_results::SampleKind::Warm => "warm",
+        };
+        writeln!(
+            csv,
+            "{kind},{},{},{},{},{},{},{}",
+            s.unit,
+            s.invoke,
+            s.total_ns,
+            s.start_ns,
+            s.invoke_ns,
+            s.guest_ns.map(|g| g.to_string()).unwrap_or_default(),
+            s.verified
+        )?;
+    }
+    write_file(&dir.join("samples.csv"), csv.as_bytes())?;
+
+    let mut csv = String::from("unit,phase,ns\n");
+    for p in &m.phases {
+        for ph in &p.phases {
+            writeln!(csv, "{},{},{}", p.unit, ph.name, ph.nanos)?;
+        }
+    }
+    write_file(&dir.join("phases.csv"), csv.as_bytes())?;
+
+    let mut csv = String::from("unit,engine_bytes,host_bytes\n");
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    for r in &m.memory {
+        writeln!(csv, "{},{},{}", r.unit, opt(r.engine_bytes), opt(r.host_bytes))?;
+    }
+    write_file(&dir.join("memory.csv"), csv.as_bytes())?;
+    Ok(dir)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::File::create(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
+}
+
+/// Formats nanoseconds with a unit that keeps three significant digits.
+pub fn fmt_ns(ns: u64) -> String {
+    let f = ns as f64;
+    if f < 1e3 {
+        format!("{ns} ns")
+    } else if f < 1e6 {
+        format!("{:.2} us", f / 1e3)
+    } else if f < 1e9 {
+        format!("{:.2} ms", f / 1e6)
+    } else {
+        format!("{:.2} s", f / 1e9)
+    }
+}
+
+/// Formats bytes in binary units.
+pub fn fmt_bytes(b: f64) -> String {
+    let a = b.abs();
+    if a < 1024.0 {
+        format!("{b:.0} B")
+    } else if a < 1024.0 * 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else if a < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2} GiB", b / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+fn row(out: &mut String, label: &str, s: &Summary) {
+    let f = |v: Option<u64>| v.map(fmt_ns).unwrap_or_else(|| "-".into());
+    let _ = writeln!(
+        out,
+        "  {label:<14} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        s.count,
+        f(s.p50),
+        f(s.p90),
+        f(s.p99),
+        f(s.p999),
+        f(s.max)
+    );
+}
+
+/// The table `unitlab measure` prints.
+pub fn table(r: &MeasureResult) -> String {
+    let mut out = String::new();
+    let settings: Vec<String> = r
+        .backend
+        .settings
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{} / {}  ({})",
+        r.backend.name,
+        r.function.name,
+        settings.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "  {:<14} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "", "n", "p50", "p90", "p99", "p99.9", "max"
+    );
+    row(&mut out, "cold start", &r.cold);
+    row(&mut out, "  start", &r.cold_start_part);
+    row(&mut out, "  first invoke", &r.cold_first_invoke);
+    for (name, s) in &r.phases {
+        row(&mut out, &format!("    {name}"), s);
+    }
+    row(&mut out, "warm invoke", &r.warm);
+    let m = &r.memory;
+    if m.live_units > 0 {
+        let mut parts = Vec::new();
+        if let Some(v) = m.engine_bytes_per_unit {
+            parts.push(format!("engine {}", fmt_bytes(v)));
+        }
+        if let Some(v) = m.host_bytes_per_unit {
+            parts.push(format!("host {}", fmt_bytes(v)));
+        }
+        if let Some(v) = m.rss_delta_per_unit {
+            parts.push(format!("process RSS delta {}", fmt_bytes(v)));
+        }
+        let _ = writeln!(
+            out,
+            "  memory per unit over {} live units: {}",
+            m.live_units,
+            if parts.is_empty() { "not reported".into() } else { parts.join(", ") }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  prepare (not in cold start): {}",
+        fmt_ns(r.prepare_ns)
+    );
+    let _ = writeln!(
+        out,
+        "  harness overhead: {} per sample (p99 {}), timer resolution {}",
+        r.overhead.per_sample_ns.map(fmt_ns).unwrap_or_else(|| "below timer resolution".into()),
+        r.overhead.per_sample_p99_ns.map(fmt_ns).unwrap_or_else(|| "-".into()),
+        fmt_ns(r.overhead.timer_resolution_ns)
+    );
+    for w in &r.warnings {
+        let _ = writeln!(out, "  warning: {w}");
+    }
+    for e in r.errors.iter().take(5) {
+        let _ = writeln!(out, "  error (unit {}): {}", e.unit, e.message);
+    }
+    if r.errors.len() > 5 {
+        let _ = writeln!(out, "  ... and {} more errors in summary.json", r.errors.len() - 5);
+    }
+    out
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The full test suite: installs and starts everything the tests need (Docker engine, libnode,
+# Deno, the wasm32-wasip1 target, Chromium), then runs every test of the workspace against
+# the real engines. Extra arguments go to `cargo test`.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+bash "$REPO/scripts/setup.sh" --strict
+cd "$REPO"
+say "cargo test --workspace --all-targets"
+cargo test --workspace --all-targets "$@"
