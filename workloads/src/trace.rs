@@ -42,3 +42,56 @@ pub trait TraceStream: Iterator<Item = Result<Invocation, crate::TraceError>> {
     /// The trace's metadata.
     fn meta(&self) -> &TraceMeta;
 }
+
+/// A boxed trace stream, as returned by [`crate::open`] and the generators.
+pub type BoxedTrace = Box<dyn TraceStream + Send>;
+
+impl<T: TraceStream + ?Sized> TraceStream for Box<T> {
+    fn meta(&self) -> &TraceMeta {
+        (**self).meta()
+    }
+}
+
+/// An in-memory trace (tests, small traces, the result of a full sort).
+#[derive(Debug, Clone)]
+pub struct VecTrace {
+    meta: TraceMeta,
+    items: std::vec::IntoIter<Invocation>,
+}
+
+impl VecTrace {
+    /// A trace over `items`, which are sorted by arrival here (stable) if they are not.
+    pub fn new(meta: TraceMeta, mut items: Vec<Invocation>) -> Self {
+        if !items.windows(2).all(|w| w[0].arrival_ns <= w[1].arrival_ns) {
+            items.sort_by_key(|i| i.arrival_ns);
+        }
+        VecTrace {
+            meta,
+            items: items.into_iter(),
+        }
+    }
+}
+
+impl Iterator for VecTrace {
+    type Item = Result<Invocation, crate::TraceError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.items.next().map(Ok)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.items.size_hint()
+    }
+}
+
+impl TraceStream for VecTrace {
+    fn meta(&self) -> &TraceMeta {
+        &self.meta
+    }
+}
+
+/// Reads a whole stream into memory (tests and small traces only: a day of a real trace does
+/// not fit). Stops at the first error.
+pub fn collect(stream: impl TraceStream) -> Result<(TraceMeta, Vec<Invocation>), crate::TraceError> {
+    let meta = stream.meta().clone();
+    let items = stream.collect::<Result<Vec<_>, _>>()?;
+    Ok((meta, items))
+}

@@ -1,0 +1,753 @@
+//! The Azure Functions 2019 trace ("Serverless in the Wild", Shahrad et al., USENIX ATC
+//! 2020; files from Azure/AzurePublicDataset, CC-BY), read as published.
+//!
+//! Inputs (formats in `shared/TRACES.md`):
+//! - one or more `invocations_per_function_md.anon.dNN.csv` files, one per day, read in the
+//!   order given (day `i` starts at `i * 1440` minutes; a file with fewer minute columns, as
+//!   in small test fixtures, spans only those minutes);
+//! - optionally a `function_durations_percentiles.anon.dNN.csv` and an
+//!   `app_memory_percentiles.anon.dNN.csv` (one of each, applied to all days).
+//!
+//! **Identity.** A function is the triple (HashOwner, HashApp, HashFunction), named
+//! `owner/app/function` in [`TraceMeta::functions`], ids in order of first appearance. Rows
+//! repeating a triple within a day are added together.
+//!
+//! **Spreading per-minute counts.** A minute's `c` invocations get times inside the minute by
+//! [`Spread`]: `uniform` (default; `c` independent uniform times, which is exactly a Poisson
+//! process conditioned on `c` arrivals in the minute), `equidistant` (the centres of `c`
+//! equal slots), or `start` (all at the minute's first nanosecond: the burstiest reading).
+//! Minute `g` (counted from the first day's first minute) draws from random stream
+//! `PER_ITEM + 2g` of the seed, so a minute's times do not depend on any other minute.
+//!
+//! **Durations** ([`DurationJoin`], joined on the triple): `percentiles` (default) draws each
+//! invocation's duration from the piecewise-linear inverse CDF through (0, p0), (0.01, p1),
+//! (0.25, p25), (0.5, p50), (0.75, p75), (0.99, p99), (1, p100) of the function's row (stream
+//! `PER_ITEM + 2g + 1`); `average` gives every invocation the row's `Average`; `none` leaves
+//! durations out. Note the published percentiles are of 30-second averages, not of single
+//! invocations, so the true spread of single invocations is wider. A function without a row
+//! gets `None`.
+//!
+//! **Memory** (per application in the trace): the app's `AverageAllocatedMb` (MB read as MiB,
+//! 2^20 bytes) is split evenly across the app's functions that appear in the loaded
+//! invocations files. A function whose app has no row gets `None`.
+//!
+//! **Memory use.** The current day is held as sparse per-minute lists of (function, count)
+//! for its non-zero cells (8 bytes per non-zero cell), plus per-function tables
+//! (name, duration row, memory) and one minute's invocations (8 bytes each) while that minute
+//! is sorted. Nothing grows with the number of days or the total number of invocations: the
+//! bound is O(functions + non-zero cells of one day + invocations of the busiest minute).
+//! Later days are pre-scanned at open (names only) so that every function id is known up
+//! front, then parsed one at a time as the stream reaches them.
+
+use crate::rng::{stream, Rng};
+use crate::rows::Names;
+use crate::trace::{FunctionId, Invocation, TraceMeta, TraceStream};
+use crate::TraceError;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The first four columns of an invocations file.
+pub const INVOCATIONS_HEAD: [&str; 4] = ["HashOwner", "HashApp", "HashFunction", "Trigger"];
+/// Percentile columns of the durations file and the probabilities they stand for.
+pub const DURATION_PERCENTILES: [(&str, f64); 7] = [
+    ("percentile_Average_0", 0.0),
+    ("percentile_Average_1", 0.01),
+    ("percentile_Average_25", 0.25),
+    ("percentile_Average_50", 0.5),
+    ("percentile_Average_75", 0.75),
+    ("percentile_Average_99", 0.99),
+    ("percentile_Average_100", 1.0),
+];
+const NS_PER_MIN: u64 = 60_000_000_000;
+const FN_BITS: u32 = 28;
+
+/// How a minute's invocations are placed inside the minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Spread {
+    /// Independent uniform times (a Poisson process conditioned on the count). Seeded.
+    #[default]
+    Uniform,
+    /// The centres of equal slots: `(k + 1/2) * 60 s / c`.
+    Equidistant,
+    /// All at the start of the minute.
+    Start,
+}
+
+/// How durations are joined to invocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DurationJoin {
+    /// Draw from the piecewise-linear inverse CDF through the row's percentiles. Seeded.
+    #[default]
+    Percentiles,
+    /// The row's `Average` for every invocation.
+    Average,
+    /// No durations.
+    None,
+}
+
+/// Options of the Azure 2019 loader.
+#[derive(Debug, Clone, Default)]
+pub struct Azure2019Options {
+    /// Invocation files, one per day, in day order.
+    pub invocations: Vec<PathBuf>,
+    /// The durations file, if any.
+    pub durations: Option<PathBuf>,
+    /// The app memory file, if any.
+    pub memory: Option<PathBuf>,
+    /// Spreading inside a minute.
+    pub spread: Spread,
+    /// Duration join.
+    pub duration_join: DurationJoin,
+    /// Seed for spreading and duration draws.
+    pub seed: u64,
+}
+
+impl Azure2019Options {
+    /// Finds the sibling durations and memory files of `invocations_per_function_md.anon.dNN.csv`
+    /// (same folder and day, same compression suffix), if they exist.
+    pub fn with_siblings(mut self) -> Self {
+        if let Some(first) = self.invocations.first() {
+            let name = first.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if let Some(rest) = name.strip_prefix("invocations_per_function_md.anon.") {
+                let dir = first.parent().unwrap_or(Path::new(""));
+                let d = dir.join(format!("function_durations_percentiles.anon.{rest}"));
+                let m = dir.join(format!("app_memory_percentiles.anon.{rest}"));
+                if self.durations.is_none() && d.exists() {
+                    self.durations = Some(d);
+                }
+                if self.memory.is_none() && m.exists() {
+                    self.memory = Some(m);
+                }
+            }
+        }
+        self
+    }
+}
+
+/// One function's duration row (ms).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DurationRow {
+    /// `Average` (ms).
+    pub average_ms: f64,
+    /// The percentile values (ms) at [`DURATION_PERCENTILES`].
+    pub percentiles_ms: [f64; 7],
+}
+
+impl DurationRow {
+    /// The inverse CDF at `u` in [0, 1] (ms): linear between the percentile points.
+    pub fn quantile_ms(&self, u: f64) -> f64 {
+        let p = &self.percentiles_ms;
+        for i in 1..7 {
+            let (lo, hi) = (DURATION_PERCENTILES[i - 1].1, DURATION_PERCENTILES[i].1);
+            if u <= hi || i == 6 {
+                let w = if hi > lo { ((u - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.0 };
+                return p[i - 1] + w * (p[i] - p[i - 1]);
+            }
+        }
+        p[6]
+    }
+}
+
+/// One day held in memory: per-minute (function, count) lists of non-zero cells.
+#[derive(Debug, Clone, Default)]
+pub struct Day {
+    /// Minutes in the file (1440 for a published day).
+    pub minutes: u32,
+    /// `entries[minute_start[m]..minute_start[m+1]]` are minute `m`'s (function, count).
+    pub minute_start: Vec<u32>,
+    /// Non-zero cells.
+    pub entries: Vec<(FunctionId, u32)>,
+    /// Total invocations in the day.
+    pub invocations: u64,
+}
+
+fn csv_reader(path: &Path) -> Result<csv::Reader<Box<dyn std::io::BufRead + Send>>, TraceError> {
+    Ok(csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(crate::io::open_read(path)?))
+}
+
+fn header_of(
+    r: &mut csv::Reader<Box<dyn std::io::BufRead + Send>>,
+    name: &str,
+    expected: &str,
+) -> Result<csv::ByteRecord, TraceError> {
+    let h = r.byte_headers().map_err(|e| csv_err(name, e))?.clone();
+    if h.is_empty() || (h.len() == 1 && h[0].is_empty()) {
+        return Err(TraceError::parse(name, 1, 1, format!("the file is empty: expected a header line `{expected}`")));
+    }
+    Ok(h)
+}
+
+fn csv_err(path: &str, e: csv::Error) -> TraceError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => TraceError::io(path, io),
+        other => TraceError::parse(path, line, 1, format!("malformed CSV: {other:?}")),
+    }
+}
+
+fn parse_count(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || b.len() > 10 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as u64;
+    }
+    u32::try_from(v).ok()
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Checks an invocations file's header; returns its number of minutes.
+fn check_invocations_header(name: &str, h: &csv::ByteRecord) -> Result<u32, TraceError> {
+    let expected = "HashOwner,HashApp,HashFunction,Trigger,1,2,...,1440";
+    for (i, want) in INVOCATIONS_HEAD.iter().enumerate() {
+        match h.get(i) {
+            Some(got) if got == want.as_bytes() => {}
+            got => {
+                return Err(TraceError::parse(
+                    name,
+                    1,
+                    i as u64 + 1,
+                    format!(
+                        "wrong header: expected `{want}` in column {}, found `{}` (an Azure 2019 invocations file starts `{expected}`)",
+                        i + 1,
+                        got.map(lossy).unwrap_or_default()
+                    ),
+                ))
+            }
+        }
+    }
+    let minutes = h.len() - 4;
+    if minutes == 0 {
+        return Err(TraceError::parse(name, 1, 5, format!("wrong header: no minute columns; expected `{expected}`")));
+    }
+    for m in 0..minutes {
+        let got = &h[4 + m];
+        if got != (m + 1).to_string().as_bytes() {
+            return Err(TraceError::parse(
+                name,
+                1,
+                m as u64 + 5,
+                format!("wrong header: expected minute column `{}`, found `{}`", m + 1, lossy(got)),
+            ));
+        }
+    }
+    Ok(minutes as u32)
+}
+
+fn triple(rec: &csv::ByteRecord, buf: &mut String) {
+    buf.clear();
+    for i in 0..3 {
+        if i > 0 {
+            buf.push('/');
+        }
+        buf.push_str(&String::from_utf8_lossy(&rec[i]));
+    }
+}
+
+/// Reads the names (and triggers) of an invocations file without its counts.
+fn prescan_names(path: &Path, names: &mut Names, triggers: &mut Vec<String>) -> Result<u32, TraceError> {
+    let name = path.display().to_string();
+    let mut r = csv_reader(path)?;
+    let h = header_of(&mut r, &name, "HashOwner,HashApp,HashFunction,Trigger,1,...,1440")?;
+    let minutes = check_invocations_header(&name, &h)?;
+    let mut rec = csv::ByteRecord::new();
+    let mut key = String::new();
+    while r.read_byte_record(&mut rec).map_err(|e| csv_err(&name, e))? {
+        if rec.len() < 4 {
+            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            return Err(TraceError::parse(&name, line, rec.len() as u64 + 1, format!("expected {} fields, found {}", h.len(), rec.len())));
+        }
+        triple(&rec, &mut key);
+        let id = names.id_or_insert(&key);
+        if id as usize == triggers.len() {
+            triggers.push(lossy(&rec[3]));
+        }
+    }
+    Ok(minutes)
+}
+
+/// Parses one invocations file into a [`Day`]. Every function must already be in `names`.
+pub fn read_day(path: &Path, names: &Names) -> Result<Day, TraceError> {
+    let name = path.display().to_string();
+    let mut r = csv_reader(path)?;
+    let h = header_of(&mut r, &name, "HashOwner,HashApp,HashFunction,Trigger,1,...,1440")?;
+    let minutes = check_invocations_header(&name, &h)?;
+    let mut cells: Vec<(u16, FunctionId, u32)> = Vec::new();
+    let mut per_minute = vec![0u32; minutes as usize];
+    let mut rec = csv::ByteRecord::new();
+    let mut key = String::new();
+    let mut total = 0u64;
+    while r.read_byte_record(&mut rec).map_err(|e| csv_err(&name, e))? {
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.len() != h.len() {
+            return Err(TraceError::parse(
+                &name,
+                line,
+                rec.len().min(h.len()) as u64 + 1,
+                format!("expected {} fields (4 ids and {minutes} minute counts), found {}", h.len(), rec.len()),
+            ));
+        }
+        triple(&rec, &mut key);
+        let f = names.get(&key).ok_or_else(|| {
+            TraceError::format(&name, format!("line {line}: function `{key}` was not seen in the pre-scan: the file changed while it was read"))
+        })?;
+        for m in 0..minutes as usize {
+            let cell = &rec[4 + m];
+            let c = parse_count(cell).ok_or_else(|| {
+                TraceError::parse(
+                    &name,
+                    line,
+                    m as u64 + 5,
+                    format!("minute {} = `{}` is not a count: expected an integer >= 0", m + 1, lossy(cell)),
+                )
+            })?;
+            if c > 0 {
+                cells.push((m as u16, f, c));
+                per_minute[m] += 1;
+                total += c as u64;
+            }
+        }
+    }
+    // Counting sort into per-minute lists (function order within a minute = file order).
+    let mut minute_start = Vec::with_capacity(minutes as usize + 1);
+    let mut acc = 0u32;
+    minute_start.push(0);
+    for &n in &per_minute {
+        acc += n;
+        minute_start.push(acc);
+    }
+    let mut fill: Vec<u32> = minute_start[..minutes as usize].to_vec();
+    let mut entries = vec![(0u32, 0u32); cells.len()];
+    for (m, f, c) in cells {
+        let slot = &mut fill[m as usize];
+        entries[*slot as usize] = (f, c);
+        *slot += 1;
+    }
+    Ok(Day { minutes, minute_start, entries, invocations: total })
+}
+
+fn column_index(name: &str, h: &csv::ByteRecord, col: &str, expected: &str) -> Result<usize, TraceError> {
+    h.iter().position(|x| x == col.as_bytes()).ok_or_else(|| {
+        TraceError::parse(
+            name,
+            1,
+            1,
+            format!(
+                "missing column `{col}`: the header has {}; expected {expected}",
+                h.iter().map(|x| format!("`{}`", lossy(x))).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })
+}
+
+fn parse_ms(name: &str, line: u64, col: usize, colname: &str, b: &[u8]) -> Result<f64, TraceError> {
+    let s = std::str::from_utf8(b).unwrap_or("").trim();
+    let v: f64 = s.parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| {
+        TraceError::parse(name, line, col as u64 + 1, format!("`{colname}` = `{}` is not a number: expected milliseconds", lossy(b)))
+    })?;
+    if v < 0.0 {
+        return Err(TraceError::parse(name, line, col as u64 + 1, format!("`{colname}` = `{s}` is negative: expected a duration >= 0 ms")));
+    }
+    Ok(v)
+}
+
+/// Reads the durations file: (owner/app/function) -> row. The first row of a triple wins.
+pub fn read_durations(path: &Path, join: DurationJoin) -> Result<HashMap<String, DurationRow>, TraceError> {
+    let name = path.display().to_string();
+    let expected = "`HashOwner,HashApp,HashFunction,Average,Count,Minimum,Maximum,percentile_Average_0,...,percentile_Average_100`";
+    let mut r = csv_reader(path)?;
+    let h = header_of(&mut r, &name, expected)?;
+    let ids: Vec<usize> = INVOCATIONS_HEAD[..3].iter().map(|c| column_index(&name, &h, c, expected)).collect::<Result<_, _>>()?;
+    let avg = column_index(&name, &h, "Average", expected)?;
+    let pct: Vec<usize> = if join == DurationJoin::Percentiles {
+        DURATION_PERCENTILES.iter().map(|(c, _)| column_index(&name, &h, c, expected)).collect::<Result<_, _>>()?
+    } else {
+        vec![]
+    };
+    let mut out = HashMap::new();
+    let mut rec = csv::ByteRecord::new();
+    while r.read_byte_record(&mut rec).map_err(|e| csv_err(&name, e))? {
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.len() != h.len() {
+            return Err(TraceError::parse(&name, line, rec.len().min(h.len()) as u64 + 1, format!("expected {} fields, found {}", h.len(), rec.len())));
+        }
+        let key = format!("{}/{}/{}", lossy(&rec[ids[0]]), lossy(&rec[ids[1]]), lossy(&rec[ids[2]]));
+        let average_ms = parse_ms(&name, line, avg, "Average", &rec[avg])?;
+        let mut percentiles_ms = [average_ms; 7];
+        for (k, &c) in pct.iter().enumerate() {
+            percentiles_ms[k] = parse_ms(&name, line, c, DURATION_PERCENTILES[k].0, &rec[c])?;
+            if k > 0 && percentiles_ms[k] < percentiles_ms[k - 1] {
+                return Err(TraceError::parse(
+                    &name,
+                    line,
+                    c as u64 + 1,
+                    format!(
+                        "`{}` = {} is below `{}` = {}: percentiles must not decrease",
+                        DURATION_PERCENTILES[k].0, percentiles_ms[k], DURATION_PERCENTILES[k - 1].0, percentiles_ms[k - 1]
+                    ),
+                ));
+            }
+        }
+        out.entry(key).or_insert(DurationRow { average_ms, percentiles_ms });
+    }
+    Ok(out)
+}
+
+/// Reads the app memory file: (owner/app) -> AverageAllocatedMb. The first row of an app wins.
+pub fn read_memory(path: &Path) -> Result<HashMap<String, f64>, TraceError> {
+    let name = path.display().to_string();
+    let expected = "`HashOwner,HashApp,SampleCount,AverageAllocatedMb,AverageAllocatedMb_pct1,...`";
+    let mut r = csv_reader(path)?;
+    let h = header_of(&mut r, &name, expected)?;
+    let o = column_index(&name, &h, "HashOwner", expected)?;
+    let a = column_index(&name, &h, "HashApp", expected)?;
+    let m = column_index(&name, &h, "AverageAllocatedMb", expected)?;
+    let mut out = HashMap::new();
+    let mut rec = csv::ByteRecord::new();
+    while r.read_byte_record(&mut rec).map_err(|e| csv_err(&name, e))? {
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.len() != h.len() {
+            return Err(TraceError::parse(&name, line, rec.len().min(h.len()) as u64 + 1, format!("expected {} fields, found {}", h.len(), rec.len())));
+        }
+        let s = std::str::from_utf8(&rec[m]).unwrap_or("").trim();
+        let v: f64 = s.parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| {
+            TraceError::parse(&name, line, m as u64 + 1, format!("`AverageAllocatedMb` = `{}` is not a number: expected megabytes", lossy(&rec[m])))
+        })?;
+        if v < 0.0 {
+            return Err(TraceError::parse(&name, line, m as u64 + 1, format!("`AverageAllocatedMb` = `{s}` is negative: expected megabytes >= 0")));
+        }
+        out.entry(format!("{}/{}", lossy(&rec[o]), lossy(&rec[a]))).or_insert(v);
+    }
+    Ok(out)
+}
+
+/// The Azure 2019 stream (see the module docs).
+pub struct Azure2019 {
+    meta: TraceMeta,
+    opts: Azure2019Options,
+    names: Arc<Names>,
+    /// Trigger of each function (`http`, `timer`, ...), by id.
+    pub triggers: Vec<String>,
+    durations: Vec<Option<DurationRow>>,
+    memory: Vec<Option<u64>>,
+    day_index: usize,
+    day: Option<Day>,
+    day_base_minute: u64,
+    minute: u32,
+    buf: Vec<u64>,
+    pos: usize,
+    dur_rng: Rng,
+    minute_base_ns: u64,
+    failed: bool,
+}
+
+impl std::fmt::Debug for Azure2019 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Azure2019").field("meta.source", &self.meta.source).finish()
+    }
+}
+
+impl Azure2019 {
+    /// Opens the files: reads the durations and memory files, pre-scans every day's names,
+    /// and parses the first day.
+    pub fn open(opts: Azure2019Options) -> Result<Self, TraceError> {
+        if opts.invocations.is_empty() {
+            return Err(TraceError::param("invocations", "give at least one invocations_per_function_md.anon.dNN.csv file"));
+        }
+        let mut names = Names::default();
+        let mut triggers = Vec::new();
+        let mut total_minutes = 0u64;
+        for p in &opts.invocations {
+            total_minutes += prescan_names(p, &mut names, &mut triggers)? as u64;
+        }
+        let list: Vec<String> = names.clone().into_list();
+        if list.len() >= 1 << FN_BITS {
+            return Err(TraceError::param("invocations", format!("{} functions: at most 2^28 are supported", list.len())));
+        }
+        let durations = match (&opts.durations, opts.duration_join) {
+            (Some(p), j) if j != DurationJoin::None => {
+                let t = read_durations(p, j)?;
+                list.iter().map(|n| t.get(n).copied()).collect()
+            }
+            _ => vec![None; list.len()],
+        };
+        let memory = match &opts.memory {
+            Some(p) => {
+                let t = read_memory(p)?;
+                let app_of = |n: &str| n.rsplit_once('/').map(|(a, _)| a.to_string()).unwrap_or_default();
+                let mut per_app: HashMap<String, u32> = HashMap::new();
+                for n in &list {
+                    *per_app.entry(app_of(n)).or_default() += 1;
+                }
+                list.iter()
+                    .map(|n| {
+                        let app = app_of(n);
+                        t.get(&app).map(|mb| (mb * 1048576.0 / per_app[&app] as f64).round() as u64)
+                    })
+                    .collect()
+            }
+            None => vec![None; list.len()],
+        };
+        let with_d = durations.iter().filter(|d| d.is_some()).count();
+        let with_m = memory.iter().filter(|d| d.is_some()).count();
+        let source = format!(
+            "Azure Functions 2019 trace: {} day file(s) [{}]; durations: {} ({:?}, {with_d} of {} functions matched); memory: {} (app average split evenly across its functions, {with_m} matched); spread within minutes: {:?}",
+            opts.invocations.len(),
+            opts.invocations.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            opts.durations.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
+            opts.duration_join,
+            list.len(),
+            opts.memory.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
+            opts.spread,
+        );
+        let names = Arc::new(names);
+        let day = read_day(&opts.invocations[0], &names)?;
+        let seed = opts.seed;
+        Ok(Azure2019 {
+            meta: TraceMeta {
+                functions: list,
+                source,
+                seed: Some(seed),
+                span_ns: Some(total_minutes * NS_PER_MIN),
+            },
+            opts,
+            names,
+            triggers,
+            durations,
+            memory,
+            day_index: 0,
+            day: Some(day),
+            day_base_minute: 0,
+            minute: 0,
+            buf: Vec::new(),
+            pos: 0,
+            dur_rng: Rng::new(seed, stream::DURATIONS),
+            minute_base_ns: 0,
+            failed: false,
+        })
+    }
+
+    /// The day currently held (the first day right after open).
+    pub fn current_day(&self) -> Option<&Day> {
+        self.day.as_ref()
+    }
+
+    /// Expands the next minute into `buf`; false at the end of the trace.
+    fn fill_minute(&mut self) -> Result<bool, TraceError> {
+        loop {
+            let Some(day) = &self.day else { return Ok(false) };
+            if self.minute >= day.minutes {
+                self.day_base_minute += day.minutes as u64;
+                self.day = None;
+                self.day_index += 1;
+                self.minute = 0;
+                if self.day_index < self.opts.invocations.len() {
+                    self.day = Some(read_day(&self.opts.invocations[self.day_index], &self.names)?);
+                }
+                continue;
+            }
+            let m = self.minute as usize;
+            self.minute += 1;
+            let g = self.day_base_minute + m as u64;
+            self.minute_base_ns = g * NS_PER_MIN;
+            let entries = &day.entries[day.minute_start[m] as usize..day.minute_start[m + 1] as usize];
+            if entries.is_empty() {
+                continue;
+            }
+            expand_minute(entries, self.opts.spread, self.opts.seed, g, &mut self.buf);
+            self.pos = 0;
+            self.dur_rng = Rng::new(self.opts.seed, stream::PER_ITEM + 2 * g + 1);
+            return Ok(true);
+        }
+    }
+}
+
+/// Expands one minute's (function, count) cells into sorted packed `(offset_ns << 28) | function`
+/// values (offset within the minute). Public for the benchmark.
+pub fn expand_minute(entries: &[(FunctionId, u32)], spread: Spread, seed: u64, minute: u64, buf: &mut Vec<u64>) {
+    buf.clear();
+    match spread {
+        Spread::Uniform => {
+            let mut rng = Rng::new(seed, stream::PER_ITEM + 2 * minute);
+            for &(f, c) in entries {
+                for _ in 0..c {
+                    buf.push((rng.below(NS_PER_MIN) << FN_BITS) | f as u64);
+                }
+            }
+        }
+        Spread::Equidistant => {
+            for &(f, c) in entries {
+                let c = c as u64;
+                for k in 0..c {
+                    let off = ((2 * k + 1) as u128 * NS_PER_MIN as u128 / (2 * c) as u128) as u64;
+                    buf.push((off << FN_BITS) | f as u64);
+                }
+            }
+        }
+        Spread::Start => {
+            for &(f, c) in entries {
+                buf.extend(std::iter::repeat_n(f as u64, c as usize));
+            }
+        }
+    }
+    buf.sort_unstable();
+}
+
+impl Iterator for Azure2019 {
+    type Item = Result<Invocation, TraceError>;
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.buf.len() {
+            if self.failed {
+                return None;
+            }
+            match self.fill_minute() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        let x = self.buf[self.pos];
+        self.pos += 1;
+        let f = (x & ((1 << FN_BITS) - 1)) as usize;
+        let duration_ns = match (&self.durations[f], self.opts.duration_join) {
+            (Some(d), DurationJoin::Percentiles) => Some((d.quantile_ms(self.dur_rng.uniform()) * 1e6).round() as u64),
+            (Some(d), DurationJoin::Average) => Some((d.average_ms * 1e6).round() as u64),
+            _ => None,
+        };
+        Some(Ok(Invocation {
+            arrival_ns: self.minute_base_ns + (x >> FN_BITS),
+            function: f as FunctionId,
+            duration_ns,
+            memory_bytes: self.memory[f],
+        }))
+    }
+}
+
+impl TraceStream for Azure2019 {
+    fn meta(&self) -> &TraceMeta {
+        &self.meta
+    }
+}
+
+/// Parameters of a synthetic day written in the Azure 2019 format (for tests and benches:
+/// the real files cannot be shipped). Per-function daily counts are log-normal; a function
+/// with `D` invocations per day puts each in a uniformly chosen minute when `D <= 2880`, and
+/// a Poisson(`D/1440`) count in every minute otherwise.
+#[derive(Debug, Clone)]
+pub struct SyntheticDay {
+    /// Number of functions (rows).
+    pub functions: u32,
+    /// Functions per app (apps get consecutive functions).
+    pub functions_per_app: u32,
+    /// Median invocations per function per day.
+    pub median_daily: f64,
+    /// Standard deviation of ln(daily invocations).
+    pub sigma: f64,
+    /// Largest daily count of one function (caps the log-normal tail).
+    pub max_daily: f64,
+    /// Minutes (1440 for a day).
+    pub minutes: u32,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for SyntheticDay {
+    /// 50,000 functions, 4 per app; daily counts log-normal with median 20 and sigma 2.6,
+    /// capped at 2 million (about 46% of functions at most once an hour, 93% at most once a
+    /// minute on average; the 2019 paper reports 45% and 81% of apps).
+    fn default() -> Self {
+        SyntheticDay { functions: 50_000, functions_per_app: 4, median_daily: 20.0, sigma: 2.6, max_daily: 2e6, minutes: 1440, seed: 1 }
+    }
+}
+
+fn hex(rng: &mut Rng, out: &mut String) {
+    use std::fmt::Write as _;
+    out.clear();
+    for _ in 0..4 {
+        let _ = write!(out, "{:016x}", rng.next_u64());
+    }
+}
+
+impl SyntheticDay {
+    /// Writes `invocations_per_function_md.anon.dNN.csv`, `function_durations_percentiles.anon.dNN.csv`
+    /// and `app_memory_percentiles.anon.dNN.csv` into `dir`; returns the invocations path and
+    /// the total number of invocations.
+    pub fn write(&self, dir: &Path, day: u32) -> Result<(PathBuf, u64), TraceError> {
+        let inv_path = dir.join(format!("invocations_per_function_md.anon.d{day:02}.csv"));
+        let dur_path = dir.join(format!("function_durations_percentiles.anon.d{day:02}.csv"));
+        let mem_path = dir.join(format!("app_memory_percentiles.anon.d{day:02}.csv"));
+        let e = |p: &Path| {
+            let n = p.display().to_string();
+            move |err| TraceError::io(&n, err)
+        };
+        let mut inv = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&inv_path).map_err(e(&inv_path))?);
+        let mut dur = std::io::BufWriter::new(std::fs::File::create(&dur_path).map_err(e(&dur_path))?);
+        let mut mem = std::io::BufWriter::new(std::fs::File::create(&mem_path).map_err(e(&mem_path))?);
+        let io = |r: std::io::Result<()>, p: &Path| r.map_err(e(p));
+        let mut line = String::from("HashOwner,HashApp,HashFunction,Trigger");
+        for m in 1..=self.minutes {
+            line.push_str(&format!(",{m}"));
+        }
+        io(writeln!(inv, "{line}"), &inv_path)?;
+        io(writeln!(dur, "HashOwner,HashApp,HashFunction,Average,Count,Minimum,Maximum,percentile_Average_0,percentile_Average_1,percentile_Average_25,percentile_Average_50,percentile_Average_75,percentile_Average_99,percentile_Average_100"), &dur_path)?;
+        io(writeln!(mem, "HashOwner,HashApp,SampleCount,AverageAllocatedMb,AverageAllocatedMb_pct1,AverageAllocatedMb_pct5,AverageAllocatedMb_pct25,AverageAllocatedMb_pct50,AverageAllocatedMb_pct75,AverageAllocatedMb_pct95,AverageAllocatedMb_pct99,AverageAllocatedMb_pct100"), &mem_path)?;
+        let mut rng = Rng::new(self.seed, stream::MIX_SETUP + day as u64);
+        let (mut owner, mut app, mut func) = (String::new(), String::new(), String::new());
+        let mut counts = vec![0u32; self.minutes as usize];
+        let triggers = ["http", "timer", "event", "queue", "storage", "orchestration", "others"];
+        let mut total = 0u64;
+        use std::fmt::Write as _;
+        for i in 0..self.functions {
+            if i % self.functions_per_app.max(1) == 0 {
+                hex(&mut rng, &mut owner);
+                hex(&mut rng, &mut app);
+                let mb = rng.lognormal(130f64.ln(), 0.6);
+                io(writeln!(mem, "{owner},{app},{},{mb:.1},{:.1},{:.1},{:.1},{mb:.1},{:.1},{:.1},{:.1},{:.1}", 100, mb * 0.8, mb * 0.85, mb * 0.9, mb * 1.1, mb * 1.2, mb * 1.3, mb * 1.4), &mem_path)?;
+            }
+            hex(&mut rng, &mut func);
+            let daily = rng.lognormal(self.median_daily.ln(), self.sigma).min(self.max_daily).round() as u64;
+            counts.iter_mut().for_each(|c| *c = 0);
+            let per_min = daily as f64 / self.minutes as f64;
+            if daily <= 2 * self.minutes as u64 {
+                for _ in 0..daily {
+                    counts[rng.below(self.minutes as u64) as usize] += 1;
+                }
+            } else {
+                for c in counts.iter_mut() {
+                    *c = rng.poisson(per_min) as u32;
+                }
+            }
+            line.clear();
+            let trig = triggers[rng.below(triggers.len() as u64) as usize];
+            let _ = write!(line, "{owner},{app},{func},{trig}");
+            for &c in &counts {
+                total += c as u64;
+                let _ = write!(line, ",{c}");
+            }
+            io(writeln!(inv, "{line}"), &inv_path)?;
+            let med = rng.lognormal(300f64.ln(), 1.5);
+            let p = [med * 0.2, med * 0.3, med * 0.7, med, med * 1.5, med * 4.0, med * 6.0];
+            io(writeln!(dur, "{owner},{app},{func},{:.3},{daily},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3}", med * 1.2, p[0], p[6], p[0], p[1], p[2], p[3], p[4], p[5], p[6]), &dur_path)?;
+        }
+        io(inv.flush(), &inv_path)?;
+        io(dur.flush(), &dur_path)?;
+        io(mem.flush(), &mem_path)?;
+        Ok((inv_path, total))
+    }
+}
