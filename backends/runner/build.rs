@@ -9,7 +9,8 @@ fn main() {
     let exe = out.join("unitlab-runner");
     let compiler = cc::Build::new().opt_level(2).get_compiler();
     let mut cmd = compiler.to_command();
-    cmd.args(["-O2", "-static", "-s", "runner.c", "-o"]).arg(&exe);
+    cmd.args(["-O2", "-static", "-s", "runner.c", "-o"])
+        .arg(&exe);
     let output = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run the C compiler {:?}: {e}", compiler.path()));

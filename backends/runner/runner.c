@@ -11,6 +11,10 @@
  *   runner -> harness:  "ok <value> <guest_ns>\n" or "err <message>\n"
  *   EOF or "quit\n" ends the process with status 0.
  *
+ * Fault modes for tests of the backends (they never change the protocol above):
+ *   unitlab-runner --exit <code>   exits with <code> at once, before "ready"
+ *   unitlab-runner --hang          never prints "ready" and waits forever (pause(2))
+ *
  * Built by build.rs with the platform C compiler: cc -O2 -static runner.c
  */
 #define _GNU_SOURCE
@@ -60,9 +64,13 @@ static uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     char line[256], fn[32];
     unsigned long size, seed;
+    if (argc >= 3 && strcmp(argv[1], "--exit") == 0) return atoi(argv[2]);
+    if (argc >= 2 && strcmp(argv[1], "--hang") == 0) {
+        for (;;) pause();
+    }
     setvbuf(stdout, NULL, _IOFBF, 4096);
     printf("ready %d\n", (int)getpid());
     fflush(stdout);

@@ -15,6 +15,10 @@
 //! | harness -> runner | `quit` (or EOF): exit 0 |
 //!
 //! A user image for the container backend speaks the same protocol on stdin/stdout.
+//!
+//! Two fault modes let the backends test their error paths with the real runner:
+//! `unitlab-runner --exit <code>` exits with `<code>` before `ready`, and
+//! `unitlab-runner --hang` never prints `ready` and waits forever.
 
 #![warn(missing_docs)]
 
@@ -99,9 +103,15 @@ mod tests {
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
         assert_eq!(parse_ready(&line).unwrap(), child.id());
-        for (f, size) in [(Function::Noop, 0), (Function::Cpu, 3), (Function::Alloc, 2)] {
+        for (f, size) in [
+            (Function::Noop, 0),
+            (Function::Cpu, 3),
+            (Function::Alloc, 2),
+        ] {
             let req = Request { size, seed: 11 };
-            stdin.write_all(request_line(f.name(), &req).as_bytes()).unwrap();
+            stdin
+                .write_all(request_line(f.name(), &req).as_bytes())
+                .unwrap();
             line.clear();
             out.read_line(&mut line).unwrap();
             let resp = parse_response(&line).unwrap();
@@ -110,9 +120,30 @@ mod tests {
         stdin.write_all(b"nope 1 1\n").unwrap();
         line.clear();
         out.read_line(&mut line).unwrap();
-        assert!(matches!(parse_response(&line), Err(BackendError::Guest { .. })));
+        assert!(matches!(
+            parse_response(&line),
+            Err(BackendError::Guest { .. })
+        ));
         drop(stdin);
         assert!(child.wait().unwrap().success());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fault_modes() {
+        let dir = std::env::temp_dir().join(format!("unitlab-runner-fault-{}", std::process::id()));
+        let exe = install(&dir).unwrap();
+        let status = Command::new(&exe).args(["--exit", "3"]).status().unwrap();
+        assert_eq!(status.code(), Some(3));
+        let mut hang = Command::new(&exe)
+            .arg("--hang")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(hang.try_wait().unwrap().is_none(), "still running");
+        hang.kill().unwrap();
+        hang.wait().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
