@@ -1,0 +1,542 @@
+//! The report page: one self-contained `index.html` (inline CSS, charts as inline SVG, no
+//! script, no network), beside `charts/<id>.svg` and `tables/<id>.csv` for every chart and
+//! table.
+//!
+//! Order: the headline table (each claim beside the measured figures), warnings, then one
+//! section per question (cold start, warm invoke, memory and density, mechanism floors,
+//! platform), then failures, the environment, the backends' versions and settings, and the
+//! harness's overhead.
+
+use std::path::{Path, PathBuf};
+
+use crate::charts::{self, DensityData, DensityLine, FloorBar, LatencySeries, MemoryBar, PhaseBar};
+use crate::data::ReportData;
+use crate::format;
+use crate::platform;
+use crate::tables::{self, Table};
+use crate::ReportError;
+
+const TEMPLATE: &str = include_str!("../templates/index.html");
+
+/// Options of a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportOptions {
+    /// Page title.
+    pub title: String,
+    /// When the report was generated (shown under the title); `None` leaves it out, which
+    /// keeps the page byte-for-byte reproducible.
+    pub generated_at: Option<String>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            title: "unitlab report".to_string(),
+            generated_at: None,
+        }
+    }
+}
+
+/// One chart of the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// File stem and HTML id (`chart-<id>`).
+    pub id: &'static str,
+    /// Section it belongs to.
+    pub section: &'static str,
+    /// What it shows, how, in which unit.
+    pub caption: String,
+    /// The SVG.
+    pub svg: String,
+    /// False when the SVG is a "no data" panel.
+    pub has_data: bool,
+}
+
+/// The ids of every chart, in page order.
+pub const CHART_IDS: &[&str] = &[
+    "cold_start_cdf",
+    "cold_start_phases",
+    "warm_latency",
+    "memory_per_unit",
+    "density",
+    "mechanism_floors",
+    "timeline",
+    "keepalive_cost",
+    "burstiness_cost",
+    "validation",
+];
+
+/// What [`render_report`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportFiles {
+    /// `index.html`.
+    pub index: PathBuf,
+    /// `charts/<id>.svg`, one per chart.
+    pub charts: Vec<PathBuf>,
+    /// `tables/<id>.csv`, one per table.
+    pub tables: Vec<PathBuf>,
+}
+
+/// Chart data: cold samples per run.
+pub fn cold_series(d: &ReportData) -> Vec<LatencySeries> {
+    d.runs
+        .iter()
+        .map(|r| LatencySeries {
+            label: r.label.clone(),
+            nanos: r.cold_nanos(),
+        })
+        .collect()
+}
+
+/// Chart data: warm samples per run.
+pub fn warm_series(d: &ReportData) -> Vec<LatencySeries> {
+    d.runs
+        .iter()
+        .map(|r| LatencySeries {
+            label: r.label.clone(),
+            nanos: r.warm_nanos(),
+        })
+        .collect()
+}
+
+/// Chart data: phase medians per run (the backend's phases, the rest of `start` when they do
+/// not cover it, then the first invoke).
+pub fn phase_bars(d: &ReportData) -> Vec<PhaseBar> {
+    let mut out = Vec::new();
+    for r in &d.runs {
+        let m = &r.result;
+        let mut phases: Vec<(String, f64)> = m
+            .phases
+            .iter()
+            .filter_map(|(n, s)| s.p50.map(|p| (n.clone(), p as f64)))
+            .collect();
+        let covered: f64 = phases.iter().map(|(_, v)| v).sum();
+        if let Some(start) = m.cold_start_part.p50.map(|v| v as f64) {
+            if phases.is_empty() {
+                phases.push(("start".to_string(), start));
+            } else if start - covered > 0.01 * start {
+                phases.push(("start, other".to_string(), start - covered));
+            }
+        }
+        if let Some(inv) = m.cold_first_invoke.p50 {
+            phases.push(("first invoke".to_string(), inv as f64));
+        }
+        if !phases.is_empty() {
+            out.push(PhaseBar {
+                label: r.label.clone(),
+                phases,
+            });
+        }
+    }
+    out
+}
+
+/// Chart data: memory per unit per run.
+pub fn memory_bars(d: &ReportData) -> Vec<MemoryBar> {
+    d.runs
+        .iter()
+        .map(|r| MemoryBar {
+            label: r.label.clone(),
+            engine_bytes: r.result.memory.engine_bytes_per_unit,
+            host_bytes: r.result.memory.host_bytes_per_unit,
+            rss_delta_bytes: r.result.memory.rss_delta_per_unit,
+        })
+        .collect()
+}
+
+/// Chart data: density lines.
+pub fn density_data(d: &ReportData) -> DensityData {
+    DensityData {
+        lines: d
+            .runs
+            .iter()
+            .filter_map(|r| {
+                let (b, view) = r.bytes_per_unit()?;
+                Some(DensityLine {
+                    label: r.label.clone(),
+                    bytes_per_unit: b,
+                    view: view.to_string(),
+                })
+            })
+            .collect(),
+        machine_bytes: d
+            .runs
+            .iter()
+            .map(|r| r.result.env.memory_bytes)
+            .find(|&m| m > 0),
+    }
+}
+
+/// Chart data: floors, then the backends' cold starts (fastest first).
+pub fn floor_bars(d: &ReportData) -> Vec<FloorBar> {
+    let mut out: Vec<FloorBar> = d
+        .floors()
+        .into_iter()
+        .map(|f| FloorBar {
+            label: f.name,
+            mechanism: true,
+            p50_ns: f.p50_ns as f64,
+            p99_ns: f.p99_ns.map(|v| v as f64),
+        })
+        .collect();
+    let mut backends: Vec<FloorBar> = d
+        .runs
+        .iter()
+        .filter(|r| r.backend() != "process")
+        .filter_map(|r| {
+            Some(FloorBar {
+                label: r.label.clone(),
+                mechanism: false,
+                p50_ns: r.result.cold.p50? as f64,
+                p99_ns: r.result.cold.p99.map(|v| v as f64),
+            })
+        })
+        .collect();
+    backends.sort_by(|a, b| a.p50_ns.total_cmp(&b.p50_ns));
+    out.extend(backends);
+    out
+}
+
+fn chart(id: &'static str, section: &'static str, caption: &str, svg: String) -> Chart {
+    Chart {
+        id,
+        section,
+        caption: caption.to_string(),
+        has_data: !charts::is_no_data(&svg),
+        svg,
+    }
+}
+
+/// Draws every chart of the report.
+pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
+    let p = platform::views(d);
+    Ok(vec![
+        chart(
+            "cold_start_cdf",
+            "cold",
+            "Every cold start (Prepared::start + first invoke), one curve per run; log time axis. \
+             Dots mark p50 and p99 (nearest rank on the raw samples). Prepare (image build, \
+             compile) is not included.",
+            charts::cold_start_cdf(&cold_series(d))?,
+        ),
+        chart(
+            "cold_start_phases",
+            "cold",
+            "Median of each cold-start phase as a share of the sum of those medians, with the \
+             sum written beside the bar. Phases are the backend's own (alphabetical); \"start, \
+             other\" is the part of the start median the phases do not cover.",
+            charts::cold_start_phases(&phase_bars(d))?,
+        ),
+        chart(
+            "warm_latency",
+            "warm",
+            "Invokes on a unit that already served one; log time axis. Box p25–p75, thick tick \
+             p50, dot p99, thin line min–max.",
+            charts::warm_latency(&warm_series(d))?,
+        ),
+        chart(
+            "memory_per_unit",
+            "memory",
+            "Mean memory per live unit, in every view the backend reports; log axis. Views are \
+             not interchangeable: see the memory table's note.",
+            charts::memory_per_unit(&memory_bars(d))?,
+        ),
+        chart(
+            "density",
+            "memory",
+            "RAM budget / memory per unit (host view, else RSS delta, else engine view): an upper \
+             bound, since the runtime's fixed base and kernel overheads are left out.",
+            charts::density(&density_data(d))?,
+        ),
+        chart(
+            "mechanism_floors",
+            "floors",
+            "Cold-start medians (bars) and p99 (whiskers) of the backends beside the bare \
+             mechanisms timed on the same machine ([floor] rows); log time axis.",
+            charts::mechanism_floors(&floor_bars(d))?,
+        ),
+        chart(
+            "timeline",
+            "platform",
+            "Arrivals per second (top) and mean live units per bin split into executing, starting \
+             and idle, per policy, over trace time, for one platform result (the first whose \
+             trace is named bursty, else the first; at most 6 policies). Idle area is capacity \
+             kept waiting.",
+            platform::timeline(&p.timelines)?,
+        ),
+        chart(
+            "keepalive_cost",
+            "platform",
+            "Price of idle unit time (idle GB-s at the pay-per-use GB-s price) against the \
+             keep-alive length of each policy, per backend. Policies without a keep-alive \
+             setting are left out.",
+            platform::keepalive_cost(&p.keepalive)?,
+        ),
+        chart(
+            "burstiness_cost",
+            "platform",
+            "Billed cost under pay per use and under provisioned capacity, per trace, against \
+             the trace's burstiness (coefficient of variation of arrivals per timeline bin).",
+            platform::burstiness_cost(&p.burstiness)?,
+        ),
+        chart(
+            "validation",
+            "platform",
+            "Simulated minus replayed (measured), as a percentage of the replayed value, for \
+             every figure `unitlab validate` compared.",
+            platform::validation(&p.validation)?,
+        ),
+    ])
+}
+
+/// Every table of the report, in page order (the headline first).
+pub fn build_tables(d: &ReportData) -> Vec<Table> {
+    let mut t = tables::all(d);
+    let mut headline = t.remove(0);
+    platform::headline_rows(d, &mut headline);
+    t.insert(0, headline);
+    t.extend(platform::tables(d));
+    t
+}
+
+struct Section {
+    id: &'static str,
+    title: &'static str,
+    intro: &'static str,
+    tables: &'static [&'static str],
+}
+
+const SECTIONS: &[Section] = &[
+    Section {
+        id: "cold",
+        title: "Cold start",
+        intro: "A cold start is Prepared::start plus the first invoke on the new unit, timed by the harness.",
+        tables: &["cold_start", "phases"],
+    },
+    Section {
+        id: "warm",
+        title: "Warm invoke",
+        intro: "",
+        tables: &["warm"],
+    },
+    Section {
+        id: "memory",
+        title: "Memory and density",
+        intro: "",
+        tables: &["memory", "density"],
+    },
+    Section {
+        id: "floors",
+        title: "Mechanism floors",
+        intro: "",
+        tables: &["floors"],
+    },
+    Section {
+        id: "platform",
+        title: "Platform: replay and simulation",
+        intro: "What a platform policy does with a trace: units kept alive, what waiting costs, and how far the simulation is from a replay on the real backend.",
+        tables: &["platform_runs", "validation"],
+    },
+    Section {
+        id: "failures",
+        title: "Warnings and failures",
+        intro: "",
+        tables: &["warnings"],
+    },
+    Section {
+        id: "environment",
+        title: "Environment",
+        intro: "",
+        tables: &["environment", "backends", "overhead", "platform_environment"],
+    },
+];
+
+fn table_html(t: &Table) -> String {
+    format!(
+        "<h3 id=\"table-{id}\">{title}</h3>\n<p class=\"note\">{note}</p>\n<div class=\"table-wrap\">\n{table}</div>\n<p class=\"csv\">CSV: <a href=\"tables/{id}.csv\">tables/{id}.csv</a></p>\n",
+        id = format::html(&t.id),
+        title = format::html(&t.title),
+        note = format::html(&t.note),
+        table = t.to_html(),
+    )
+}
+
+/// The page, with the charts and tables it shows.
+pub fn render_html(
+    d: &ReportData,
+    opts: &ReportOptions,
+) -> Result<(String, Vec<Chart>, Vec<Table>), ReportError> {
+    let charts = build_charts(d)?;
+    let tables = build_tables(d);
+    let mut body = String::new();
+
+    // Headline.
+    if let Some(h) = tables.iter().find(|t| t.id == "headline") {
+        body.push_str(&format!(
+            "<h2 id=\"headline\">{}</h2>\n<p class=\"note\">{}</p>\n<div class=\"table-wrap\">\n{}</div>\n<p class=\"csv\">CSV: <a href=\"tables/headline.csv\">tables/headline.csv</a></p>\n",
+            format::html(&h.title),
+            format::html(&h.note),
+            h.to_html().replacen("<table>", "<table class=\"headline\">", 1)
+        ));
+    }
+
+    // Warnings, in plain words, before any figure.
+    let mut warns: Vec<String> = d.warnings.clone();
+    for r in &d.runs {
+        for w in &r.result.warnings {
+            warns.push(format!("{}: {w}", r.label));
+        }
+        if !r.result.errors.is_empty() {
+            warns.push(format!(
+                "{}: {} failed units or invokes (listed under Warnings and failures)",
+                r.label,
+                r.result.errors.len()
+            ));
+        }
+    }
+    warns.extend(platform::warnings(d));
+    if d.is_empty() {
+        warns.push("no results were given: every chart below is empty".to_string());
+    }
+    if !warns.is_empty() {
+        body.push_str("<div class=\"warnings\"><strong>Read these first</strong><ul>\n");
+        for w in &warns {
+            body.push_str(&format!("<li>{}</li>\n", format::html(w)));
+        }
+        body.push_str("</ul></div>\n");
+    }
+
+    for s in SECTIONS {
+        body.push_str(&format!(
+            "<section id=\"{}\">\n<h2>{}</h2>\n",
+            s.id,
+            format::html(s.title)
+        ));
+        if !s.intro.is_empty() {
+            body.push_str(&format!(
+                "<p class=\"note\">{}</p>\n",
+                format::html(s.intro)
+            ));
+        }
+        for c in charts.iter().filter(|c| c.section == s.id) {
+            body.push_str(&format!(
+                "<figure class=\"chart\" id=\"chart-{id}\" data-has-data=\"{has}\">\n{svg}\n<figcaption>{caption} <a href=\"charts/{id}.svg\">SVG</a></figcaption>\n</figure>\n",
+                id = c.id,
+                has = c.has_data,
+                svg = strip_xml_decl(&c.svg),
+                caption = format::html(&c.caption),
+            ));
+        }
+        if s.id == "floors" && d.floors().is_empty() {
+            body.push_str("<p class=\"note\">No mechanism floor among the inputs: measure the \
+                <code>process</code> backend (fork/exec of the static runner) or add a \
+                <code>floors.json</code> (e.g. <code>runc run</code> of an OCI bundle) to show one.</p>\n");
+        }
+        for id in s.tables {
+            if let Some(t) = tables.iter().find(|t| t.id == *id) {
+                body.push_str(&table_html(t));
+            }
+        }
+        body.push_str("</section>\n");
+    }
+
+    body.push_str("<section id=\"files\">\n<h2>Files</h2>\n<p class=\"note\">Every chart as SVG and every table as CSV (raw numbers; units in the column names; an empty field is a figure that was not measured).</p>\n<ul class=\"files\">\n");
+    for c in &charts {
+        body.push_str(&format!(
+            "<li><a href=\"charts/{0}.svg\">charts/{0}.svg</a></li>\n",
+            c.id
+        ));
+    }
+    for t in &tables {
+        body.push_str(&format!(
+            "<li><a href=\"tables/{0}.csv\">tables/{0}.csv</a></li>\n",
+            format::html(&t.id)
+        ));
+    }
+    body.push_str("</ul>\n</section>\n");
+
+    let nav: String = SECTIONS
+        .iter()
+        .map(|s| format!("<a href=\"#{}\">{}</a>", s.id, format::html(s.title)))
+        .collect();
+    let mut subtitle = format!(
+        "{} measure runs, {} platform results",
+        d.runs.len(),
+        platform::count(d)
+    );
+    let machines: Vec<String> = {
+        let mut m: Vec<String> = Vec::new();
+        for r in &d.runs {
+            let e = &r.result.env;
+            let s = format!("{} ({} cores)", e.cpu_model, e.cores);
+            if !m.contains(&s) {
+                m.push(s);
+            }
+        }
+        m
+    };
+    if !machines.is_empty() {
+        subtitle.push_str(&format!(" · measured on {}", machines.join(", ")));
+    }
+    if let Some(g) = &opts.generated_at {
+        subtitle.push_str(&format!(" · generated {g}"));
+    }
+    let html = TEMPLATE
+        .replace("{{title}}", &format::html(&opts.title))
+        .replace("{{subtitle}}", &format::html(&subtitle))
+        .replace("{{nav}}", &nav)
+        .replace("{{body}}", &body);
+    Ok((html, charts, tables))
+}
+
+fn strip_xml_decl(svg: &str) -> &str {
+    match svg.find("<svg") {
+        Some(i) => &svg[i..],
+        None => svg,
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ReportError> {
+    std::fs::write(path, text).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn mkdir(path: &Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `index.html`, `charts/<id>.svg` and `tables/<id>.csv` under `out_dir` (created if
+/// needed; existing files of the same names are replaced).
+pub fn render_report(
+    d: &ReportData,
+    out_dir: &Path,
+    opts: &ReportOptions,
+) -> Result<ReportFiles, ReportError> {
+    let (html, charts, tables) = render_html(d, opts)?;
+    let chart_dir = out_dir.join("charts");
+    let table_dir = out_dir.join("tables");
+    mkdir(&chart_dir)?;
+    mkdir(&table_dir)?;
+    let mut files = ReportFiles {
+        index: out_dir.join("index.html"),
+        charts: Vec::new(),
+        tables: Vec::new(),
+    };
+    for c in &charts {
+        let p = chart_dir.join(format!("{}.svg", c.id));
+        write(&p, &c.svg)?;
+        files.charts.push(p);
+    }
+    for t in &tables {
+        let p = table_dir.join(format!("{}.csv", t.id));
+        write(&p, &t.to_csv())?;
+        files.tables.push(p);
+    }
+    write(&files.index, &html)?;
+    Ok(files)
+}

@@ -1,0 +1,888 @@
+//! The platform part of the report: replay and simulation results
+//! (`unitlab_results::platform`), their charts, tables and the headline's "you stop paying
+//! for waiting" row.
+//!
+//! Burstiness is measured, not taken from a generator's name: the coefficient of variation
+//! (standard deviation / mean) of the arrivals per `timeline.csv` bin. A keep-alive length is
+//! read from a policy setting whose key contains `keep_alive`, `keepalive` or `ttl` (`none`,
+//! `fixed 10m` as the platform writes it, a number of seconds, or a duration: `500ms`, `600s`,
+//! `10m`, `1h`); a policy named `none` or `no-keepalive` counts as 0 s. A hybrid-histogram
+//! policy has no single length and is left out of that chart.
+
+use plotters::prelude::*;
+use plotters::style::full_palette::{BLUE_700, GREY_400, GREY_600, ORANGE_700};
+
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use unitlab_results::platform::{Difference, PlatformRun, RunKind, TimelineBin};
+
+use crate::charts::{categories, category_color, no_data, WIDTH};
+use crate::data::{PlatformInput, ReportData};
+use crate::format;
+use crate::tables::{Cell, Table};
+use crate::ReportError;
+
+const FONT: &str = "sans-serif";
+/// Most policies drawn in the timeline.
+pub const MAX_TIMELINES: usize = 6;
+
+/// One policy's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineSeries {
+    /// `simulate wasm: keepalive-600s`.
+    pub label: String,
+    /// Bins in time order.
+    pub bins: Vec<TimelineBin>,
+}
+
+/// Cost against keep-alive length for one backend (and run kind).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeepAliveSeries {
+    /// Legend label.
+    pub label: String,
+    /// Currency of the costs.
+    pub currency: String,
+    /// (keep-alive seconds, idle cost), sorted by keep-alive.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Billed cost against burstiness for one (backend, policy, pricing model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurstinessSeries {
+    /// Legend label.
+    pub label: String,
+    /// True for provisioned, false for pay per use.
+    pub provisioned: bool,
+    /// Currency.
+    pub currency: String,
+    /// (coefficient of variation of arrivals, billed cost), sorted by the first.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The differences of one `unitlab validate` result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationBars {
+    /// `wasm: keepalive-600s`.
+    pub label: String,
+    /// The compared figures.
+    pub differences: Vec<Difference>,
+}
+
+/// Everything the platform charts draw.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlatformViews {
+    /// One per (result, policy) with a timeline.
+    pub timelines: Vec<TimelineSeries>,
+    /// One per (backend, kind).
+    pub keepalive: Vec<KeepAliveSeries>,
+    /// One per (backend, policy, model).
+    pub burstiness: Vec<BurstinessSeries>,
+    /// One per validation result.
+    pub validation: Vec<ValidationBars>,
+}
+
+fn kind(k: RunKind) -> &'static str {
+    match k {
+        RunKind::Replay => "replay",
+        RunKind::Simulate => "simulate",
+    }
+}
+
+/// Parses a keep-alive length in seconds: `600`, `600s`, `500ms`, `10m`, `10min`, `1h`.
+pub fn parse_seconds(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num.parse().ok()?;
+    let mult = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "ms" => 1e-3,
+        "us" | "µs" => 1e-6,
+        "ns" => 1e-9,
+        "m" | "min" | "mins" => 60.0,
+        "h" | "hr" => 3600.0,
+        "d" => 86400.0,
+        _ => return None,
+    };
+    Some(v * mult)
+}
+
+/// The keep-alive length of a policy, seconds, when it has one.
+pub fn keep_alive_seconds(run: &PlatformRun) -> Option<f64> {
+    for (k, v) in &run.policy_settings {
+        let k = k.to_ascii_lowercase();
+        if k.contains("keep_alive") || k.contains("keepalive") || k.contains("ttl") {
+            let v = v.trim().to_ascii_lowercase();
+            if v == "none" || v == "0" {
+                return Some(0.0);
+            }
+            // The platform writes `fixed 10m`; a bare number or duration is accepted too.
+            let v = v.strip_prefix("fixed").unwrap_or(&v).trim();
+            if let Some(s) = parse_seconds(v) {
+                let scale = if k.ends_with("_ms") {
+                    1e-3
+                } else if k.ends_with("_min") || k.ends_with("_m") {
+                    60.0
+                } else {
+                    1.0
+                };
+                return Some(s * scale);
+            }
+        }
+    }
+    let p = run.policy.to_ascii_lowercase();
+    (p == "none" || p == "no-keepalive" || p == "no_keepalive" || p == "no-keep-alive")
+        .then_some(0.0)
+}
+
+/// Coefficient of variation of arrivals per bin; `None` with fewer than 2 bins or no arrival.
+pub fn burstiness(bins: &[TimelineBin]) -> Option<f64> {
+    if bins.len() < 2 {
+        return None;
+    }
+    let n = bins.len() as f64;
+    let mean = bins.iter().map(|b| b.arrivals as f64).sum::<f64>() / n;
+    if mean <= 0.0 {
+        return None;
+    }
+    let var = bins
+        .iter()
+        .map(|b| (b.arrivals as f64 - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1.0);
+    Some(var.sqrt() / mean)
+}
+
+fn run_label(_p: &PlatformInput, r: &PlatformRun) -> String {
+    format!("{} {}: {}", kind(r.kind), r.backend, r.policy)
+}
+
+/// The platform result the headline and the timeline use: the first whose trace source names
+/// "burst", else the first.
+pub fn headline_input(d: &ReportData) -> Option<&PlatformInput> {
+    d.platforms
+        .iter()
+        .find(|p| {
+            p.summary
+                .trace
+                .source
+                .to_ascii_lowercase()
+                .contains("burst")
+        })
+        .or(d.platforms.first())
+}
+
+/// Builds the platform chart data.
+pub fn views(d: &ReportData) -> PlatformViews {
+    let mut v = PlatformViews::default();
+    let mut ka: Vec<KeepAliveSeries> = Vec::new();
+    let mut bu: Vec<BurstinessSeries> = Vec::new();
+    if let Some(p) = headline_input(d) {
+        for r in &p.summary.runs {
+            if let Some(bins) = p.timelines.get(&r.policy) {
+                v.timelines.push(TimelineSeries {
+                    label: format!("{} · trace: {}", run_label(p, r), p.summary.trace.source),
+                    bins: bins.clone(),
+                });
+            }
+        }
+    }
+    for p in &d.platforms {
+        let currency = p.summary.pricing.currency.clone();
+        for r in &p.summary.runs {
+            if let (Some(k), Some(c)) = (keep_alive_seconds(r), r.waiting.pay_per_use) {
+                let label = format!(
+                    "{} {} · {}",
+                    r.backend,
+                    kind(r.kind),
+                    p.summary.trace.source
+                );
+                match ka.iter_mut().find(|s| s.label == label) {
+                    Some(s) => s.points.push((k, c)),
+                    None => ka.push(KeepAliveSeries {
+                        label,
+                        currency: currency.clone(),
+                        points: vec![(k, c)],
+                    }),
+                }
+            }
+            let Some(cv) = p.timelines.get(&r.policy).and_then(|b| burstiness(b)) else {
+                continue;
+            };
+            for (prov, cost) in [
+                (false, r.costs.pay_per_use.as_ref().map(|c| c.billed)),
+                (true, r.costs.provisioned.as_ref().map(|c| c.billed)),
+            ] {
+                let Some(cost) = cost else { continue };
+                let label = format!(
+                    "{} · {} {}: {}",
+                    if prov { "provisioned" } else { "pay per use" },
+                    r.backend,
+                    kind(r.kind),
+                    r.policy
+                );
+                match bu.iter_mut().find(|s| s.label == label) {
+                    Some(s) => s.points.push((cv, cost)),
+                    None => bu.push(BurstinessSeries {
+                        label,
+                        provisioned: prov,
+                        currency: currency.clone(),
+                        points: vec![(cv, cost)],
+                    }),
+                }
+            }
+        }
+    }
+    for s in &mut ka {
+        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    for s in &mut bu {
+        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    v.keepalive = ka;
+    v.burstiness = bu;
+    v.validation = d
+        .validations
+        .iter()
+        .map(|r| ValidationBars {
+            label: format!("{}: {}", r.backend, r.policy),
+            differences: r.differences.clone(),
+        })
+        .collect();
+    v
+}
+
+fn render(
+    chart: &'static str,
+    size: (u32, u32),
+    draw: impl FnOnce(
+        &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<std::io::Error>>,
+) -> Result<String, ReportError> {
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, size).into_drawing_area();
+        root.fill(&WHITE)
+            .and_then(|_| draw(&root))
+            .and_then(|_| root.present())
+            .map_err(|e| ReportError::Chart {
+                chart,
+                message: e.to_string(),
+            })?;
+    }
+    Ok(buf)
+}
+
+/// A stacked layer of the timeline: name, colour, top of the layer.
+type Layer = (&'static str, RGBColor, fn(&TimelineBin) -> f64);
+
+fn steps(bins: &[TimelineBin], f: impl Fn(&TimelineBin) -> f64) -> Vec<(f64, f64)> {
+    let mut pts = Vec::with_capacity(bins.len() * 2);
+    for b in bins {
+        let v = f(b);
+        pts.push((b.t_s, v));
+        pts.push((b.t_s + b.width_s, v));
+    }
+    pts
+}
+
+/// Replay or simulation timeline: arrivals per second on top, then per policy the mean live
+/// units per bin stacked as executing, starting and idle (at most [`MAX_TIMELINES`] policies).
+pub fn timeline(series: &[TimelineSeries]) -> Result<String, ReportError> {
+    let title = "Timeline: arrivals, and live units per policy (executing, starting, idle)";
+    let series: Vec<&TimelineSeries> = series
+        .iter()
+        .filter(|s| !s.bins.is_empty())
+        .take(MAX_TIMELINES)
+        .collect();
+    if series.is_empty() {
+        return no_data(
+            title,
+            "no replay or simulation timeline (timeline.csv) among the inputs",
+        );
+    }
+    let t_max = series
+        .iter()
+        .flat_map(|s| s.bins.iter().map(|b| b.t_s + b.width_s))
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let k = series.len();
+    let top_h = 190u32;
+    let panel_h = 150u32;
+    let height = top_h + panel_h * k as u32 + 40;
+    render("timeline", (WIDTH, height), |root| {
+        let (top, rest) = root.split_vertically(top_h);
+        let first = series[0];
+        let arr = |b: &TimelineBin| {
+            if b.width_s > 0.0 {
+                b.arrivals as f64 / b.width_s
+            } else {
+                0.0
+            }
+        };
+        let amax = first.bins.iter().map(arr).fold(0.0, f64::max).max(1e-9) * 1.1;
+        let mut c = ChartBuilder::on(&top)
+            .caption(title, (FONT, 20))
+            .margin(10)
+            .x_label_area_size(22)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..t_max, 0f64..amax)?;
+        c.configure_mesh()
+            .y_desc("arrivals/s")
+            .x_label_formatter(&|v| format!("{} s", format::sig3(*v)))
+            .y_label_formatter(&|v| format::sig3(*v))
+            .light_line_style(RGBColor(240, 240, 240))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()?;
+        c.draw_series(AreaSeries::new(
+            steps(&first.bins, arr),
+            0.0,
+            GREY_400.mix(0.7),
+        ))?;
+        c.draw_series(std::iter::once(Text::new(
+            "arrivals per second (the same trace in every panel)".to_string(),
+            (t_max * 0.99, amax * 0.95),
+            TextStyle::from((FONT, 12).into_font())
+                .color(&GREY_600)
+                .pos(Pos::new(HPos::Right, VPos::Top)),
+        )))?;
+        let panels = rest.split_evenly((k, 1));
+        for (i, (s, area)) in series.iter().zip(panels.iter()).enumerate() {
+            let ymax = s.bins.iter().map(|b| b.live).fold(0.0, f64::max).max(1.0) * 1.15;
+            let last = i + 1 == k;
+            let mut c = ChartBuilder::on(area)
+                .margin_left(10)
+                .margin_right(10)
+                .margin_top(6)
+                .x_label_area_size(if last { 40 } else { 18 })
+                .y_label_area_size(70)
+                .build_cartesian_2d(0f64..t_max, 0f64..ymax)?;
+            let mut mesh = c.configure_mesh();
+            mesh.y_desc("units")
+                .x_label_formatter(&|v| format!("{} s", format::sig3(*v)))
+                .y_label_formatter(&|v| format::sig3(*v))
+                .light_line_style(RGBColor(240, 240, 240))
+                .label_style((FONT, 12))
+                .axis_desc_style((FONT, 13));
+            if last {
+                mesh.x_desc("trace time");
+            }
+            mesh.draw()?;
+            let layers: [Layer; 3] = [
+                ("idle", ORANGE_700, |b| b.executing + b.starting + b.idle),
+                ("starting", category_color(3), |b| b.executing + b.starting),
+                ("executing", BLUE_700, |b| b.executing),
+            ];
+            for (name, color, f) in layers {
+                let a = c.draw_series(AreaSeries::new(
+                    steps(&s.bins, f),
+                    0.0,
+                    color.mix(if name == "idle" { 0.45 } else { 0.8 }),
+                ))?;
+                if i == 0 {
+                    a.label(name).legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.mix(0.8).filled())
+                    });
+                }
+            }
+            c.draw_series(std::iter::once(Text::new(
+                s.label.clone(),
+                (t_max * 0.005, ymax * 0.97),
+                TextStyle::from((FONT, 13).into_font())
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Top)),
+            )))?;
+            if i == 0 {
+                c.configure_series_labels()
+                    .position(SeriesLabelPosition::UpperRight)
+                    .background_style(WHITE.mix(0.9))
+                    .border_style(RGBColor(180, 180, 180))
+                    .label_font((FONT, 12))
+                    .draw()?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Price of idle time against keep-alive length, per backend.
+pub fn keepalive_cost(series: &[KeepAliveSeries]) -> Result<String, ReportError> {
+    let title = "Cost of idle time against keep-alive length";
+    let series: Vec<&KeepAliveSeries> = series.iter().filter(|s| !s.points.is_empty()).collect();
+    if series.is_empty() {
+        return no_data(
+            title,
+            "no replay or simulation run with a keep-alive setting and a pay-per-use price",
+        );
+    }
+    let xmax = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.05;
+    let ymax = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max)
+        .max(1e-12)
+        * 1.15;
+    let currency = series[0].currency.clone();
+    render("keepalive_cost", (WIDTH, 440), |root| {
+        let mut c = ChartBuilder::on(root)
+            .caption(title, (FONT, 20))
+            .margin(14)
+            .x_label_area_size(46)
+            .y_label_area_size(90)
+            .build_cartesian_2d(0f64..xmax, 0f64..ymax)?;
+        c.configure_mesh()
+            .x_desc("keep-alive length (s)")
+            .y_desc(format!("idle GB-s at the pay-per-use price ({currency})"))
+            .x_label_formatter(&|v| format::sig3(*v))
+            .y_label_formatter(&|v| format!("{v:.3e}"))
+            .light_line_style(RGBColor(240, 240, 240))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()?;
+        for (i, s) in series.iter().enumerate() {
+            let color = category_color(i);
+            c.draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))?
+                .label(s.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
+                });
+            c.draw_series(s.points.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+        }
+        c.configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font((FONT, 12))
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// Billed cost under pay per use and provisioned against burstiness, log cost axis.
+pub fn burstiness_cost(series: &[BurstinessSeries]) -> Result<String, ReportError> {
+    let title = "Provisioned versus pay-per-use cost as burstiness grows";
+    let series: Vec<&BurstinessSeries> = series
+        .iter()
+        .filter(|s| s.points.iter().any(|p| p.1 > 0.0))
+        .collect();
+    if series.is_empty() {
+        return no_data(
+            title,
+            "no replay or simulation result with a timeline and both prices",
+        );
+    }
+    let pts = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .filter(|p| p.1 > 0.0)
+    };
+    let xmax = pts().map(|p| p.0).fold(0.0, f64::max).max(0.1) * 1.1;
+    let xmin = pts()
+        .map(|p| p.0)
+        .fold(f64::INFINITY, f64::min)
+        .min(xmax / 1.1)
+        * 0.9;
+    let ylo = pts().map(|p| p.1).fold(f64::INFINITY, f64::min) / 2.0;
+    // Headroom above the data for the legend.
+    let yhi = pts().map(|p| p.1).fold(0.0, f64::max) * 12.0;
+    let currency = series[0].currency.clone();
+    render("burstiness_cost", (WIDTH, 460), |root| {
+        let mut c = ChartBuilder::on(root)
+            .caption(title, (FONT, 20))
+            .margin(14)
+            .x_label_area_size(46)
+            .y_label_area_size(90)
+            .build_cartesian_2d(xmin..xmax, (ylo..yhi).log_scale())?;
+        c.configure_mesh()
+            .x_desc("burstiness: coefficient of variation of arrivals per bin")
+            .y_desc(format!("billed cost ({currency}, log scale)"))
+            .x_label_formatter(&|v| format::sig3(*v))
+            .y_label_formatter(&|v| format!("{v:.2e}"))
+            .light_line_style(RGBColor(240, 240, 240))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()?;
+        for (i, s) in series.iter().enumerate() {
+            let color = category_color(i);
+            let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1 > 0.0).collect();
+            let style = if s.provisioned {
+                color.stroke_width(2)
+            } else {
+                color.stroke_width(3)
+            };
+            c.draw_series(LineSeries::new(pts.clone(), style))?
+                .label(s.label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
+            if s.provisioned {
+                c.draw_series(
+                    pts.iter()
+                        .map(|p| TriangleMarker::new(*p, 5, color.filled())),
+                )?;
+            } else {
+                c.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+            }
+        }
+        c.configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font((FONT, 12))
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// Simulated versus measured: relative difference per compared figure.
+pub fn validation(reports: &[ValidationBars]) -> Result<String, ReportError> {
+    let title = "Simulated versus measured (replay): relative difference per figure";
+    let rows: Vec<(String, &Difference)> = reports
+        .iter()
+        .flat_map(|r| {
+            r.differences
+                .iter()
+                .map(move |d| (format!("{} · {}", r.label, d.name), d))
+        })
+        .collect();
+    if rows.is_empty() {
+        return no_data(
+            title,
+            "no `unitlab validate` result (validation.json) among the inputs",
+        );
+    }
+    let rel: Vec<Option<f64>> = rows
+        .iter()
+        .map(|(_, d)| d.relative.map(|r| r * 100.0))
+        .collect();
+    let m = rel
+        .iter()
+        .flatten()
+        .fold(0.0f64, |a, b| a.max(b.abs()))
+        .max(5.0)
+        * 1.6;
+    let labels: Vec<String> = rows.iter().map(|(l, _)| l.clone()).collect();
+    let n = rows.len();
+    let height = (130 + 30 * n as u32).max(220);
+    render("validation", (WIDTH, height), |root| {
+        let mut c = ChartBuilder::on(root)
+            .caption(title, (FONT, 20))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(260)
+            .build_cartesian_2d(-m..m, categories(n, true))?;
+        c.configure_mesh()
+            .disable_y_mesh()
+            .x_desc("(simulated − replayed) / replayed (%)")
+            .x_label_formatter(&|v| format!("{v:+.0}%"))
+            .y_label_formatter(&|v| {
+                let i = (v - 0.5).round();
+                if i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .light_line_style(RGBColor(240, 240, 240))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()?;
+        c.draw_series(LineSeries::new(
+            [(0.0, 0.0), (0.0, n as f64)],
+            BLACK.stroke_width(1),
+        ))?;
+        for (i, ((_, d), r)) in rows.iter().zip(&rel).enumerate() {
+            let y = i as f64;
+            let f = |v: Option<f64>| v.map(format::sig3).unwrap_or("—".into());
+            let text = format!("replay {} · sim {}", f(d.replay), f(d.simulate));
+            match r {
+                Some(r) => {
+                    let color = if r.abs() <= 10.0 {
+                        BLUE_700
+                    } else {
+                        ORANGE_700
+                    };
+                    c.draw_series(std::iter::once(Rectangle::new(
+                        [(0.0, y + 0.2), (*r, y + 0.8)],
+                        color.filled(),
+                    )))?;
+                    let (x, h) = if *r >= 0.0 {
+                        (r + m * 0.02, HPos::Left)
+                    } else {
+                        (r - m * 0.02, HPos::Right)
+                    };
+                    c.draw_series(std::iter::once(Text::new(
+                        format!("{r:+.1}% ({text})"),
+                        (x, y + 0.5),
+                        TextStyle::from((FONT, 11).into_font())
+                            .color(&BLACK)
+                            .pos(Pos::new(h, VPos::Center)),
+                    )))?;
+                }
+                None => {
+                    c.draw_series(std::iter::once(Text::new(
+                        format!("not comparable ({text})"),
+                        (m * 0.02, y + 0.5),
+                        TextStyle::from((FONT, 11).into_font())
+                            .color(&GREY_600)
+                            .pos(Pos::new(HPos::Left, VPos::Center)),
+                    )))?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Number of platform and validation results.
+pub fn count(d: &ReportData) -> usize {
+    d.platforms.len() + d.validations.len()
+}
+
+/// Warnings of the platform results, prefixed with the run.
+pub fn warnings(d: &ReportData) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &d.platforms {
+        for r in &p.summary.runs {
+            for w in &r.warnings {
+                out.push(format!("{}: {w}", run_label(p, r)));
+            }
+        }
+    }
+    for v in &d.validations {
+        for w in &v.warnings {
+            out.push(format!("validate {}: {}: {w}", v.backend, v.policy));
+        }
+    }
+    out
+}
+
+/// Replaces the headline's "you stop paying for waiting" row with measured rows when a replay or
+/// simulation result is present: the trace whose source names "burst" (else the first), one row
+/// per policy (at most 4).
+pub fn headline_rows(d: &ReportData, headline: &mut Table) {
+    let Some(p) = headline_input(d) else {
+        return;
+    };
+    let claim = "You stop paying for waiting";
+    headline
+        .rows
+        .retain(|r| r.first() != Some(&Cell::text(claim)));
+    let s = &p.summary;
+    let cur = &s.pricing.currency;
+    let money = |v: f64| format!("{} {cur}", format_money(v));
+    let machine = s
+        .env
+        .as_ref()
+        .map(|e| {
+            format!(
+                "{}, {} cores, {}, Linux {}",
+                e.cpu_model,
+                e.cores,
+                format::bytes(e.memory_bytes as f64),
+                e.kernel
+            )
+        })
+        .unwrap_or_else(|| "not recorded".to_string());
+    let mut versions: Vec<String> = s
+        .backend
+        .versions
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if let Some(e) = &s.env {
+        versions.push(format!("unitlab {}", e.unitlab));
+    }
+    let date = s.env.as_ref().map(|e| e.time.clone()).unwrap_or_default();
+    for r in s.runs.iter().take(4) {
+        let mut m = format!(
+            "{} of trace \"{}\" ({} invocations) on {}, policy {}: ",
+            kind(r.kind),
+            s.trace.source,
+            s.trace.invocations,
+            r.backend,
+            r.policy
+        );
+        match (&r.costs.pay_per_use, &r.costs.provisioned) {
+            (Some(ppu), Some(prov)) => {
+                m.push_str(&format!(
+                    "pay per use billed {} versus provisioned {}",
+                    money(ppu.billed),
+                    money(prov.billed)
+                ));
+                if ppu.billed > 0.0 {
+                    m.push_str(&format!(" ({})", format::ratio(prov.billed / ppu.billed)));
+                }
+                m.push_str(&format!(
+                    "; idle time priced {} under provisioned (the user pays), {} under pay per use (the platform pays)",
+                    money(prov.idle),
+                    money(ppu.idle)
+                ));
+            }
+            _ => m.push_str("costs not computable (a price or the memory per unit is missing)"),
+        }
+        if let Some(share) = r.usage.idle_share {
+            m.push_str(&format!("; {:.0}% of unit life idle", share * 100.0));
+        }
+        if let Some(gb) = r.waiting.idle_gb_seconds {
+            m.push_str(&format!(" ({} idle GB-s)", format::sig3(gb)));
+        }
+        headline.rows.push(vec![
+            Cell::text(claim),
+            Cell::text(m),
+            Cell::text(format!(
+                "{} {} ({})",
+                kind(r.kind),
+                r.backend,
+                p.dir.display()
+            )),
+            Cell::text(&machine),
+            Cell::text(versions.join(", ")),
+            Cell::text(&date),
+        ]);
+    }
+}
+
+fn format_money(v: f64) -> String {
+    if v == 0.0 {
+        "0".to_string()
+    } else if v.abs() >= 0.01 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+/// The platform tables: one row per (result, policy), the validation differences, and the
+/// platform results' environment.
+pub fn tables(d: &ReportData) -> Vec<Table> {
+    let cols = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut runs = Table {
+        id: "platform_runs".to_string(),
+        title: "Replay and simulation runs".to_string(),
+        note: "One row per policy. Idle share = idle / alive unit-seconds. Costs under the \
+               pricing file of each result; GB = 10^9 bytes. Burstiness = coefficient of \
+               variation of arrivals per timeline bin."
+            .to_string(),
+        columns: cols(&[
+            "kind",
+            "backend",
+            "policy",
+            "trace",
+            "invocations",
+            "cold_starts",
+            "cold_rate",
+            "e2e_p50_ns",
+            "e2e_p99_ns",
+            "mean_live_units",
+            "peak_live_units",
+            "idle_share",
+            "idle_gb_seconds",
+            "keep_alive_s",
+            "burstiness_cv",
+            "pay_per_use_billed",
+            "provisioned_billed",
+            "cpu_time_billed",
+            "idle_cost_pay_per_use",
+            "idle_cost_provisioned",
+            "currency",
+            "memory_source",
+        ]),
+        rows: Vec::new(),
+    };
+    let mut env = Table {
+        id: "platform_environment".to_string(),
+        title: "Replay and simulation: inputs and machine".to_string(),
+        note: "The trace, seed, time scale, prices and machine of every platform result."
+            .to_string(),
+        columns: cols(&[
+            "result",
+            "kind",
+            "backend",
+            "trace",
+            "seed",
+            "time_scale",
+            "pricing",
+            "machine",
+            "time_utc",
+        ]),
+        rows: Vec::new(),
+    };
+    for p in &d.platforms {
+        let s = &p.summary;
+        for r in &s.runs {
+            let ns = |v: Option<u64>| Cell::Ns(v.map(|v| v as f64));
+            let num = Cell::Num;
+            runs.rows.push(vec![
+                Cell::text(kind(r.kind)),
+                Cell::text(&r.backend),
+                Cell::text(&r.policy),
+                Cell::text(&s.trace.source),
+                Cell::Count(Some(r.counts.invocations as f64)),
+                Cell::Count(Some(r.counts.cold_starts as f64)),
+                num(r.counts.cold_rate),
+                ns(r.latency.end_to_end.p50),
+                ns(r.latency.end_to_end.p99),
+                num(r.usage.mean_live_units),
+                Cell::Count(Some(r.usage.peak_live_units as f64)),
+                num(r.usage.idle_share),
+                num(r.waiting.idle_gb_seconds),
+                num(keep_alive_seconds(r)),
+                num(p.timelines.get(&r.policy).and_then(|b| burstiness(b))),
+                num(r.costs.pay_per_use.as_ref().map(|c| c.billed)),
+                num(r.costs.provisioned.as_ref().map(|c| c.billed)),
+                num(r.costs.cpu_time.as_ref().map(|c| c.billed)),
+                num(r.waiting.pay_per_use),
+                num(r.waiting.provisioned),
+                Cell::text(&s.pricing.currency),
+                Cell::text(&r.memory_source.kind),
+            ]);
+        }
+        let e = s.env.as_ref();
+        env.rows.push(vec![
+            Cell::text(p.dir.display().to_string()),
+            Cell::text(kind(s.kind)),
+            Cell::text(&s.backend.name),
+            Cell::text(&s.trace.source),
+            Cell::Num(Some(s.seed as f64)),
+            Cell::Num(Some(s.time_scale)),
+            Cell::text(&s.pricing.note),
+            Cell::text(
+                e.map(|e| format!("{}, {} cores, Linux {}", e.cpu_model, e.cores, e.kernel))
+                    .unwrap_or_default(),
+            ),
+            Cell::text(e.map(|e| e.time.clone()).unwrap_or_default()),
+        ]);
+    }
+    let mut val = Table {
+        id: "validation".to_string(),
+        title: "Simulated versus replayed".to_string(),
+        note: "relative = (simulated − replayed) / replayed. The simulation's calibration is in \
+               the validation.json."
+            .to_string(),
+        columns: cols(&[
+            "backend", "policy", "figure", "replay", "simulate", "absolute", "relative",
+        ]),
+        rows: Vec::new(),
+    };
+    for v in &d.validations {
+        for x in &v.differences {
+            val.rows.push(vec![
+                Cell::text(&v.backend),
+                Cell::text(&v.policy),
+                Cell::text(&x.name),
+                Cell::Num(x.replay),
+                Cell::Num(x.simulate),
+                Cell::Num(x.absolute),
+                Cell::Num(x.relative),
+            ]);
+        }
+    }
+    vec![runs, val, env]
+}
