@@ -83,7 +83,10 @@ fn main() {
         return;
     };
 
-    println!("cargo::rerun-if-changed={}", libnode.include.join("v8.h").display());
+    println!(
+        "cargo::rerun-if-changed={}",
+        libnode.include.join("v8.h").display()
+    );
     println!(
         "cargo::rerun-if-changed={}",
         libnode.lib_dir.join("libnode.so").display()

@@ -104,16 +104,28 @@ fn load() -> Result<Api, String> {
         // SAFETY: valid handle and C string.
         let p = unsafe { libc::dlsym(handle, c.as_ptr()) };
         if p.is_null() {
-            Err(format!("the V8 shim {path} lacks `{name}`: rebuild the crate"))
+            Err(format!(
+                "the V8 shim {path} lacks `{name}`: rebuild the crate"
+            ))
         } else {
             Ok(p)
         }
     };
-    // SAFETY (all transmutes below): each symbol is the extern "C" function of shim.h with
-    // exactly the signature of the field it is stored in; the ABI version check guards
-    // against a stale shim.
+    /// Reinterprets a symbol address as a function pointer of type `F`.
+    ///
+    /// SAFETY: `F` must be the `extern "C" fn` type of the symbol (see shim.h); the ABI
+    /// version check below guards against a stale shim.
+    unsafe fn func<F: Copy>(p: *mut libc::c_void) -> F {
+        assert_eq!(
+            std::mem::size_of::<F>(),
+            std::mem::size_of::<*mut libc::c_void>()
+        );
+        // SAFETY: same size (checked), and the caller vouches for the type.
+        unsafe { std::mem::transmute_copy::<*mut libc::c_void, F>(&p) }
+    }
+    // SAFETY (every `func` below): each field's type is the symbol's signature in shim.h.
     unsafe {
-        let abi: unsafe extern "C" fn() -> u32 = std::mem::transmute(sym("ul_abi_version")?);
+        let abi: unsafe extern "C" fn() -> u32 = func(sym("ul_abi_version")?);
         let got = abi();
         if got != UL_ABI_VERSION {
             return Err(format!(
@@ -122,16 +134,16 @@ fn load() -> Result<Api, String> {
             ));
         }
         Ok(Api {
-            init: std::mem::transmute(sym("ul_init")?),
-            version: std::mem::transmute(sym("ul_v8_version")?),
-            string_free: std::mem::transmute(sym("ul_string_free")?),
-            unit_new: std::mem::transmute(sym("ul_unit_new")?),
-            unit_context: std::mem::transmute(sym("ul_unit_context")?),
-            unit_run_script: std::mem::transmute(sym("ul_unit_run_script")?),
-            unit_set_handler: std::mem::transmute(sym("ul_unit_set_handler")?),
-            unit_invoke: std::mem::transmute(sym("ul_unit_invoke")?),
-            unit_heap_stats: std::mem::transmute(sym("ul_unit_heap_stats")?),
-            unit_free: std::mem::transmute(sym("ul_unit_free")?),
+            init: func(sym("ul_init")?),
+            version: func(sym("ul_v8_version")?),
+            string_free: func(sym("ul_string_free")?),
+            unit_new: func(sym("ul_unit_new")?),
+            unit_context: func(sym("ul_unit_context")?),
+            unit_run_script: func(sym("ul_unit_run_script")?),
+            unit_set_handler: func(sym("ul_unit_set_handler")?),
+            unit_invoke: func(sym("ul_unit_invoke")?),
+            unit_heap_stats: func(sym("ul_unit_heap_stats")?),
+            unit_free: func(sym("ul_unit_free")?),
             path,
         })
     }
@@ -232,16 +244,30 @@ impl ShimUnit {
         })?;
         let mut err = std::ptr::null_mut();
         // SAFETY: valid unit and C string.
-        let code = unsafe { (self.api.unit_set_handler)(self.raw.as_ptr(), cname.as_ptr(), &mut err) };
+        let code =
+            unsafe { (self.api.unit_set_handler)(self.raw.as_ptr(), cname.as_ptr(), &mut err) };
         self.api.check(code, err)
     }
 
     /// Calls handler(size, seed): (value, guest nanoseconds).
-    pub fn invoke(&mut self, size: u32, seed: u32, deadline_ns: u64) -> Result<(u32, u64), ShimError> {
+    pub fn invoke(
+        &mut self,
+        size: u32,
+        seed: u32,
+        deadline_ns: u64,
+    ) -> Result<(u32, u64), ShimError> {
         let (mut out, mut ns, mut err) = (0u32, 0u64, std::ptr::null_mut());
         // SAFETY: valid unit, out-pointers to locals.
         let code = unsafe {
-            (self.api.unit_invoke)(self.raw.as_ptr(), size, seed, deadline_ns, &mut out, &mut ns, &mut err)
+            (self.api.unit_invoke)(
+                self.raw.as_ptr(),
+                size,
+                seed,
+                deadline_ns,
+                &mut out,
+                &mut ns,
+                &mut err,
+            )
         };
         self.api.check(code, err).map(|()| (out, ns))
     }

@@ -74,11 +74,9 @@ const MIB: u64 = 1 << 20;
 /// Whether V8 can run here: the shim loads, and V8's version.
 pub fn availability() -> Availability {
     match ffi::api() {
-        Ok(api) => Availability::Available(format!(
-            "V8 {} (libnode; shim {})",
-            api.version(),
-            api.path
-        )),
+        Ok(api) => {
+            Availability::Available(format!("V8 {} (libnode; shim {})", api.version(), api.path))
+        }
         Err(reason) => Availability::Unavailable {
             reason,
             fix: FIX.to_string(),
@@ -209,7 +207,10 @@ impl Backend for V8Backend {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     BackendError::io(format!("reading the JS function {}", path.display()), e)
                 })?;
-                (Some((text, path.display().to_string())), USER_HANDLER.to_string())
+                (
+                    Some((text, path.display().to_string())),
+                    USER_HANDLER.to_string(),
+                )
             }
             other => {
                 return Err(prep_err(format!(
@@ -270,19 +271,32 @@ fn deadline_ns(d: Option<Duration>) -> u64 {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Maps a shim failure to the backend error; `other` builds the error for shim misuse and
+/// state failures (a start failure in `start`, a protocol error in `invoke`).
+fn shim_error(
+    e: ffi::ShimError,
+    deadline: Option<Duration>,
+    heap_limit: Option<u64>,
+    other: fn(String) -> BackendError,
+) -> BackendError {
+    match e.code {
+        ffi::UL_ERR_GUEST => BackendError::Guest { message: e.message },
+        ffi::UL_ERR_DEADLINE => BackendError::Deadline {
+            deadline: deadline.unwrap_or_default(),
+        },
+        ffi::UL_ERR_MEMORY => BackendError::MemoryLimit {
+            limit: heap_limit,
+            message: e.message,
+        },
+        _ => other(e.message),
+    }
+}
+
 impl V8Prepared {
     fn to_error(&self, e: ffi::ShimError) -> BackendError {
-        match e.code {
-            ffi::UL_ERR_GUEST => BackendError::Guest { message: e.message },
-            ffi::UL_ERR_DEADLINE => BackendError::Deadline {
-                deadline: self.deadline.unwrap_or_default(),
-            },
-            ffi::UL_ERR_MEMORY => BackendError::MemoryLimit {
-                limit: self.heap_limit,
-                message: e.message,
-            },
-            _ => BackendError::Start { message: e.message },
-        }
+        shim_error(e, self.deadline, self.heap_limit, |message| {
+            BackendError::Start { message }
+        })
     }
 
     fn build(&self) -> Result<V8Unit, BackendError> {
@@ -297,7 +311,8 @@ impl V8Prepared {
                 .map_err(|e| self.to_error(e))?;
         }
         if let Some((src, name)) = &self.user {
-            raw.run_script(src, name, dl).map_err(|e| self.to_error(e))?;
+            raw.run_script(src, name, dl)
+                .map_err(|e| self.to_error(e))?;
         }
         raw.set_handler(&self.handler)
             .map_err(|e| self.to_error(e))?;
@@ -345,17 +360,9 @@ impl Unit for V8Unit {
                 value,
                 guest_nanos: Some(ns),
             }),
-            Err(e) => Err(match e.code {
-                ffi::UL_ERR_GUEST => BackendError::Guest { message: e.message },
-                ffi::UL_ERR_DEADLINE => BackendError::Deadline {
-                    deadline: self.deadline.unwrap_or_default(),
-                },
-                ffi::UL_ERR_MEMORY => BackendError::MemoryLimit {
-                    limit: self.heap_limit,
-                    message: e.message,
-                },
-                _ => BackendError::Protocol { message: e.message },
-            }),
+            Err(e) => Err(shim_error(e, self.deadline, self.heap_limit, |message| {
+                BackendError::Protocol { message }
+            })),
         }
     }
 
@@ -430,7 +437,12 @@ mod tests {
 
     #[test]
     fn catalogue_is_embedded() {
-        for name in ["function handle(", "function noop(", "function cpu(", "function alloc("] {
+        for name in [
+            "function handle(",
+            "function noop(",
+            "function cpu(",
+            "function alloc(",
+        ] {
             assert!(CATALOGUE_JS.contains(name), "{name}");
         }
     }

@@ -8,8 +8,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use unitlab_backend::{
-    process_rss_bytes, Availability, Backend, BackendError, Function, FunctionSource,
-    FunctionSpec, Limits, Request,
+    process_rss_bytes, Availability, Backend, BackendError, Function, FunctionSource, FunctionSpec,
+    Limits, Request,
 };
 use unitlab_backend_v8::{availability, Config, V8Backend};
 
@@ -72,7 +72,12 @@ fn catalogue_values_match_the_reference() {
         }
         let m = u.memory().unwrap();
         assert!(m.engine_bytes.unwrap() > 0);
-        for k in ["v8_used_heap", "v8_total_heap", "v8_physical", "v8_external"] {
+        for k in [
+            "v8_used_heap",
+            "v8_total_heap",
+            "v8_physical",
+            "v8_external",
+        ] {
             assert!(m.details.contains_key(k), "{k}");
         }
         u.stop().unwrap();
@@ -130,7 +135,10 @@ fn missing_handler_and_bad_return_values() {
     let err = u.invoke(&Request { size: 0, seed: 0 }).unwrap_err();
     assert!(err.to_string().contains("expected a number"), "{err}");
     // ToUint32(-1) is 0xFFFF_FFFF.
-    assert_eq!(u.invoke(&Request { size: 1, seed: 0 }).unwrap().value, u32::MAX);
+    assert_eq!(
+        u.invoke(&Request { size: 1, seed: 0 }).unwrap().value,
+        u32::MAX
+    );
     next_unit_works(&b);
 }
 
