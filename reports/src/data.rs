@@ -35,6 +35,9 @@ pub struct Run {
     pub samples: Vec<Sample>,
     /// `memory.csv` (empty when the file was missing).
     pub memory: Vec<MemorySample>,
+    /// Start phases in the order the backend reported them (from `phases.csv`; empty when
+    /// unknown, and the phases are then shown alphabetically).
+    pub phase_order: Vec<String>,
 }
 
 impl Run {
@@ -46,6 +49,7 @@ impl Run {
             result,
             samples,
             memory,
+            phase_order: Vec::new(),
         }
     }
 
@@ -382,8 +386,36 @@ fn load_run(dir: &Path, summary: &Path, data: &mut ReportData) -> Result<(), Rep
     let memory = read_csv_opt::<MemorySample>(&dir.join("memory.csv"), data)?;
     let mut run = Run::new(result, samples, memory);
     run.dir = dir.to_path_buf();
+    run.phase_order = read_phase_order(&dir.join("phases.csv"))?;
     data.runs.push(run);
     Ok(())
+}
+
+/// One row of the harness's `phases.csv`.
+#[derive(Deserialize)]
+struct PhaseRow {
+    #[allow(dead_code)] // reason: read to validate the row, the order is what is kept
+    unit: u32,
+    phase: String,
+}
+
+/// Phase names in order of first appearance in `phases.csv` (empty when the file is absent).
+fn read_phase_order(path: &Path) -> Result<Vec<String>, ReportError> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let csv_err = |source| ReportError::Csv {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut order: Vec<String> = Vec::new();
+    for row in csv::Reader::from_path(path).map_err(csv_err)?.deserialize() {
+        let row: PhaseRow = row.map_err(csv_err)?;
+        if !order.contains(&row.phase) {
+            order.push(row.phase);
+        }
+    }
+    Ok(order)
 }
 
 fn read_csv_opt<T: serde::de::DeserializeOwned>(

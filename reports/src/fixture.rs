@@ -258,7 +258,9 @@ fn run(spec: &Spec, units: u32, warm_per_unit: u32, seed: u64) -> Run {
         prepare_ns: (spec.start_median_ns * 20.0) as u64,
         warnings,
     };
-    Run::new(result, samples, memory)
+    let mut run = Run::new(result, samples, memory);
+    run.phase_order = spec.phases.iter().map(|(n, _)| n.to_string()).collect();
+    run
 }
 
 /// One synthetic run per backend (`container`, `v8`, `wasm`, `process`).
@@ -518,6 +520,33 @@ pub fn write_run(run: &Run, dir: &Path) -> Result<(), ReportError> {
     std::fs::write(&p, json).map_err(io(&p))?;
     write_csv(&dir.join("samples.csv"), &run.samples)?;
     write_csv(&dir.join("memory.csv"), &run.memory)?;
+    // phases.csv as the harness writes it (unit, phase, ns); the fixture keeps only the order,
+    // so every unit gets its phase medians.
+    let mut rows = Vec::new();
+    for unit in 0..run.result.cold.count.min(3) as u32 {
+        for name in &run.phase_order {
+            let ns = run.result.phases.get(name).and_then(|s| s.p50).unwrap_or(0);
+            rows.push((unit, name.clone(), ns));
+        }
+    }
+    let p = dir.join("phases.csv");
+    let mut w = csv::Writer::from_path(&p).map_err(|source| ReportError::Csv {
+        path: p.clone(),
+        source,
+    })?;
+    let csv_err = |source| ReportError::Csv {
+        path: p.clone(),
+        source,
+    };
+    w.write_record(["unit", "phase", "ns"]).map_err(csv_err)?;
+    for (u, n, ns) in rows {
+        w.write_record([u.to_string(), n, ns.to_string()])
+            .map_err(|source| ReportError::Csv {
+                path: p.clone(),
+                source,
+            })?;
+    }
+    w.flush().map_err(io(&p))?;
     Ok(())
 }
 

@@ -110,6 +110,15 @@ pub fn phase_bars(d: &ReportData) -> Vec<PhaseBar> {
             .iter()
             .filter_map(|(n, s)| s.p50.map(|p| (n.clone(), p as f64)))
             .collect();
+        if !r.phase_order.is_empty() {
+            let pos = |n: &str| {
+                r.phase_order
+                    .iter()
+                    .position(|p| p == n)
+                    .unwrap_or(usize::MAX)
+            };
+            phases.sort_by_key(|(n, _)| pos(n));
+        }
         let covered: f64 = phases.iter().map(|(_, v)| v).sum();
         if let Some(start) = m.cold_start_part.p50.map(|v| v as f64) {
             if phases.is_empty() {
@@ -223,8 +232,8 @@ pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
             "cold_start_phases",
             "cold",
             "Median of each cold-start phase as a share of the sum of those medians, with the \
-             sum written beside the bar. Phases are the backend's own (alphabetical); \"start, \
-             other\" is the part of the start median the phases do not cover.",
+             sum written beside the bar. Phases are the backend's own, in start order (from phases.csv; alphabetical \
+             without it); \"start, other\" is the part of the start median the phases do not cover.",
             charts::cold_start_phases(&phase_bars(d))?,
         ),
         chart(

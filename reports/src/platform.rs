@@ -740,7 +740,10 @@ pub fn headline_rows(d: &ReportData, headline: &mut Table) {
                 "{} {} ({})",
                 kind(r.kind),
                 r.backend,
-                p.dir.display()
+                p.dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
             )),
             Cell::text(&machine),
             Cell::text(versions.join(", ")),
@@ -850,7 +853,7 @@ pub fn tables(d: &ReportData) -> Vec<Table> {
             Cell::text(kind(s.kind)),
             Cell::text(&s.backend.name),
             Cell::text(&s.trace.source),
-            Cell::Num(Some(s.seed as f64)),
+            Cell::text(s.seed.to_string()),
             Cell::Num(Some(s.time_scale)),
             Cell::text(&s.pricing.note),
             Cell::text(

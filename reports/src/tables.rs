@@ -421,7 +421,7 @@ pub fn environment(d: &ReportData) -> Table {
             Cell::text(&e.rustc),
             Cell::text(&e.unitlab),
             Cell::text(e.git_commit.as_deref().unwrap_or("")),
-            Cell::Num(Some(e.seed as f64)),
+            Cell::text(e.seed.to_string()),
             Cell::text(&e.time),
             Cell::text(extra.join("; ")),
         ]);

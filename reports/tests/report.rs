@@ -196,6 +196,7 @@ fn load_reads_what_the_harness_writes() {
         assert_eq!(a.samples, b.samples);
         assert_eq!(a.memory, b.memory);
         assert_eq!(a.label, b.label);
+        assert_eq!(a.phase_order, b.phase_order);
     }
     assert_eq!(d.platforms.len(), 2);
     assert_eq!(d.platforms[0].timelines.len(), 3);
