@@ -9,3 +9,5 @@ bash "$REPO/scripts/setup.sh" --strict
 cd "$REPO"
 say "cargo test --workspace --all-targets"
 cargo test --workspace --all-targets "$@"
+say "cargo test --workspace --doc"
+cargo test --workspace --doc "$@"
