@@ -20,6 +20,9 @@ enum Command {
     Measure(cli::measure::MeasureCmd),
     /// Lists every backend as available or not, with the reason and the fix.
     Doctor(cli::doctor::DoctorCmd),
+    /// Generate, inspect and transform traces (synthetic and loaded).
+    #[command(subcommand)]
+    Trace(unitlab_workloads::cli::TraceCommand),
 }
 
 fn main() {
@@ -27,6 +30,7 @@ fn main() {
     let result: Result<()> = match cli.command {
         Command::Measure(c) => c.execute(),
         Command::Doctor(c) => c.execute(),
+        Command::Trace(c) => c.execute(),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
