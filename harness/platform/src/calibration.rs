@@ -253,6 +253,89 @@ impl Calibration {
         })
     }
 
+    /// Measures a calibration on the spot: `units` cold starts (start, then first invoke),
+    /// `units` warm invokes on one unit, and each unit's memory, like a small
+    /// `unitlab measure`. Used by `unitlab validate --calibration auto`.
+    pub fn measure(
+        backend: &dyn unitlab_backend::Backend,
+        spec: &unitlab_backend::FunctionSpec,
+        units: usize,
+        request: unitlab_backend::Request,
+    ) -> Result<Self, PlatformError> {
+        use std::time::Instant;
+        let prepared = backend.prepare(spec)?;
+        let mut starts = Vec::new();
+        let mut firsts = Vec::new();
+        let mut warms = Vec::new();
+        let mut mems = Vec::new();
+        let mut live = Vec::new();
+        for i in 0..units.max(1) {
+            let t = Instant::now();
+            let mut u = prepared.start()?;
+            starts.push(t.elapsed().as_nanos() as u64);
+            let req = unitlab_backend::Request {
+                seed: i as u32,
+                ..request
+            };
+            let t = Instant::now();
+            let r = u.invoke(&req)?;
+            firsts.push(t.elapsed().as_nanos() as u64);
+            unitlab_backend::verify(spec, &req, &r, None)?;
+            live.push(u);
+        }
+        if let Some(u) = live.first_mut() {
+            for i in 0..units.max(1) {
+                let req = unitlab_backend::Request {
+                    seed: 1000 + i as u32,
+                    ..request
+                };
+                let t = Instant::now();
+                let r = u.invoke(&req)?;
+                warms.push(t.elapsed().as_nanos() as u64);
+                unitlab_backend::verify(spec, &req, &r, None)?;
+            }
+        }
+        for u in &mut live {
+            if let Ok(m) = u.memory() {
+                if let Some(b) = m.host_bytes.or(m.engine_bytes) {
+                    mems.push(b);
+                }
+            }
+        }
+        for u in live {
+            let _ = u.stop();
+        }
+        let s = unitlab_results::Summary::from_nanos(&starts);
+        let mut points = Vec::new();
+        for (q, v) in [(0.0, s.min), (0.5, s.p50), (0.9, s.p90), (0.99, s.p99), (1.0, s.max)] {
+            if let Some(v) = v {
+                let v = points.last().map_or(v, |&(_, p): &(f64, u64)| v.max(p));
+                points.push((q, v));
+            }
+        }
+        let med = |v: &mut Vec<u64>| {
+            v.sort_unstable();
+            v.get(v.len() / 2).copied().unwrap_or(0)
+        };
+        let (first, warm) = (med(&mut firsts), med(&mut warms));
+        Ok(Calibration {
+            backend: backend.name().into(),
+            source: format!(
+                "auto: {} cold starts, {} warm invokes and {} memory readings measured just before the run",
+                starts.len(),
+                warms.len(),
+                mems.len()
+            ),
+            startup: Startup::Percentiles { points },
+            first_invoke_extra_ns: first.saturating_sub(warm),
+            invoke_overhead_ns: warm,
+            memory_bytes: (!mems.is_empty())
+                .then(|| mems.iter().sum::<u64>() / mems.len() as u64),
+            add_trace_memory: false,
+            execution: Execution::Required,
+        })
+    }
+
     /// Parses `builtin:<backend>`, `ideal` or a measure result path.
     pub fn parse(s: &str) -> Result<Self, PlatformError> {
         if let Some(b) = s.strip_prefix("builtin:") {

@@ -1,1 +1,100 @@
-//! Platform policies, replay and simulation.
+//! Platform policies, replay on real backends, discrete-event simulation, and the cost of idle.
+//!
+//! "You stop paying for waiting" is serverless's economic claim; this crate measures what the
+//! waiting costs somebody. The pipeline (modules in order):
+//!
+//! - [`policy`]: what a platform does (no keep-alive, fixed keep-alive, provisioned units with
+//!   overflow, Shahrad et al.'s hybrid histogram; concurrency, unit cap, pick rule).
+//! - [`platform`]: the one deterministic state machine that applies a policy to events in
+//!   virtual time and accounts every unit's starting / executing / idle time.
+//! - [`sim`]: the discrete-event simulator driving it with [`calibration`]s.
+//! - [`replay`]: the real-time driver, starting and invoking real backend units on worker
+//!   threads, open loop.
+//! - [`report`]: counts, latency summaries, GB-seconds, money ([`pricing.toml`]), and the two
+//!   answers: what did waiting cost, what did avoiding cold starts cost.
+//! - [`output`]: the results directory (`summary.json` + CSVs, types in
+//!   `unitlab_results::platform`).
+//! - [`validate`]: replay vs simulation of the same trace.
+//! - [`cli`]: the `unitlab replay | simulate | validate` argument structs.
+//!
+//! [`pricing.toml`]: https://example.invalid/unitlab/harness/platform/pricing.toml
+
+#![warn(missing_docs)]
+
+pub mod calibration;
+pub mod cli;
+pub mod output;
+pub mod platform;
+pub mod policy;
+pub mod replay;
+pub mod report;
+pub mod sim;
+pub mod synth;
+pub mod validate;
+
+pub use calibration::{Calibration, Execution, Startup};
+pub use platform::{Arrival, Driver, Job, Platform, UnitHandle};
+pub use policy::{Cap, HybridParams, KeepAlive, OnFull, PickRule, Policy};
+pub use replay::{replay, ReplayOptions, ReplayOutcome};
+pub use sim::{simulate, SimOptions, SimOutcome};
+
+/// Errors of replay, simulation and their configuration. Each names the cause and the fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlatformError {
+    /// A policy spec or parameter is invalid.
+    #[error("policy `{spec}`: {message}")]
+    Policy {
+        /// The spec as given.
+        spec: String,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
+    /// Another configuration value is invalid (pricing file, execution model, options).
+    #[error("{what}: {message}")]
+    Config {
+        /// What was being read.
+        what: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A calibration could not be built.
+    #[error("calibration from `{source_name}`: {message}")]
+    Calibration {
+        /// Where it was to come from.
+        source_name: String,
+        /// What is wrong, with the fix.
+        message: String,
+    },
+    /// The trace is not sorted by arrival.
+    #[error("trace invocation #{seq} arrives at {arrival_ns} ns, before the previous one at {previous_ns} ns\n  fix: sort the trace by arrival (the loaders' --unsorted sort does this)")]
+    Unsorted {
+        /// Position in the trace.
+        seq: u64,
+        /// Its arrival.
+        arrival_ns: u64,
+        /// The previous arrival.
+        previous_ns: u64,
+    },
+    /// An invocation without a duration, and no execution model to fill it in.
+    #[error("trace invocation #{seq} has no duration\n  fix: pass --execution fixed:<duration> or exp:<mean> to fill in missing durations")]
+    MissingDuration {
+        /// Position in the trace.
+        seq: u64,
+    },
+    /// The trace could not be read.
+    #[error(transparent)]
+    Trace(#[from] unitlab_workloads::TraceError),
+    /// The backend failed outside a single unit (prepare, provisioning).
+    #[error("backend: {0}")]
+    Backend(#[from] unitlab_backend::BackendError),
+    /// Writing results failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -213,8 +213,8 @@ impl IdleHistogram {
         };
         let head = bin_at(p.head_percentile) * p.bin_ns;
         let tail = (bin_at(p.tail_percentile) + 1) * p.bin_ns;
-        let pre = (head as f64 * (1.0 - p.margin)) as u64;
-        let end = (tail as f64 * (1.0 + p.margin)) as u64;
+        let pre = (head as f64 * (1.0 - p.margin)).round() as u64;
+        let end = (tail as f64 * (1.0 + p.margin)).round() as u64;
         (pre, end.saturating_sub(pre))
     }
 }
@@ -670,7 +670,9 @@ impl Platform {
                 break;
             }
             self.timers.pop();
-            self.last_now = self.last_now.max(t);
+            // Replay feeds clamped wall-clock times: never go back before the last event.
+            let t = t.max(self.last_now);
+            self.last_now = t;
             let payload = k as u64 as u128;
             let target = ((payload >> 32) & 0x7fff_ffff) as u32;
             let gen = payload as u32;
@@ -950,8 +952,8 @@ impl Platform {
         let j = self.jobs[id as usize];
         self.jobs_in_flight -= 1;
         self.free_jobs.push(id);
-        let queue = j.assigned_ns - j.arrival_ns;
-        let e2e = now - j.arrival_ns;
+        let queue = j.assigned_ns.saturating_sub(j.arrival_ns);
+        let e2e = now.saturating_sub(j.arrival_ns);
         let exec = if outcome == Outcome::Rejected {
             0
         } else {

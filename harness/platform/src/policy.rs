@@ -492,7 +492,8 @@ mod tests {
     fn durations_round_trip() {
         assert_eq!(parse_duration("1.5s").unwrap(), 1_500_000_000);
         assert_eq!(fmt_duration(600 * NS_PER_S), "10m");
-        assert_eq!(fmt_duration(1_500_000_000), "1.5s");
+        assert_eq!(fmt_duration(1_500_000_000), "1500ms");
+        assert_eq!(fmt_duration(1_234_567), "1.234567ms");
         assert_eq!(parse_duration("250ms").unwrap(), 250_000_000);
     }
 }

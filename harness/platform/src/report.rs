@@ -72,7 +72,13 @@ pub struct RunInfo {
     pub warnings: Vec<String>,
 }
 
-const GB: f64 = 1e9;
+const GB: u128 = 1_000_000_000;
+const NS: u128 = 1_000_000_000;
+
+/// `a / b` from exact integers: whole part exact, fraction rounded once.
+fn ratio(a: u128, b: u128) -> f64 {
+    (a / b) as f64 + (a % b) as f64 / b as f64
+}
 
 /// Builds the run record. `avoidance` is filled later by [`compare_with_baseline`].
 pub fn build_run(p: &Platform, pricing: &Pricing, info: RunInfo) -> PlatformRun {
@@ -96,14 +102,14 @@ pub fn build_run(p: &Platform, pricing: &Pricing, info: RunInfo) -> PlatformRun 
 
     let u = &p.usage;
     let unit_seconds = StateSplit {
-        starting: u.starting_ns as f64 / 1e9,
-        executing: u.executing_ns as f64 / 1e9,
-        idle: u.idle_ns as f64 / 1e9,
+        starting: ratio(u.starting_ns, NS),
+        executing: ratio(u.executing_ns, NS),
+        idle: ratio(u.idle_ns, NS),
     };
     let gb_seconds = (u.units_without_memory == 0).then(|| StateSplit {
-        starting: u.starting_byte_ns as f64 / 1e9 / GB,
-        executing: u.executing_byte_ns as f64 / 1e9 / GB,
-        idle: u.idle_byte_ns as f64 / 1e9 / GB,
+        starting: ratio(u.starting_byte_ns, NS * GB),
+        executing: ratio(u.executing_byte_ns, NS * GB),
+        idle: ratio(u.idle_byte_ns, NS * GB),
     });
     let window_s = u.window_end_ns as f64 / 1e9;
     let per_window = |x: f64| (window_s > 0.0).then(|| x / window_s);

@@ -1,0 +1,239 @@
+//! Small, fast trace sources for tests and benchmarks: an in-memory stream, Poisson arrivals
+//! with exponential service, a heavy-tailed multi-function trace, and a streaming
+//! Azure-2019-shaped day. (The general generators and loaders are in `unitlab-workloads`;
+//! these exist so that the simulator can be benchmarked without the generator's own cost
+//! dominating, and so that a day of tens of thousands of functions streams in bounded memory.)
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp1, LogNormal, Poisson, StandardNormal};
+use unitlab_workloads::{Invocation, TraceError, TraceMeta, TraceStream};
+
+/// An in-memory trace (must already be sorted by arrival).
+#[derive(Debug, Clone)]
+pub struct MemTrace {
+    meta: TraceMeta,
+    items: std::vec::IntoIter<Invocation>,
+}
+
+impl MemTrace {
+    /// Wraps `items` (sorted here by arrival, stable, if they are not).
+    pub fn new(mut items: Vec<Invocation>, source: &str) -> Self {
+        if !items.windows(2).all(|w| w[0].arrival_ns <= w[1].arrival_ns) {
+            items.sort_by_key(|i| i.arrival_ns);
+        }
+        let n = items.iter().map(|i| i.function + 1).max().unwrap_or(0);
+        MemTrace {
+            meta: TraceMeta {
+                functions: (0..n).map(|i| format!("f{i}")).collect(),
+                source: source.to_string(),
+                seed: None,
+                span_ns: items.last().map(|i| i.arrival_ns),
+            },
+            items: items.into_iter(),
+        }
+    }
+}
+
+impl MemTrace {
+    /// Replaces the metadata (e.g. with the original trace's).
+    pub fn set_meta(&mut self, meta: TraceMeta) {
+        self.meta = meta;
+    }
+}
+
+impl Iterator for MemTrace {
+    type Item = Result<Invocation, TraceError>;
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.items.next().map(Ok)
+    }
+}
+
+impl TraceStream for MemTrace {
+    fn meta(&self) -> &TraceMeta {
+        &self.meta
+    }
+}
+
+/// Shorthand for a hand-built invocation (times in ns).
+pub fn inv(arrival_ns: u64, function: u32, duration_ns: u64) -> Invocation {
+    Invocation {
+        arrival_ns,
+        function,
+        duration_ns: Some(duration_ns),
+        memory_bytes: None,
+    }
+}
+
+/// `n` Poisson arrivals at `rate` per second for one function, each with an exponential
+/// service time of mean `1/mu` seconds.
+pub fn poisson_exponential(rate: f64, mu: f64, n: usize, seed: u64) -> Vec<Invocation> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut t = 0f64;
+    (0..n)
+        .map(|_| {
+            let gap: f64 = rng.sample(Exp1);
+            t += gap / rate;
+            let s: f64 = rng.sample(Exp1);
+            Invocation {
+                arrival_ns: (t * 1e9).round() as u64,
+                function: 0,
+                duration_ns: Some(((s / mu) * 1e9).round().max(1.0) as u64),
+                memory_bytes: None,
+            }
+        })
+        .collect()
+}
+
+/// A multi-function trace held in memory: `functions` functions sharing `total_rate`
+/// invocations/s by a Zipf(1) popularity law, Poisson arrivals per function over `span_s`
+/// seconds, log-normal durations (median 100 ms, sigma 1.5, Azure-like), 128 MB per unit.
+pub fn multi_function(functions: u32, total_rate: f64, span_s: f64, seed: u64) -> Vec<Invocation> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let h: f64 = (1..=functions).map(|i| 1.0 / i as f64).sum();
+    let dur = LogNormal::new((0.1f64).ln(), 1.5).expect("valid log-normal");
+    let mut out = Vec::with_capacity((total_rate * span_s * 1.05) as usize);
+    for f in 0..functions {
+        let rate = total_rate / h / (f + 1) as f64;
+        let mut t = 0f64;
+        loop {
+            let g: f64 = rng.sample(Exp1);
+            t += g / rate;
+            if t >= span_s {
+                break;
+            }
+            let d: f64 = dur.sample(&mut rng);
+            out.push(Invocation {
+                arrival_ns: (t * 1e9) as u64,
+                function: f,
+                duration_ns: Some((d * 1e9).max(1e3) as u64),
+                memory_bytes: Some(128_000_000),
+            });
+        }
+    }
+    out.sort_unstable_by_key(|i| (i.arrival_ns, i.function));
+    out
+}
+
+/// A streaming synthetic day shaped like the Azure Functions 2019 trace (Shahrad et al.):
+/// per-function mean rates log-normally spread over about eight orders of magnitude (median
+/// function invoked about once an hour, so that roughly half are invoked at most hourly), a
+/// diurnal swing of +-50%, per-function median durations log-normal around 300 ms (half the
+/// functions under ~1 s), and per-function memory log-normal around 150 MB (90% under ~400
+/// MB). Like the trace, counts are drawn per minute (Poisson with the minute's mean) and spread
+/// uniformly inside the minute; one minute at a time is held in memory.
+pub struct AzureLikeDay {
+    meta: TraceMeta,
+    rng: ChaCha8Rng,
+    rate_per_min: Vec<f64>,
+    dur_median_s: Vec<f32>,
+    mem: Vec<u64>,
+    minute: u32,
+    minutes: u32,
+    buf: Vec<Invocation>,
+    pos: usize,
+}
+
+impl AzureLikeDay {
+    /// `functions` functions over `minutes` minutes (1440 for a day), scaled so the day holds
+    /// about `target_invocations` invocations.
+    pub fn new(functions: u32, minutes: u32, target_invocations: f64, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // log10(rate per hour) ~ N(0, 1.6): median once an hour, 8 orders between 0.1st
+        // and 99.9th percentiles.
+        let mut rates: Vec<f64> = (0..functions)
+            .map(|_| {
+                let z: f64 = rng.sample(StandardNormal);
+                10f64.powf(1.6 * z) / 60.0
+            })
+            .collect();
+        let total: f64 = rates.iter().sum::<f64>() * minutes as f64;
+        let k = target_invocations / total;
+        for r in &mut rates {
+            *r *= k;
+        }
+        let dur_median_s = (0..functions)
+            .map(|_| {
+                let z: f64 = rng.sample(StandardNormal);
+                (0.3 * (1.2 * z).exp()) as f32
+            })
+            .collect();
+        let mem = (0..functions)
+            .map(|_| {
+                let z: f64 = rng.sample(StandardNormal);
+                (150e6 * (0.75 * z).exp()) as u64
+            })
+            .collect();
+        AzureLikeDay {
+            meta: TraceMeta {
+                functions: (0..functions).map(|i| format!("f{i}")).collect(),
+                source: format!(
+                    "platform::synth::AzureLikeDay functions={functions} minutes={minutes} target={target_invocations}"
+                ),
+                seed: Some(seed),
+                span_ns: Some(minutes as u64 * 60_000_000_000),
+            },
+            rng,
+            rate_per_min: rates,
+            dur_median_s,
+            mem,
+            minute: 0,
+            minutes,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    fn fill(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+        let m = self.minute;
+        let diurnal = 1.0 + 0.5 * (2.0 * std::f64::consts::PI * (m as f64 / 1440.0 - 0.25)).sin();
+        let base = m as u64 * 60_000_000_000;
+        for f in 0..self.rate_per_min.len() {
+            let mean = self.rate_per_min[f] * diurnal;
+            let n = if mean < 1e-3 {
+                // Cheap path for the many rare functions: at most one arrival.
+                (self.rng.gen::<f64>() < mean) as u64
+            } else {
+                Poisson::new(mean).map(|p| p.sample(&mut self.rng) as u64).unwrap_or(0)
+            };
+            for _ in 0..n {
+                let off = self.rng.gen_range(0..60_000_000_000u64);
+                let z: f64 = self.rng.sample(StandardNormal);
+                let d = self.dur_median_s[f] as f64 * (0.5 * z).exp();
+                self.buf.push(Invocation {
+                    arrival_ns: base + off,
+                    function: f as u32,
+                    duration_ns: Some((d * 1e9).max(1e3) as u64),
+                    memory_bytes: Some(self.mem[f]),
+                });
+            }
+        }
+        self.buf.sort_unstable_by_key(|i| (i.arrival_ns, i.function));
+        self.minute += 1;
+    }
+}
+
+impl Iterator for AzureLikeDay {
+    type Item = Result<Invocation, TraceError>;
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.pos >= self.buf.len() {
+            if self.minute >= self.minutes {
+                return None;
+            }
+            self.fill();
+        }
+        let i = self.buf[self.pos];
+        self.pos += 1;
+        Some(Ok(i))
+    }
+}
+
+impl TraceStream for AzureLikeDay {
+    fn meta(&self) -> &TraceMeta {
+        &self.meta
+    }
+}
