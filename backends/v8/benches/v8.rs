@@ -48,10 +48,13 @@ fn report_memory_and_phases(b: &V8Backend) {
     let mut units = Vec::with_capacity(N);
     let mut phases: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
     let (mut wall, mut cpu) = (Vec::with_capacity(N), Vec::with_capacity(N));
+    let mut first_invoke = Vec::with_capacity(N);
     for _ in 0..N {
         let (t, c) = (Instant::now(), thread_cpu_nanos());
         let mut u = p.start().unwrap();
+        let t_inv = Instant::now();
         u.invoke(&REQ).unwrap();
+        first_invoke.push(t_inv.elapsed().as_nanos() as u64);
         cpu.push(thread_cpu_nanos() - c);
         wall.push(t.elapsed().as_nanos() as u64);
         for ph in u.start_phases() {
@@ -81,12 +84,19 @@ fn report_memory_and_phases(b: &V8Backend) {
         median(wall) / 1000,
         median(cpu) / 1000
     );
+    eprintln!("v8: first invoke p50 {} us", median(first_invoke) / 1000);
     for (name, v) in phases {
         eprintln!("v8: start phase `{name}` p50 {} us", median(v) / 1000);
     }
     drop(units);
     eprintln!(
         "v8: RSS after disposing them: {:.1} MiB",
+        process_rss_bytes().unwrap_or(0) as f64 / 1048576.0
+    );
+    // How much of what stays is glibc malloc's free memory rather than V8's own pools.
+    unitlab_backend_v8::release_freed_memory();
+    eprintln!(
+        "v8: RSS after malloc_trim(0): {:.1} MiB",
         process_rss_bytes().unwrap_or(0) as f64 / 1048576.0
     );
 }
@@ -134,6 +144,25 @@ fn benches(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let mut u = p.start().unwrap();
+                u.invoke(&REQ).unwrap();
+                let t = Instant::now();
+                drop(u);
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    let mut trim = Config::default();
+    trim.set("trim_after_dispose", "true").unwrap();
+    let bt = V8Backend::new(trim).unwrap();
+    let pt = bt
+        .prepare(&FunctionSpec::catalogue(Function::Noop))
+        .unwrap();
+    g.bench_function("dispose_trim/noop", |bench| {
+        bench.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut u = pt.start().unwrap();
                 u.invoke(&REQ).unwrap();
                 let t = Instant::now();
                 drop(u);

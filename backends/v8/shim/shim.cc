@@ -253,7 +253,8 @@ void dispose_isolate(ul_unit *u) {
     u->handler.Reset();
     u->context.Reset();
   }
-  // V8: Isolate::Dispose frees the heap (V8 keeps some pages in its own pools).
+  // V8: Isolate::Dispose frees the heap. Much of the freed memory stays in glibc malloc's
+  // free lists (RSS does not drop) until malloc_trim; see release_freed_memory in Rust.
   isolate->Dispose();
   // V8 libplatform: drop the platform's per-isolate task queue, or it would outlive the
   // isolate (and be found again by a later isolate at the same address).

@@ -193,6 +193,8 @@ impl Api {
 pub(crate) struct ShimUnit {
     api: &'static Api,
     raw: NonNull<RawUnit>,
+    /// Call glibc's `malloc_trim(0)` after disposing (see `Config::trim_after_dispose`).
+    pub trim_on_drop: bool,
 }
 
 // SAFETY: every shim function that touches the isolate takes a v8::Locker, so the unit can be
@@ -207,6 +209,7 @@ impl ShimUnit {
         ShimUnit {
             api,
             raw: NonNull::new(raw).expect("ul_unit_new returned null"),
+            trim_on_drop: false,
         }
     }
 
@@ -285,5 +288,17 @@ impl Drop for ShimUnit {
     fn drop(&mut self) {
         // SAFETY: the unit is owned by self and freed exactly once.
         unsafe { (self.api.unit_free)(self.raw.as_ptr()) }
+        if self.trim_on_drop {
+            release_freed_memory();
+        }
+    }
+}
+
+/// Returns the free memory glibc's malloc keeps (where disposed isolates' memory stays) to
+/// the OS with `malloc_trim(0)`.
+pub fn release_freed_memory() {
+    // SAFETY: malloc_trim has no preconditions; it is a no-op where nothing can be trimmed.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -42,10 +42,18 @@
 //! - `limits.deadline` (else `deadline_ms`) bounds each invoke (and the top-level script run in
 //!   `start`): a process-wide watchdog thread calls `Isolate::TerminateExecution`, giving
 //!   [`BackendError::Deadline`]; the unit stays usable.
+//!
+//! # Memory after dispose
+//! A disposed isolate's memory mostly stays in glibc malloc's free lists, so the process RSS
+//! does not fall (it is reused by the next isolates: 1,000 isolates created and disposed in a
+//! row do not grow RSS). [`release_freed_memory`] (`malloc_trim(0)`) gives it back to the OS;
+//! `trim_after_dispose=true` does that after every dispose, at a cost in dispose time.
 
 #![warn(missing_docs)]
 
 mod ffi;
+
+pub use ffi::release_freed_memory;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,6 +101,8 @@ pub struct Config {
     pub deadline_ms: Option<u64>,
     /// Load the JS catalogue before a user script (default true).
     pub catalogue_prelude: Option<bool>,
+    /// Call glibc's `malloc_trim(0)` after disposing each isolate (default false).
+    pub trim_after_dispose: Option<bool>,
 }
 
 impl Config {
@@ -111,12 +121,22 @@ impl Config {
             "catalogue_prelude",
             "true|false: evaluate the JS catalogue before a user script (default true)",
         ),
+        (
+            "trim_after_dispose",
+            "true|false: return freed memory to the OS (glibc malloc_trim) after disposing \
+             each isolate; costs time at dispose (default false)",
+        ),
     ];
 
     /// Sets one option by name (see [`Config::OPTIONS`]).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), BackendError> {
         let bad = |what: &str| BackendError::Start {
             message: format!("v8 option `{key}`: expected {what}, got `{value}`"),
+        };
+        let boolean = |v: &str| match v.trim() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(bad("true or false")),
         };
         let positive = |v: &str| match v.trim().parse::<u64>() {
             Ok(n) if n > 0 => Ok(n),
@@ -125,13 +145,8 @@ impl Config {
         match key {
             "heap_limit_mib" => self.heap_limit_mib = Some(positive(value)?),
             "deadline_ms" => self.deadline_ms = Some(positive(value)?),
-            "catalogue_prelude" => {
-                self.catalogue_prelude = Some(match value.trim() {
-                    "true" | "1" | "yes" => true,
-                    "false" | "0" | "no" => false,
-                    _ => return Err(bad("true or false")),
-                })
-            }
+            "catalogue_prelude" => self.catalogue_prelude = Some(boolean(value)?),
+            "trim_after_dispose" => self.trim_after_dispose = Some(boolean(value)?),
             _ => {
                 return Err(BackendError::Start {
                     message: format!(
@@ -186,6 +201,10 @@ impl Backend for V8Backend {
             "catalogue_prelude".into(),
             self.config.catalogue_prelude.unwrap_or(true).to_string(),
         );
+        settings.insert(
+            "trim_after_dispose".into(),
+            self.config.trim_after_dispose.unwrap_or(false).to_string(),
+        );
         settings.insert("unit".into(), "isolate+context per unit".into());
         BackendInfo {
             name: BACKEND.into(),
@@ -232,6 +251,7 @@ impl Backend for V8Backend {
             api: self.api,
             user,
             prelude: user_prelude(&spec.source, &self.config),
+            trim: self.config.trim_after_dispose.unwrap_or(false),
             handler,
             heap_limit,
             deadline,
@@ -259,6 +279,7 @@ struct V8Prepared {
     /// User script and its name, for `FunctionSource::File`.
     user: Option<(String, String)>,
     prelude: bool,
+    trim: bool,
     handler: String,
     heap_limit: Option<u64>,
     deadline: Option<Duration>,
@@ -303,6 +324,7 @@ impl V8Prepared {
         let dl = deadline_ns(self.deadline);
         let t0 = Instant::now();
         let mut raw = ffi::ShimUnit::new(self.api, self.heap_limit.unwrap_or(0));
+        raw.trim_on_drop = self.trim;
         let t1 = Instant::now();
         raw.context().map_err(|e| self.to_error(e))?;
         let t2 = Instant::now();
@@ -419,19 +441,7 @@ mod tests {
         let err = c.set("nope", "1").unwrap_err().to_string();
         assert!(err.contains("heap_limit_mib"), "{err}");
         for (k, _) in Config::OPTIONS {
-            assert!(
-                Config::default()
-                    .set(
-                        k,
-                        if *k == "catalogue_prelude" {
-                            "true"
-                        } else {
-                            "1"
-                        }
-                    )
-                    .is_ok(),
-                "{k}"
-            );
+            assert!(Config::default().set(k, "1").is_ok(), "{k}");
         }
     }
 
