@@ -70,7 +70,11 @@ if (typeof __unitlab_entry !== "function") {
           self.postMessage({ t: "result", value: v >>> 0, guest_ms: t1 - t0 });
         }
       } catch (err) {
-        const message = err && err.stack ? String(err.stack) : String(err);
+        // Drop Deno's internal frames and this wrapper's own frame from the stack.
+        const message = err && err.stack
+          ? String(err.stack).split("\\n")
+            .filter((l) => !/\\((ext:[^)]*|blob:[^()]*)\\)$/.test(l.trim())).join("\\n")
+          : String(err);
         self.postMessage({ t: "error", message });
       }
     } else if (d.op === "memory") {

@@ -43,6 +43,8 @@ pub enum HostError {
     },
     /// Spawning, writing or a malformed reply.
     Io(String),
+    /// The request was not sent: the host had died before it (the reason).
+    Gone(Box<HostError>),
 }
 
 impl HostError {
@@ -93,6 +95,9 @@ impl HostError {
             ),
             HostError::Reply { kind, message } => format!("{kind}: {message}"),
             HostError::Io(m) => m.clone(),
+            HostError::Gone(e) => {
+                format!("the unit's host died before this request: {}", e.describe())
+            }
         }
     }
 }
@@ -194,7 +199,9 @@ impl Host {
         };
         let ready = host.wait(0, &rx, boot_timeout)?;
         if ready.get("ready").and_then(Value::as_bool) != Some(true) {
-            return Err(HostError::Io(format!("unexpected first line from host: {ready}")));
+            return Err(HostError::Io(format!(
+                "unexpected first line from host: {ready}"
+            )));
         }
         host.boot = t0.elapsed();
         host.baseline_pss = unitlab_backend::pid_memory(pid).map(|(pss, _)| pss);
@@ -208,7 +215,11 @@ impl Host {
 
     /// Sends `body` (an object; `id` is added) and waits up to `timeout` for the reply.
     /// Returns the reply and the round trip measured here.
-    pub fn request(&self, mut body: Value, timeout: Duration) -> Result<(Value, Duration), HostError> {
+    pub fn request(
+        &self,
+        mut body: Value,
+        timeout: Duration,
+    ) -> Result<(Value, Duration), HostError> {
         let id = self
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -220,7 +231,7 @@ impl Host {
             Ok(p) => {
                 p.insert(id, tx);
             }
-            Err(e) => return Err(e.clone()),
+            Err(e) => return Err(HostError::Gone(Box::new(e.clone()))),
         }
         let t0 = Instant::now();
         {
@@ -322,11 +333,7 @@ fn stderr_loop(mut stderr: impl Read, shared: &Shared) {
     }
 }
 
-fn stdout_loop(
-    stdout: impl Read,
-    shared: &Shared,
-    err_thread: std::thread::JoinHandle<()>,
-) {
+fn stdout_loop(stdout: impl Read, shared: &Shared, err_thread: std::thread::JoinHandle<()>) {
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
     loop {
@@ -351,8 +358,10 @@ fn stdout_loop(
     }
     // EOF: the host is gone. Its stderr closes at the same time; wait for the tail.
     let _ = err_thread.join();
-    let stderr = String::from_utf8_lossy(&lock(&shared.stderr).make_contiguous().to_vec())
-        .into_owned();
+    let stderr = {
+        let mut tail = lock(&shared.stderr);
+        String::from_utf8_lossy(tail.make_contiguous()).into_owned()
+    };
     let died = HostError::Died {
         status: None,
         stderr,

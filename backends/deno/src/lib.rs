@@ -381,14 +381,19 @@ impl DenoPrepared {
                 timeout + GRACE,
             )
             .map_err(|e| BackendError::Start {
-                message: describe(ctx, &e),
+                message: match e {
+                    // The worker's own load error (syntax error with file:line:col, no handler).
+                    HostError::Reply { message, .. } => message,
+                    other => describe(ctx, &other),
+                },
             })?;
-        let unit = reply
-            .get("unit")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| BackendError::Protocol {
-                message: format!("start: no `unit` in {reply}"),
-            })?;
+        let unit =
+            reply
+                .get("unit")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| BackendError::Protocol {
+                    message: format!("start: no `unit` in {reply}"),
+                })?;
         let host_ns = field(&reply, "host_ns");
         let create_ns = field(&reply, "create_ns");
         let mut phases = Vec::new();
@@ -439,6 +444,10 @@ fn field(v: &Value, name: &str) -> u64 {
 /// Describes a host error, adding the exit status of a dead host.
 fn describe(ctx: &HostCtx, e: &HostError) -> String {
     match e {
+        HostError::Gone(inner) => format!(
+            "the unit's host died before this request: {}",
+            describe(ctx, inner)
+        ),
         HostError::Died { stderr, .. } => {
             // EOF can come a moment before the process is reapable.
             let mut status = None;
@@ -496,7 +505,7 @@ impl DenoUnit {
                     BackendError::Protocol { message }
                 }
             }
-            HostError::Timeout(_) | HostError::Io(_) => {
+            HostError::Timeout(_) | HostError::Io(_) | HostError::Gone(_) => {
                 self.dead = true;
                 BackendError::Protocol { message }
             }
@@ -613,7 +622,10 @@ mod tests {
         assert_eq!(c.deno.as_deref(), Some(Path::new("/x/deno")));
         assert!(c.set("deadline_ms", "0").is_err());
         let err = c.set("nope", "1").unwrap_err().to_string();
-        assert!(err.contains("known: deno, deadline_ms, heap_limit_mib"), "{err}");
+        assert!(
+            err.contains("known: deno, deadline_ms, heap_limit_mib"),
+            "{err}"
+        );
         for (k, _) in Config::OPTIONS {
             assert!(c.clone().set(k, "1").is_ok(), "{k}");
         }
@@ -621,9 +633,6 @@ mod tests {
 
     #[test]
     fn file_urls_are_encoded() {
-        assert_eq!(
-            file_url(Path::new("/a b/c#d.js")),
-            "file:///a%20b/c%23d.js"
-        );
+        assert_eq!(file_url(Path::new("/a b/c#d.js")), "file:///a%20b/c%23d.js");
     }
 }
