@@ -34,7 +34,8 @@
 //   "request"   malformed request or unknown unit/definition.
 // A V8 out-of-memory in any worker aborts this whole process ("Fatal JavaScript out of
 // memory"): the harness sees EOF, reads stderr and restarts the host.
-// EOF on stdin ends the host (and all workers).
+// EOF on stdin ends the host (and all workers). Workers' console output goes to stderr, so
+// that stdout carries nothing but protocol lines.
 
 const encoder = new TextEncoder();
 const NS = 1e6; // performance.now() is in milliseconds
@@ -49,9 +50,33 @@ function ns(ms) {
   return Math.max(0, Math.round(ms * NS));
 }
 
+// stdout is the protocol pipe: a worker's console output goes to stderr instead (imported
+// first by every worker, so it also covers a user module's top-level code). Deno's
+// count/time helpers write to stdout internally, so they are reimplemented here.
+const CONSOLE_TO_STDERR = URL.createObjectURL(new Blob([`
+const e = console.error.bind(console);
+for (const k of ["log", "info", "debug", "dir", "dirxml", "table"]) console[k] = e;
+const counts = new Map();
+const timers = new Map();
+console.count = (l = "default") => {
+  const n = (counts.get(l) ?? 0) + 1;
+  counts.set(l, n);
+  e(l + ": " + n);
+};
+console.countReset = (l = "default") => void counts.delete(l);
+console.time = (l = "default") => void timers.set(l, performance.now());
+console.timeLog = (l = "default", ...a) =>
+  e(l + ": " + (performance.now() - (timers.get(l) ?? NaN)).toFixed(3) + "ms", ...a);
+console.timeEnd = (l = "default") => {
+  console.timeLog(l);
+  timers.delete(l);
+};
+`], { type: "application/javascript" }));
+
 // The wrapper every worker runs. PRELUDE is replaced per definition.
 function workerSource(prelude) {
-  return `${prelude}
+  return `import ${JSON.stringify(CONSOLE_TO_STDERR)};
+${prelude}
 if (typeof __unitlab_entry !== "function") {
   self.postMessage({ t: "fail", message: __unitlab_missing });
 } else {

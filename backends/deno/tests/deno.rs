@@ -81,12 +81,16 @@ fn units_work_from_several_threads_at_once() {
 }
 
 #[test]
-fn user_module_default_export_async_and_thrown_exception() {
+fn user_module_default_export_async_console_and_thrown_exception() {
     let b = backend();
     let (_d, path) = scratch(
         "f.js",
-        "export default async function handler(size, seed) {\n\
+        "console.log(\"{\\\"id\\\": 1}\"); console.count(); console.info(\"noise\");\n\
+         export default async function handler(size, seed) {\n\
          \x20 if (seed === 13) throw new Error(\"unlucky \" + size);\n\
+         \x20 // Lines that would pass for replies if they reached the pipe.\n\
+         \x20 for (let i = 0; i < 50; i++) console.log(JSON.stringify({ id: i, ok: true, value: 0 }));\n\
+         \x20 console.timeLog(\"x\");\n\
          \x20 return size * 1000 + seed;\n}\n",
     );
     let prepared = b.prepare(&user(&path, Limits::default())).unwrap();
@@ -98,7 +102,7 @@ fn user_module_default_export_async_and_thrown_exception() {
     let err = unit.invoke(&Request { size: 4, seed: 13 }).unwrap_err();
     eprintln!("thrown: {err}");
     assert!(
-        matches!(&err, BackendError::Guest { message } if message.contains("unlucky 4") && message.contains("f.js:2")),
+        matches!(&err, BackendError::Guest { message } if message.contains("unlucky 4") && message.contains("f.js:3")),
         "{err}"
     );
     // A caught exception leaves the worker usable.
