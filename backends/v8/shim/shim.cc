@@ -164,9 +164,14 @@ class CountingAllocator : public v8::ArrayBuffer::Allocator {
   std::atomic<bool> refused_{false};
 };
 
-// How often the near-heap-limit callback raises the limit to let a terminated guest unwind
-// before it gives up (V8 then aborts the process with its own OOM message).
-constexpr int kMaxHeapLimitRaises = 16;
+// The near-heap-limit callback raises the limit so that a terminated guest can unwind instead
+// of V8 aborting the process. V8 checks the limit when it collects garbage, so by then the heap
+// may already be far past it (one `new Array(2e7).fill(0)` adds 160 MB at once); the new limit
+// is the heap's current size (or the old limit, if larger) plus a step that doubles on every
+// call: step, 2*step, 4*step, ... with step = max(initial limit, 32 MiB). After
+// kMaxHeapLimitRaises calls the callback gives up and V8 aborts with its own OOM message. The
+// slack is only for the allocation in progress; the guest stops at its next interrupt check.
+constexpr int kMaxHeapLimitRaises = 8;
 
 void on_oom(const char *location, bool is_heap_oom) {
   std::fprintf(stderr,
@@ -183,7 +188,8 @@ struct ul_unit {
   std::shared_ptr<CountingAllocator> allocator;
   v8::Global<v8::Context> context;
   v8::Global<v8::Function> handler;
-  uint64_t heap_limit = 0;
+  uint64_t heap_limit = 0;            // requested (0 = V8 default)
+  uint64_t effective_heap_limit = 0;  // what V8 applies (it has a minimum of a few MiB)
   int heap_limit_raises = 0;  // > 0: the heap limit was reached
   bool dispose_pending = false;
   std::string dead_reason;  // why the isolate was disposed early
@@ -201,8 +207,14 @@ size_t near_heap_limit(void *data, size_t current_heap_limit, size_t initial_hea
   // V8: request termination of the running JS (checked at the next interrupt point).
   u->isolate->TerminateExecution();
   if (u->heap_limit_raises > kMaxHeapLimitRaises) return current_heap_limit;
-  size_t slack = std::max<size_t>(initial_heap_limit, size_t{32} << 20);
-  return current_heap_limit + slack;
+  // A large allocation can push the heap far past the limit before a GC notices (V8 checks the
+  // limit at GC time), so raise from the heap's real size, not from the old limit.
+  v8::HeapStatistics hs;
+  // V8: Isolate::GetHeapStatistics only reads the spaces' counters; safe inside the callback.
+  u->isolate->GetHeapStatistics(&hs);
+  size_t base = std::max<size_t>(current_heap_limit, hs.total_heap_size());
+  size_t step = std::max<size_t>(initial_heap_limit, size_t{32} << 20);
+  return base + (step << (u->heap_limit_raises - 1));
 }
 
 std::string utf8(v8::Isolate *isolate, v8::Local<v8::Value> v) {
@@ -264,9 +276,9 @@ void dispose_isolate(ul_unit *u) {
 
 std::string memory_message(ul_unit *u, bool heap) {
   if (heap) {
-    return "V8 heap reached its limit of " + std::to_string(u->heap_limit) +
-           " bytes (near-heap-limit callback fired; execution terminated and the isolate "
-           "disposed)";
+    return "V8 heap reached its limit (requested " + std::to_string(u->heap_limit) +
+           " bytes, applied by V8 " + std::to_string(u->effective_heap_limit) +
+           " bytes; near-heap-limit callback fired, execution terminated, isolate disposed)";
   }
   return "ArrayBuffer allocation refused: live backing stores would exceed " +
          std::to_string(u->heap_limit) + " bytes (isolate disposed)";
@@ -376,6 +388,11 @@ ul_unit *ul_unit_new(uint64_t heap_limit_bytes) {
     u->isolate->AddNearHeapLimitCallback(near_heap_limit, u);
     // V8: last words before V8 aborts on an OOM that the callback could not prevent.
     u->isolate->SetOOMErrorHandler(on_oom);
+    v8::Isolate::Scope isolate_scope(u->isolate);
+    v8::HeapStatistics hs;
+    // V8: the heap limit V8 actually applies (it raises tiny limits to its minimum).
+    u->isolate->GetHeapStatistics(&hs);
+    u->effective_heap_limit = hs.heap_size_limit();
   }
   return u;
 }

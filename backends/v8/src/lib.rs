@@ -34,11 +34,19 @@
 //!
 //! # Limits
 //! - `limits.memory_bytes` (else `heap_limit_mib`) caps the V8 heap through
-//!   `ResourceConstraints::ConfigureDefaultsFromHeapSize`, and separately caps live
+//!   `ResourceConstraints::ConfigureDefaultsFromHeapSize` (V8 raises limits below its minimum,
+//!   about 3.75 MiB here, to that minimum: `v8_heap_limit` in [`Unit::memory`] shows the
+//!   applied value), and separately caps live
 //!   ArrayBuffer backing stores (the shim's counting allocator). Reaching either stops the
 //!   guest with [`BackendError::MemoryLimit`] and disposes the isolate (a near-heap-limit
 //!   callback raises the limit a little and terminates execution, because V8 would otherwise
 //!   abort the whole process). Later invokes on that unit fail; start a new unit.
+//!   V8 checks the heap limit when it collects garbage, so one large allocation can take the
+//!   heap well past the limit before the guest is stopped (the callback raises the limit from
+//!   the heap's real size so that V8 does not abort).
+//! - Known gap: a builtin that runs a long loop in C++ (e.g. `new Array(1e8).fill(0)`, which
+//!   fills a dictionary-mode array) checks neither termination nor the deadline until it
+//!   returns: with a 16 MiB limit that call runs for minutes and grows to about 1 GB first.
 //! - `limits.deadline` (else `deadline_ms`) bounds each invoke (and the top-level script run in
 //!   `start`): a process-wide watchdog thread calls `Isolate::TerminateExecution`, giving
 //!   [`BackendError::Deadline`]; the unit stays usable.

@@ -244,6 +244,27 @@ fn heap_exhaustion_is_a_memory_limit_error_and_the_process_survives() {
     }
     next_unit_works(&b);
 
+    // Allocations far larger than the limit at once: V8 checks the limit at GC time, when the
+    // heap can already be well past it; the callback must still let the guest unwind.
+    for body in [
+        "const a = []; for (;;) a.push(new Array(2e6).fill(1.5));",
+        "const a = new Array(3e7); for (let i = 0; i < a.length; i++) a[i] = i + 0.5; return 1;",
+        "const a = new Array(2e7).fill(0); const b = []; for (;;) b.push({});",
+    ] {
+        let f = js(&format!("function handler(size, seed) {{ {body} }}\n"));
+        let p = b.prepare(&user_spec(&f, limits.clone())).unwrap();
+        let err = p
+            .start()
+            .unwrap()
+            .invoke(&Request { size: 0, seed: 1 })
+            .unwrap_err();
+        assert!(
+            matches!(err, BackendError::MemoryLimit { .. }),
+            "{body}: {err:?}"
+        );
+    }
+    next_unit_works(&b);
+
     // ArrayBuffers are counted against the same limit (catalogue `alloc` of 32 MiB > 16 MiB).
     let spec = FunctionSpec {
         limits,
