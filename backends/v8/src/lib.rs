@@ -3,9 +3,9 @@
 //! One unit is one V8 isolate with one context, created in this process, the way isolate-based
 //! platforms (Cloudflare Workers and similar) run functions. The V8 is Debian's `libnode108`
 //! (V8 10.2), reached through `shim/shim.cc`, a C ABI that build.rs compiles into a shared
-//! library linked against libnode; this crate loads it with dlopen (see [`ffi`](self) docs in
-//! `src/ffi.rs` for why). Without libnode the crate still builds, and [`availability`] says
-//! how to get it (`scripts/setup-v8.sh`).
+//! library linked against libnode; this crate loads it with dlopen (build.rs explains why).
+//! Without libnode the crate still builds, and [`availability`] says how to get it
+//! (`scripts/setup-v8.sh`).
 //!
 //! # Lifecycle and phases
 //! - `prepare`: initializes the V8 platform (once per process), reads the source, and runs a
