@@ -132,8 +132,18 @@ pub struct PlatformInput {
     pub dir: PathBuf,
     /// `summary.json`.
     pub summary: PlatformSummary,
-    /// `<policy>/timeline.csv` per policy (policies without the file are absent).
-    pub timelines: BTreeMap<String, Vec<TimelineBin>>,
+    /// `<backend>/<policy>/timeline.csv` (or `<policy>/timeline.csv`) per (backend, policy);
+    /// runs without the file are absent.
+    pub timelines: BTreeMap<(String, String), Vec<TimelineBin>>,
+}
+
+impl PlatformInput {
+    /// The timeline of one of this result's runs, when it was written.
+    pub fn timeline(&self, run: &unitlab_results::platform::PlatformRun) -> Option<&[TimelineBin]> {
+        self.timelines
+            .get(&(run.backend.clone(), run.policy.clone()))
+            .map(Vec::as_slice)
+    }
 }
 
 impl ReportData {
@@ -349,9 +359,21 @@ fn load_json_result(dir: &Path, file: &Path, data: &mut ReportData) -> Result<()
             let summary = PlatformSummary::load(file).map_err(results)?;
             let mut timelines = BTreeMap::new();
             for run in &summary.runs {
-                let p = dir.join(&run.policy).join("timeline.csv");
-                if p.is_file() {
-                    timelines.insert(run.policy.clone(), read_csv_opt(&p, data)?);
+                // `unitlab simulate` writes <backend>/<policy>/, replay <policy>/.
+                let policy = policy_dir_name(&run.policy);
+                let found = [
+                    dir.join(&run.backend).join(&policy),
+                    dir.join(&policy),
+                    dir.join(&run.policy),
+                ]
+                .into_iter()
+                .map(|d| d.join("timeline.csv"))
+                .find(|p| p.is_file());
+                if let Some(p) = found {
+                    timelines.insert(
+                        (run.backend.clone(), run.policy.clone()),
+                        read_csv_opt(&p, data)?,
+                    );
                 }
             }
             data.platforms.push(PlatformInput {
@@ -389,6 +411,21 @@ fn load_run(dir: &Path, summary: &Path, data: &mut ReportData) -> Result<(), Rep
     run.phase_order = read_phase_order(&dir.join("phases.csv"))?;
     data.runs.push(run);
     Ok(())
+}
+
+/// A policy name as the platform names its directory (`unitlab_platform::output`): ASCII
+/// letters, digits and `-_.+@,` kept, anything else `_`.
+pub fn policy_dir_name(policy: &str) -> String {
+    policy
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.+@,".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// One row of the harness's `phases.csv`.

@@ -422,7 +422,7 @@ pub fn platform_inputs(seed: u64) -> Vec<PlatformInput> {
         ] {
             let bins = timeline(&mut rng, 72, burst, ka.unwrap_or(0.0));
             runs.push(platform_run(policy, ka, &bins));
-            timelines.insert(policy.to_string(), bins);
+            timelines.insert(("wasm".to_string(), policy.to_string()), bins);
         }
         let invocations = runs[0].counts.invocations;
         out.push(PlatformInput {
@@ -559,8 +559,8 @@ pub fn write_platform(p: &PlatformInput, dir: &Path) -> Result<(), ReportError> 
         source,
     })?;
     std::fs::write(&f, json).map_err(io(&f))?;
-    for (policy, bins) in &p.timelines {
-        let d = dir.join(policy);
+    for ((backend, policy), bins) in &p.timelines {
+        let d = dir.join(backend).join(crate::data::policy_dir_name(policy));
         std::fs::create_dir_all(&d).map_err(io(&d))?;
         write_csv(&d.join("timeline.csv"), bins)?;
     }

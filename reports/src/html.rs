@@ -271,7 +271,7 @@ pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
              and idle, per policy, over trace time, for one platform result (the first whose \
              trace is named bursty, else the first; at most 6 policies). Idle area is capacity \
              kept waiting.",
-            platform::timeline(&p.timelines)?,
+            platform::timeline(&p.timeline_trace, &p.timelines)?,
         ),
         chart(
             "keepalive_cost",
@@ -284,8 +284,9 @@ pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
         chart(
             "burstiness_cost",
             "platform",
-            "Billed cost under pay per use and under provisioned capacity, per trace, against \
-             the trace's burstiness (coefficient of variation of arrivals per timeline bin).",
+            "Provisioned billed cost divided by pay-per-use billed cost, per backend and policy, \
+             one point per trace, against the trace's burstiness (coefficient of variation of \
+             arrivals per timeline bin, up to the last arrival). Both bills are in the tables.",
             platform::burstiness_cost(&p.burstiness)?,
         ),
         chart(

@@ -45,17 +45,14 @@ pub struct KeepAliveSeries {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Billed cost against burstiness for one (backend, policy, pricing model).
+/// Billed costs against burstiness for one (backend, policy): one point per trace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BurstinessSeries {
     /// Legend label.
     pub label: String,
-    /// True for provisioned, false for pay per use.
-    pub provisioned: bool,
-    /// Currency.
-    pub currency: String,
-    /// (coefficient of variation of arrivals, billed cost), sorted by the first.
-    pub points: Vec<(f64, f64)>,
+    /// (coefficient of variation of arrivals, pay-per-use billed, provisioned billed), sorted
+    /// by the first.
+    pub points: Vec<(f64, f64, f64)>,
 }
 
 /// The differences of one `unitlab validate` result.
@@ -70,7 +67,9 @@ pub struct ValidationBars {
 /// Everything the platform charts draw.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlatformViews {
-    /// One per (result, policy) with a timeline.
+    /// The trace of the timelines.
+    pub timeline_trace: String,
+    /// One per (backend, policy) with a timeline, of one result (see [`headline_input`]).
     pub timelines: Vec<TimelineSeries>,
     /// One per (backend, kind).
     pub keepalive: Vec<KeepAliveSeries>,
@@ -136,6 +135,18 @@ pub fn keep_alive_seconds(run: &PlatformRun) -> Option<f64> {
         .then_some(0.0)
 }
 
+/// [`burstiness`] of the bins that start before the trace's last arrival (`last_arrival_ns`;
+/// 0 = all bins): the bins after it only show units winding down, and a longer keep-alive
+/// would otherwise look like a burstier trace.
+pub fn burstiness_within(bins: &[TimelineBin], last_arrival_ns: u64) -> Option<f64> {
+    if last_arrival_ns == 0 {
+        return burstiness(bins);
+    }
+    let end = last_arrival_ns as f64 / 1e9;
+    let n = bins.iter().take_while(|b| b.t_s <= end).count();
+    burstiness(&bins[..n])
+}
+
 /// Coefficient of variation of arrivals per bin; `None` with fewer than 2 bins or no arrival.
 pub fn burstiness(bins: &[TimelineBin]) -> Option<f64> {
     if bins.len() < 2 {
@@ -176,14 +187,15 @@ pub fn headline_input(d: &ReportData) -> Option<&PlatformInput> {
 /// Builds the platform chart data.
 pub fn views(d: &ReportData) -> PlatformViews {
     let mut v = PlatformViews::default();
-    let mut ka: Vec<KeepAliveSeries> = Vec::new();
+    let mut ka: Vec<(String, KeepAliveSeries)> = Vec::new();
     let mut bu: Vec<BurstinessSeries> = Vec::new();
     if let Some(p) = headline_input(d) {
+        v.timeline_trace = p.summary.trace.source.clone();
         for r in &p.summary.runs {
-            if let Some(bins) = p.timelines.get(&r.policy) {
+            if let Some(bins) = p.timeline(r) {
                 v.timelines.push(TimelineSeries {
-                    label: format!("{} · trace: {}", run_label(p, r), p.summary.trace.source),
-                    bins: bins.clone(),
+                    label: run_label(p, r),
+                    bins: bins.to_vec(),
                 });
             }
         }
@@ -192,55 +204,52 @@ pub fn views(d: &ReportData) -> PlatformViews {
         let currency = p.summary.pricing.currency.clone();
         for r in &p.summary.runs {
             if let (Some(k), Some(c)) = (keep_alive_seconds(r), r.waiting.pay_per_use) {
-                let label = format!(
-                    "{} {} · {}",
-                    r.backend,
-                    kind(r.kind),
-                    p.summary.trace.source
-                );
-                match ka.iter_mut().find(|s| s.label == label) {
-                    Some(s) => s.points.push((k, c)),
-                    None => ka.push(KeepAliveSeries {
-                        label,
-                        currency: currency.clone(),
-                        points: vec![(k, c)],
-                    }),
+                // Keyed by the full trace source, shown shortened.
+                let key = format!("{} {} {}", r.backend, kind(r.kind), p.summary.trace.source);
+                match ka.iter_mut().find(|(k2, _)| *k2 == key) {
+                    Some((_, s)) => s.points.push((k, c)),
+                    None => ka.push((
+                        key,
+                        KeepAliveSeries {
+                            label: format!(
+                                "{} {} · {}",
+                                r.backend,
+                                kind(r.kind),
+                                short(&p.summary.trace.source, 48)
+                            ),
+                            currency: currency.clone(),
+                            points: vec![(k, c)],
+                        },
+                    )),
                 }
             }
-            let Some(cv) = p.timelines.get(&r.policy).and_then(|b| burstiness(b)) else {
+            let Some(cv) = p
+                .timeline(r)
+                .and_then(|b| burstiness_within(b, p.summary.trace.last_arrival_ns))
+            else {
                 continue;
             };
-            for (prov, cost) in [
-                (false, r.costs.pay_per_use.as_ref().map(|c| c.billed)),
-                (true, r.costs.provisioned.as_ref().map(|c| c.billed)),
-            ] {
-                let Some(cost) = cost else { continue };
-                let label = format!(
-                    "{} · {} {}: {}",
-                    if prov { "provisioned" } else { "pay per use" },
-                    r.backend,
-                    kind(r.kind),
-                    r.policy
-                );
-                match bu.iter_mut().find(|s| s.label == label) {
-                    Some(s) => s.points.push((cv, cost)),
-                    None => bu.push(BurstinessSeries {
-                        label,
-                        provisioned: prov,
-                        currency: currency.clone(),
-                        points: vec![(cv, cost)],
-                    }),
-                }
+            let (Some(ppu), Some(prov)) = (&r.costs.pay_per_use, &r.costs.provisioned) else {
+                continue;
+            };
+            let label = format!("{} {}: {}", r.backend, kind(r.kind), r.policy);
+            let point = (cv, ppu.billed, prov.billed);
+            match bu.iter_mut().find(|s| s.label == label) {
+                Some(s) => s.points.push(point),
+                None => bu.push(BurstinessSeries {
+                    label,
+                    points: vec![point],
+                }),
             }
         }
     }
-    for s in &mut ka {
+    for (_, s) in &mut ka {
         s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
     for s in &mut bu {
         s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    v.keepalive = ka;
+    v.keepalive = ka.into_iter().map(|(_, s)| s).collect();
     v.burstiness = bu;
     v.validation = d
         .validations
@@ -287,9 +296,11 @@ fn steps(bins: &[TimelineBin], f: impl Fn(&TimelineBin) -> f64) -> Vec<(f64, f64
     pts
 }
 
-/// Replay or simulation timeline: arrivals per second on top, then per policy the mean live
-/// units per bin stacked as executing, starting and idle (at most [`MAX_TIMELINES`] policies).
-pub fn timeline(series: &[TimelineSeries]) -> Result<String, ReportError> {
+/// Replay or simulation timeline of one trace: arrivals per second on top (named by `trace`),
+/// then per policy the mean live units per bin stacked as executing, starting and idle (at
+/// most [`MAX_TIMELINES`] policies).
+pub fn timeline(trace: &str, series: &[TimelineSeries]) -> Result<String, ReportError> {
+    let trace = trace.to_string();
     let title = "Timeline: arrivals, and live units per policy (executing, starting, idle)";
     let series: Vec<&TimelineSeries> = series
         .iter()
@@ -342,7 +353,7 @@ pub fn timeline(series: &[TimelineSeries]) -> Result<String, ReportError> {
             GREY_400.mix(0.7),
         ))?;
         c.draw_series(std::iter::once(Text::new(
-            "arrivals per second (the same trace in every panel)".to_string(),
+            format!("trace: {}", short(&trace, 90)),
             (t_max * 0.99, amax * 0.95),
             TextStyle::from((FONT, 12).into_font())
                 .color(&GREY_600)
@@ -441,7 +452,7 @@ pub fn keepalive_cost(series: &[KeepAliveSeries]) -> Result<String, ReportError>
             .x_desc("keep-alive length (s)")
             .y_desc(format!("idle GB-s at the pay-per-use price ({currency})"))
             .x_label_formatter(&|v| format::sig3(*v))
-            .y_label_formatter(&|v| format!("{v:.3e}"))
+            .y_label_formatter(&|v| format_money(*v))
             .light_line_style(RGBColor(240, 240, 240))
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 13))
@@ -465,12 +476,16 @@ pub fn keepalive_cost(series: &[KeepAliveSeries]) -> Result<String, ReportError>
     })
 }
 
-/// Billed cost under pay per use and provisioned against burstiness, log cost axis.
+/// Provisioned versus pay per use as burstiness grows: the ratio of the billed costs
+/// (provisioned / pay per use) per (backend, policy), one point per trace, log ratio axis with
+/// 1× marked (above it provisioned costs more).
 pub fn burstiness_cost(series: &[BurstinessSeries]) -> Result<String, ReportError> {
-    let title = "Provisioned versus pay-per-use cost as burstiness grows";
-    let series: Vec<&BurstinessSeries> = series
+    let title = "Provisioned versus pay per use as burstiness grows";
+    let ratio = |p: &(f64, f64, f64)| (p.1 > 0.0 && p.2 > 0.0).then(|| (p.0, p.2 / p.1));
+    let series: Vec<(&BurstinessSeries, Vec<(f64, f64)>)> = series
         .iter()
-        .filter(|s| s.points.iter().any(|p| p.1 > 0.0))
+        .map(|s| (s, s.points.iter().filter_map(ratio).collect::<Vec<_>>()))
+        .filter(|(_, v)| !v.is_empty())
         .collect();
     if series.is_empty() {
         return no_data(
@@ -478,57 +493,61 @@ pub fn burstiness_cost(series: &[BurstinessSeries]) -> Result<String, ReportErro
             "no replay or simulation result with a timeline and both prices",
         );
     }
-    let pts = || {
-        series
-            .iter()
-            .flat_map(|s| s.points.iter())
-            .filter(|p| p.1 > 0.0)
-    };
+    let pts = || series.iter().flat_map(|(_, v)| v.iter());
     let xmax = pts().map(|p| p.0).fold(0.0, f64::max).max(0.1) * 1.1;
-    let xmin = pts()
-        .map(|p| p.0)
-        .fold(f64::INFINITY, f64::min)
-        .min(xmax / 1.1)
-        * 0.9;
-    let ylo = pts().map(|p| p.1).fold(f64::INFINITY, f64::min) / 2.0;
+    let xmin = (pts().map(|p| p.0).fold(f64::INFINITY, f64::min) * 0.9).min(xmax / 1.2);
+    let ylo = pts().map(|p| p.1).fold(1.0, f64::min) / 2.0;
     // Headroom above the data for the legend.
-    let yhi = pts().map(|p| p.1).fold(0.0, f64::max) * 12.0;
-    let currency = series[0].currency.clone();
+    let yhi = pts().map(|p| p.1).fold(1.0, f64::max) * 30.0;
+    let traces = pts()
+        .map(|p| (p.0 * 1e9) as i64)
+        .collect::<std::collections::BTreeSet<_>>();
+    let single = traces.len() < 2;
     render("burstiness_cost", (WIDTH, 460), |root| {
         let mut c = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(14)
             .x_label_area_size(46)
-            .y_label_area_size(90)
+            .y_label_area_size(80)
             .build_cartesian_2d(xmin..xmax, (ylo..yhi).log_scale())?;
         c.configure_mesh()
-            .x_desc("burstiness: coefficient of variation of arrivals per bin")
-            .y_desc(format!("billed cost ({currency}, log scale)"))
+            .x_desc("burstiness: coefficient of variation of arrivals per timeline bin")
+            .y_desc("provisioned / pay-per-use billed cost (log)")
             .x_label_formatter(&|v| format::sig3(*v))
-            .y_label_formatter(&|v| format!("{v:.2e}"))
+            .y_label_formatter(&|v| format::ratio(*v))
             .light_line_style(RGBColor(240, 240, 240))
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 13))
             .draw()?;
-        for (i, s) in series.iter().enumerate() {
+        c.draw_series(LineSeries::new(
+            [(xmin, 1.0), (xmax, 1.0)],
+            BLACK.stroke_width(1),
+        ))?;
+        c.draw_series(std::iter::once(Text::new(
+            "1×: same bill; above, provisioned costs more".to_string(),
+            (xmax, 1.0),
+            TextStyle::from((FONT, 11).into_font())
+                .color(&GREY_600)
+                .pos(Pos::new(HPos::Right, VPos::Bottom)),
+        )))?;
+        if single {
+            c.draw_series(std::iter::once(Text::new(
+                "one trace only: give results of traces of different burstiness to see a trend"
+                    .to_string(),
+                (xmax, ylo * 1.2),
+                TextStyle::from((FONT, 12).into_font())
+                    .color(&GREY_600)
+                    .pos(Pos::new(HPos::Right, VPos::Bottom)),
+            )))?;
+        }
+        for (i, (s, pts)) in series.iter().enumerate() {
             let color = category_color(i);
-            let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1 > 0.0).collect();
-            let style = if s.provisioned {
-                color.stroke_width(2)
-            } else {
-                color.stroke_width(3)
-            };
-            c.draw_series(LineSeries::new(pts.clone(), style))?
+            c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
                 .label(s.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
-            if s.provisioned {
-                c.draw_series(
-                    pts.iter()
-                        .map(|p| TriangleMarker::new(*p, 5, color.filled())),
-                )?;
-            } else {
-                c.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
-            }
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
+                });
+            c.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
         }
         c.configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
@@ -700,46 +719,54 @@ pub fn headline_rows(d: &ReportData, headline: &mut Table) {
         versions.push(format!("unitlab {}", e.unitlab));
     }
     let date = s.env.as_ref().map(|e| e.time.clone()).unwrap_or_default();
-    for r in s.runs.iter().take(4) {
+    // One row per backend, every policy of that backend in the result.
+    let mut backends: Vec<&str> = Vec::new();
+    for r in &s.runs {
+        if !backends.contains(&r.backend.as_str()) {
+            backends.push(&r.backend);
+        }
+    }
+    for backend in backends {
         let mut m = format!(
-            "{} of trace \"{}\" ({} invocations) on {}, policy {}: ",
-            kind(r.kind),
-            s.trace.source,
+            "{} of trace \"{}\" ({} invocations) on {backend}, pay per use versus provisioned, \
+             billed: ",
+            kind(s.kind),
+            short(&s.trace.source, 60),
             s.trace.invocations,
-            r.backend,
-            r.policy
         );
-        match (&r.costs.pay_per_use, &r.costs.provisioned) {
-            (Some(ppu), Some(prov)) => {
-                m.push_str(&format!(
-                    "pay per use billed {} versus provisioned {}",
-                    money(ppu.billed),
-                    money(prov.billed)
-                ));
-                if ppu.billed > 0.0 {
-                    m.push_str(&format!(" ({})", format::ratio(prov.billed / ppu.billed)));
+        let mut parts = Vec::new();
+        for r in s.runs.iter().filter(|r| r.backend == backend) {
+            let mut part = format!("{}: ", r.policy);
+            match (&r.costs.pay_per_use, &r.costs.provisioned) {
+                (Some(ppu), Some(prov)) => {
+                    part.push_str(&format!(
+                        "{} versus {}",
+                        money(ppu.billed),
+                        money(prov.billed)
+                    ));
+                    if ppu.billed > 0.0 {
+                        part.push_str(&format!(" ({})", format::ratio(prov.billed / ppu.billed)));
+                    }
+                    part.push_str(&format!(", idle priced {}", money(prov.idle)));
                 }
-                m.push_str(&format!(
-                    "; idle time priced {} under provisioned (the user pays), {} under pay per use (the platform pays)",
-                    money(prov.idle),
-                    money(ppu.idle)
-                ));
+                _ => part.push_str("not computable (a price or the memory per unit is missing)"),
             }
-            _ => m.push_str("costs not computable (a price or the memory per unit is missing)"),
+            if let Some(share) = r.usage.idle_share {
+                part.push_str(&format!(", {:.0}% of unit life idle", share * 100.0));
+            }
+            parts.push(part);
         }
-        if let Some(share) = r.usage.idle_share {
-            m.push_str(&format!("; {:.0}% of unit life idle", share * 100.0));
-        }
-        if let Some(gb) = r.waiting.idle_gb_seconds {
-            m.push_str(&format!(" ({} idle GB-s)", format::sig3(gb)));
-        }
+        m.push_str(&parts.join("; "));
+        m.push_str(
+            ". Idle time is billed to the user under provisioned capacity and borne by the \
+             platform under pay per use.",
+        );
         headline.rows.push(vec![
             Cell::text(claim),
             Cell::text(m),
             Cell::text(format!(
-                "{} {} ({})",
-                kind(r.kind),
-                r.backend,
+                "{} {backend} ({})",
+                kind(s.kind),
                 p.dir
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -752,13 +779,22 @@ pub fn headline_rows(d: &ReportData, headline: &mut Table) {
     }
 }
 
+/// `s` cut to `n` characters with an ellipsis.
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
 fn format_money(v: f64) -> String {
     if v == 0.0 {
         "0".to_string()
     } else if v.abs() >= 0.01 {
-        format!("{v:.2}")
+        format::sig3(v)
     } else {
-        format!("{v:.3e}")
+        format!("{v:.2e}")
     }
 }
 
@@ -837,7 +873,9 @@ pub fn tables(d: &ReportData) -> Vec<Table> {
                 num(r.usage.idle_share),
                 num(r.waiting.idle_gb_seconds),
                 num(keep_alive_seconds(r)),
-                num(p.timelines.get(&r.policy).and_then(|b| burstiness(b))),
+                num(p
+                    .timeline(r)
+                    .and_then(|b| burstiness_within(b, s.trace.last_arrival_ns))),
                 num(r.costs.pay_per_use.as_ref().map(|c| c.billed)),
                 num(r.costs.provisioned.as_ref().map(|c| c.billed)),
                 num(r.costs.cpu_time.as_ref().map(|c| c.billed)),

@@ -42,7 +42,10 @@ fn every_chart(d: &ReportData) -> Vec<(&'static str, String)> {
             "mechanism_floors",
             charts::mechanism_floors(&html::floor_bars(d)).unwrap(),
         ),
-        ("timeline", platform::timeline(&p.timelines).unwrap()),
+        (
+            "timeline",
+            platform::timeline(&p.timeline_trace, &p.timelines).unwrap(),
+        ),
         (
             "keepalive_cost",
             platform::keepalive_cost(&p.keepalive).unwrap(),
@@ -274,7 +277,7 @@ fn report_writes_index_charts_and_tables() {
         assert!(html.contains(claim), "{claim}");
     }
     assert!(html.contains("container p50 / v8 p50"));
-    assert!(html.contains("pay per use billed"));
+    assert!(html.contains("pay per use versus provisioned"));
     // The environment, overhead and warnings are shown.
     assert!(html.contains(fixture::SYNTHETIC));
     assert!(html.contains("Harness overhead"));

@@ -1,0 +1,86 @@
+//! The report reads what `unitlab simulate` really writes: a small simulation through the
+//! platform crate's own command-line code, then load, charts and the headline row.
+
+use clap::Parser;
+use unitlab_platform::cli::SimulateArgs;
+use unitlab_reports::html::{build_charts, build_tables};
+
+#[derive(Parser)]
+struct Cmd {
+    #[command(flatten)]
+    args: SimulateArgs,
+}
+
+#[test]
+fn report_reads_a_real_simulation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    let cmd = Cmd::try_parse_from([
+        "simulate",
+        "--trace",
+        "synthetic:bursty",
+        "--span",
+        "300s",
+        "--calibration",
+        "builtin:wasm",
+        "--calibration",
+        "builtin:container",
+        "--execution",
+        "exp:50ms",
+        "--policy",
+        "keepalive:1m",
+        "--policy",
+        "keepalive:10m",
+        "--bin",
+        "10s",
+        "--out",
+        out,
+    ])
+    .unwrap();
+    let dir = cmd.args.execute(None).unwrap();
+
+    let d = unitlab_reports::load(&[&dir]).unwrap();
+    // To look at the result: UNITLAB_KEEP_REPORT=<dir>.
+    if let Some(keep) = std::env::var_os("UNITLAB_KEEP_REPORT") {
+        let opts = unitlab_reports::ReportOptions::default();
+        unitlab_reports::render_report(&d, std::path::Path::new(&keep), &opts).unwrap();
+    }
+    assert_eq!(d.platforms.len(), 1, "{:?}", d.warnings);
+    let p = &d.platforms[0];
+    // Baseline (none) plus two keep-alives, for each of the two calibrations.
+    assert_eq!(p.summary.runs.len(), 6);
+    for r in &p.summary.runs {
+        assert!(
+            p.timeline(r).is_some(),
+            "no timeline for {} {}",
+            r.backend,
+            r.policy
+        );
+        assert!(
+            unitlab_reports::platform::keep_alive_seconds(r).is_some(),
+            "keep-alive of {:?} not understood",
+            r.policy_settings
+        );
+    }
+    let charts = build_charts(&d).unwrap();
+    for id in ["timeline", "keepalive_cost", "burstiness_cost"] {
+        let c = charts.iter().find(|c| c.id == id).unwrap();
+        assert!(c.has_data, "{id} has no data from a real simulation");
+    }
+    let headline = build_tables(&d).remove(0);
+    let paying: Vec<_> = headline
+        .rows
+        .iter()
+        .filter(|r| r[0].csv() == "You stop paying for waiting")
+        .collect();
+    assert!(!paying.is_empty());
+    // One row per calibrated backend.
+    assert_eq!(paying.len(), 2);
+    assert!(
+        paying[0][1]
+            .csv()
+            .contains("pay per use versus provisioned"),
+        "{}",
+        paying[0][1].csv()
+    );
+}
