@@ -31,10 +31,10 @@
 //! 2^20 bytes) is split evenly across the app's functions that appear in the loaded
 //! invocations files. A function whose app has no row gets `None`.
 //!
-//! **Memory use.** The current day is held as sparse per-minute lists of (function, count)
-//! for its non-zero cells (8 bytes per non-zero cell), plus per-function tables
-//! (name, duration row, memory) and one minute's invocations (8 bytes each) while that minute
-//! is sorted. Nothing grows with the number of days or the total number of invocations: the
+//! **Memory use.** The current day is held as its non-zero cells, each packed into 8 bytes
+//! (minute, function, count) and sorted, plus per-function tables (name, duration row,
+//! memory) and one minute's invocations (16 bytes each: the packed values and the radix
+//! sort's scratch) while that minute is sorted. Nothing grows with the number of days or the total number of invocations: the
 //! bound is O(functions + non-zero cells of one day + invocations of the busiest minute).
 //! Later days are pre-scanned at open (names only) so that every function id is known up
 //! front, then parsed one at a time as the stream reaches them.
@@ -46,7 +46,6 @@ use crate::TraceError;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// The first four columns of an invocations file.
 pub const INVOCATIONS_HEAD: [&str; 4] = ["HashOwner", "HashApp", "HashFunction", "Trigger"];
@@ -137,30 +136,73 @@ pub struct DurationRow {
 
 impl DurationRow {
     /// The inverse CDF at `u` in [0, 1] (ms): linear between the percentile points.
+    #[inline]
     pub fn quantile_ms(&self, u: f64) -> f64 {
-        let p = &self.percentiles_ms;
-        for i in 1..7 {
-            let (lo, hi) = (DURATION_PERCENTILES[i - 1].1, DURATION_PERCENTILES[i].1);
-            if u <= hi || i == 6 {
-                let w = if hi > lo { ((u - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.0 };
-                return p[i - 1] + w * (p[i] - p[i - 1]);
+        // Segment i spans probabilities [P[i], P[i+1]); INV[i] = 1 / (P[i+1] - P[i]).
+        const P: [f64; 7] = [0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0];
+        const INV: [f64; 6] = [100.0, 1.0 / 0.24, 4.0, 4.0, 1.0 / 0.24, 100.0];
+        let i = if u < 0.5 {
+            if u < 0.01 {
+                0
+            } else if u < 0.25 {
+                1
+            } else {
+                2
             }
-        }
-        p[6]
+        } else if u < 0.75 {
+            3
+        } else if u < 0.99 {
+            4
+        } else {
+            5
+        };
+        let p = &self.percentiles_ms;
+        let w = ((u - P[i]) * INV[i]).clamp(0.0, 1.0);
+        p[i] + w * (p[i + 1] - p[i])
     }
 }
 
-/// One day held in memory: per-minute (function, count) lists of non-zero cells.
+/// One day held in memory: its non-zero cells, packed and sorted by (minute, function).
 #[derive(Debug, Clone, Default)]
 pub struct Day {
     /// Minutes in the file (1440 for a published day).
     pub minutes: u32,
-    /// `entries[minute_start[m]..minute_start[m+1]]` are minute `m`'s (function, count).
+    /// `cells[minute_start[m]..minute_start[m+1]]` are minute `m`'s cells.
     pub minute_start: Vec<u32>,
-    /// Non-zero cells.
-    pub entries: Vec<(FunctionId, u32)>,
+    /// Non-zero cells packed as `minute << 53 | function << 27 | count` (see [`Day::cell`]).
+    pub cells: Vec<u64>,
     /// Total invocations in the day.
     pub invocations: u64,
+}
+
+const CELL_FN_BITS: u32 = 26;
+const CELL_COUNT_BITS: u32 = 27;
+const CELL_COUNT_MAX: u64 = (1 << CELL_COUNT_BITS) - 1;
+
+impl Day {
+    /// Unpacks a cell into (function, count).
+    #[inline]
+    pub fn cell(packed: u64) -> (FunctionId, u32) {
+        (
+            ((packed >> CELL_COUNT_BITS) & ((1 << CELL_FN_BITS) - 1)) as FunctionId,
+            (packed & CELL_COUNT_MAX) as u32,
+        )
+    }
+
+    /// Minute `m`'s (function, count) cells, by function id.
+    pub fn minute(&self, m: usize) -> impl Iterator<Item = (FunctionId, u32)> + '_ {
+        self.cells[self.minute_start[m] as usize..self.minute_start[m + 1] as usize]
+            .iter()
+            .map(|&c| Day::cell(c))
+    }
+
+    /// Invocations in the busiest minute.
+    pub fn busiest_minute(&self) -> u64 {
+        (0..self.minutes as usize)
+            .map(|m| self.minute(m).map(|(_, c)| c as u64).sum::<u64>())
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 fn csv_reader(path: &Path) -> Result<csv::Reader<Box<dyn std::io::BufRead + Send>>, TraceError> {
@@ -190,7 +232,11 @@ fn csv_err(path: &str, e: csv::Error) -> TraceError {
     }
 }
 
+#[inline]
 fn parse_count(b: &[u8]) -> Option<u32> {
+    if b == b"0" {
+        return Some(0);
+    }
     if b.is_empty() || b.len() > 10 {
         return None;
     }
@@ -278,14 +324,14 @@ fn prescan_names(path: &Path, names: &mut Names, triggers: &mut Vec<String>) -> 
     Ok(minutes)
 }
 
-/// Parses one invocations file into a [`Day`]. Every function must already be in `names`.
-pub fn read_day(path: &Path, names: &Names) -> Result<Day, TraceError> {
+/// Parses one invocations file into a [`Day`]. With `grow`, new functions are added to
+/// `names`; without, every function must already be there (pre-scanned).
+pub fn read_day(path: &Path, names: &mut Names, triggers: &mut Vec<String>, grow: bool) -> Result<Day, TraceError> {
     let name = path.display().to_string();
     let mut r = csv_reader(path)?;
     let h = header_of(&mut r, &name, "HashOwner,HashApp,HashFunction,Trigger,1,...,1440")?;
     let minutes = check_invocations_header(&name, &h)?;
-    let mut cells: Vec<(u16, FunctionId, u32)> = Vec::new();
-    let mut per_minute = vec![0u32; minutes as usize];
+    let mut cells: Vec<u64> = Vec::new();
     let mut rec = csv::ByteRecord::new();
     let mut key = String::new();
     let mut total = 0u64;
@@ -300,9 +346,20 @@ pub fn read_day(path: &Path, names: &Names) -> Result<Day, TraceError> {
             ));
         }
         triple(&rec, &mut key);
-        let f = names.get(&key).ok_or_else(|| {
-            TraceError::format(&name, format!("line {line}: function `{key}` was not seen in the pre-scan: the file changed while it was read"))
-        })?;
+        let f = if grow {
+            let id = names.id_or_insert(&key);
+            if id as usize == triggers.len() {
+                triggers.push(lossy(&rec[3]));
+            }
+            id
+        } else {
+            names.get(&key).ok_or_else(|| {
+                TraceError::format(&name, format!("line {line}: function `{key}` was not seen in the pre-scan: the file changed while it was read"))
+            })?
+        };
+        if f as u64 >= 1 << CELL_FN_BITS {
+            return Err(TraceError::format(&name, format!("line {line}: more than 2^{CELL_FN_BITS} functions are not supported")));
+        }
         for m in 0..minutes as usize {
             let cell = &rec[4 + m];
             let c = parse_count(cell).ok_or_else(|| {
@@ -313,29 +370,31 @@ pub fn read_day(path: &Path, names: &Names) -> Result<Day, TraceError> {
                     format!("minute {} = `{}` is not a count: expected an integer >= 0", m + 1, lossy(cell)),
                 )
             })?;
-            if c > 0 {
-                cells.push((m as u16, f, c));
-                per_minute[m] += 1;
-                total += c as u64;
+            if c == 0 {
+                continue;
+            }
+            let mut left = c as u64;
+            total += left;
+            // Counts above 2^27 - 1 (134 million in one minute for one function) are split
+            // into several cells of the same minute and function.
+            while left > 0 {
+                let part = left.min(CELL_COUNT_MAX);
+                cells.push(((m as u64) << (CELL_FN_BITS + CELL_COUNT_BITS)) | ((f as u64) << CELL_COUNT_BITS) | part);
+                left -= part;
             }
         }
     }
-    // Counting sort into per-minute lists (function order within a minute = file order).
-    let mut minute_start = Vec::with_capacity(minutes as usize + 1);
-    let mut acc = 0u32;
-    minute_start.push(0);
-    for &n in &per_minute {
-        acc += n;
-        minute_start.push(acc);
+    // In place: (minute, function) order. Then the minute index.
+    cells.sort_unstable();
+    cells.shrink_to_fit();
+    let mut minute_start = vec![0u32; minutes as usize + 1];
+    for &c in &cells {
+        minute_start[(c >> (CELL_FN_BITS + CELL_COUNT_BITS)) as usize + 1] += 1;
     }
-    let mut fill: Vec<u32> = minute_start[..minutes as usize].to_vec();
-    let mut entries = vec![(0u32, 0u32); cells.len()];
-    for (m, f, c) in cells {
-        let slot = &mut fill[m as usize];
-        entries[*slot as usize] = (f, c);
-        *slot += 1;
+    for m in 0..minutes as usize {
+        minute_start[m + 1] += minute_start[m];
     }
-    Ok(Day { minutes, minute_start, entries, invocations: total })
+    Ok(Day { minutes, minute_start, cells, invocations: total })
 }
 
 fn column_index(name: &str, h: &csv::ByteRecord, col: &str, expected: &str) -> Result<usize, TraceError> {
@@ -433,11 +492,13 @@ pub fn read_memory(path: &Path) -> Result<HashMap<String, f64>, TraceError> {
     Ok(out)
 }
 
-/// The Azure 2019 stream (see the module docs).
+/// The Azure 2019 stream (see the module docs). Cloning copies the held day (cheap next to
+/// parsing it again; used by the benchmark to replay one parsed day).
+#[derive(Clone)]
 pub struct Azure2019 {
     meta: TraceMeta,
     opts: Azure2019Options,
-    names: Arc<Names>,
+    names: Names,
     /// Trigger of each function (`http`, `timer`, ...), by id.
     pub triggers: Vec<String>,
     durations: Vec<Option<DurationRow>>,
@@ -447,6 +508,7 @@ pub struct Azure2019 {
     day_base_minute: u64,
     minute: u32,
     buf: Vec<u64>,
+    scratch: Vec<u64>,
     pos: usize,
     dur_rng: Rng,
     minute_base_ns: u64,
@@ -468,14 +530,12 @@ impl Azure2019 {
         }
         let mut names = Names::default();
         let mut triggers = Vec::new();
-        let mut total_minutes = 0u64;
-        for p in &opts.invocations {
+        let day = read_day(&opts.invocations[0], &mut names, &mut triggers, true)?;
+        let mut total_minutes = day.minutes as u64;
+        for p in &opts.invocations[1..] {
             total_minutes += prescan_names(p, &mut names, &mut triggers)? as u64;
         }
         let list: Vec<String> = names.clone().into_list();
-        if list.len() >= 1 << FN_BITS {
-            return Err(TraceError::param("invocations", format!("{} functions: at most 2^28 are supported", list.len())));
-        }
         let durations = match (&opts.durations, opts.duration_join) {
             (Some(p), j) if j != DurationJoin::None => {
                 let t = read_durations(p, j)?;
@@ -512,8 +572,6 @@ impl Azure2019 {
             opts.memory.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
             opts.spread,
         );
-        let names = Arc::new(names);
-        let day = read_day(&opts.invocations[0], &names)?;
         let seed = opts.seed;
         Ok(Azure2019 {
             meta: TraceMeta {
@@ -532,6 +590,7 @@ impl Azure2019 {
             day_base_minute: 0,
             minute: 0,
             buf: Vec::new(),
+            scratch: Vec::new(),
             pos: 0,
             dur_rng: Rng::new(seed, stream::DURATIONS),
             minute_base_ns: 0,
@@ -554,7 +613,7 @@ impl Azure2019 {
                 self.day_index += 1;
                 self.minute = 0;
                 if self.day_index < self.opts.invocations.len() {
-                    self.day = Some(read_day(&self.opts.invocations[self.day_index], &self.names)?);
+                    self.day = Some(read_day(&self.opts.invocations[self.day_index], &mut self.names, &mut Vec::new(), false)?);
                 }
                 continue;
             }
@@ -562,11 +621,11 @@ impl Azure2019 {
             self.minute += 1;
             let g = self.day_base_minute + m as u64;
             self.minute_base_ns = g * NS_PER_MIN;
-            let entries = &day.entries[day.minute_start[m] as usize..day.minute_start[m + 1] as usize];
-            if entries.is_empty() {
+            let cells = &day.cells[day.minute_start[m] as usize..day.minute_start[m + 1] as usize];
+            if cells.is_empty() {
                 continue;
             }
-            expand_minute(entries, self.opts.spread, self.opts.seed, g, &mut self.buf);
+            expand_minute(cells, self.opts.spread, self.opts.seed, g, &mut self.buf, &mut self.scratch);
             self.pos = 0;
             self.dur_rng = Rng::new(self.opts.seed, stream::PER_ITEM + 2 * g + 1);
             return Ok(true);
@@ -574,21 +633,24 @@ impl Azure2019 {
     }
 }
 
-/// Expands one minute's (function, count) cells into sorted packed `(offset_ns << 28) | function`
-/// values (offset within the minute). Public for the benchmark.
-pub fn expand_minute(entries: &[(FunctionId, u32)], spread: Spread, seed: u64, minute: u64, buf: &mut Vec<u64>) {
+/// Expands one minute's packed cells (see [`Day::cells`]) into packed
+/// `(offset_ns << 28) | function` values (offset within the minute), sorted by offset and
+/// then function. `scratch` is reused between calls. Public for the benchmark.
+pub fn expand_minute(cells: &[u64], spread: Spread, seed: u64, minute: u64, buf: &mut Vec<u64>, scratch: &mut Vec<u64>) {
     buf.clear();
     match spread {
         Spread::Uniform => {
             let mut rng = Rng::new(seed, stream::PER_ITEM + 2 * minute);
-            for &(f, c) in entries {
+            for &cell in cells {
+                let (f, c) = Day::cell(cell);
                 for _ in 0..c {
                     buf.push((rng.below(NS_PER_MIN) << FN_BITS) | f as u64);
                 }
             }
         }
         Spread::Equidistant => {
-            for &(f, c) in entries {
+            for &cell in cells {
+                let (f, c) = Day::cell(cell);
                 let c = c as u64;
                 for k in 0..c {
                     let off = ((2 * k + 1) as u128 * NS_PER_MIN as u128 / (2 * c) as u128) as u64;
@@ -597,12 +659,51 @@ pub fn expand_minute(entries: &[(FunctionId, u32)], spread: Spread, seed: u64, m
             }
         }
         Spread::Start => {
-            for &(f, c) in entries {
+            for &cell in cells {
+                let (f, c) = Day::cell(cell);
                 buf.extend(std::iter::repeat_n(f as u64, c as usize));
             }
         }
     }
-    buf.sort_unstable();
+    // Cells come in function order, so a stable sort on the offset alone gives
+    // (offset, function) order: the same as sorting the packed values.
+    sort_by_offset(buf, scratch);
+}
+
+/// Stable LSD radix sort on bits 28..64 (the offset: 36 bits, three 12-bit digits), with
+/// a comparison sort for short inputs (same result: keys are unique up to identical values).
+fn sort_by_offset(buf: &mut Vec<u64>, scratch: &mut Vec<u64>) {
+    const DIGIT: u32 = 12;
+    const BUCKETS: usize = 1 << DIGIT;
+    if buf.len() < 512 {
+        buf.sort_unstable();
+        return;
+    }
+    scratch.clear();
+    scratch.resize(buf.len(), 0);
+    let mut counts = vec![0usize; BUCKETS];
+    for pass in 0..3 {
+        let shift = FN_BITS + pass * DIGIT;
+        counts.iter_mut().for_each(|c| *c = 0);
+        for &x in buf.iter() {
+            counts[((x >> shift) as usize) & (BUCKETS - 1)] += 1;
+        }
+        if counts.iter().any(|&c| c == buf.len()) {
+            continue; // every key has the same digit: this pass would not move anything
+        }
+        let mut sum = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = sum;
+            sum += n;
+        }
+        for &x in buf.iter() {
+            let d = ((x >> shift) as usize) & (BUCKETS - 1);
+            scratch[counts[d]] = x;
+            counts[d] += 1;
+        }
+        std::mem::swap(buf, scratch);
+    }
 }
 
 impl Iterator for Azure2019 {
@@ -749,5 +850,32 @@ impl SyntheticDay {
         io(dur.flush(), &dur_path)?;
         io(mem.flush(), &mem_path)?;
         Ok((inv_path, total))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_is_piecewise_linear_through_the_percentiles() {
+        let d = DurationRow { average_ms: 0.0, percentiles_ms: [10.0, 20.0, 50.0, 100.0, 150.0, 800.0, 900.0] };
+        for (u, want) in [(0.0, 10.0), (0.005, 15.0), (0.01, 20.0), (0.25, 50.0), (0.375, 75.0), (0.5, 100.0), (0.75, 150.0), (0.99, 800.0), (0.995, 850.0), (1.0, 900.0)] {
+            assert!((d.quantile_ms(u) - want).abs() < 1e-9, "u={u}: {} vs {want}", d.quantile_ms(u));
+        }
+    }
+
+    #[test]
+    fn radix_sort_matches_sort() {
+        let mut r = Rng::new(1, 0);
+        for n in [0usize, 10, 600, 5000] {
+            let mut v: Vec<u64> = (0..n).map(|i| (r.below(NS_PER_MIN) << FN_BITS) | (i as u64 % 7)).collect();
+            // Insertion order within equal offsets must be ascending function for equality.
+            let mut want = v.clone();
+            want.sort_unstable();
+            let mut scratch = Vec::new();
+            sort_by_offset(&mut v, &mut scratch);
+            assert_eq!(v, want);
+        }
     }
 }

@@ -89,7 +89,7 @@ pub struct LoadOptions {
     #[arg(long, value_enum, default_value_t = DurationJoin::Percentiles)]
     pub duration_join: DurationJoin,
     /// Azure 2019: seed for spreading and duration draws.
-    #[arg(long = "load-seed", default_value_t = 0)]
+    #[arg(long = "load-seed", id = "load_seed", default_value_t = 0)]
     pub seed: u64,
 }
 
