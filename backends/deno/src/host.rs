@@ -79,8 +79,7 @@ impl HostError {
                         .join(" | ")
                 };
                 format!(
-                    "the Deno host process died ({}){}; every worker in it is gone, the next \
-                     unit starts a new host",
+                    "the Deno host process died ({}){}",
                     status.as_deref().unwrap_or("exit status unknown"),
                     if reason.is_empty() {
                         String::new()
@@ -197,7 +196,9 @@ impl Host {
             boot: Duration::ZERO,
             _dir: dir,
         };
-        let ready = host.wait(0, &rx, boot_timeout)?;
+        let ready = host
+            .wait(0, &rx, boot_timeout)
+            .map_err(|e| host.with_status(e))?;
         if ready.get("ready").and_then(Value::as_bool) != Some(true) {
             return Err(HostError::Io(format!(
                 "unexpected first line from host: {ready}"
@@ -385,12 +386,30 @@ pub fn describe_status(status: ExitStatus) -> String {
 }
 
 impl Host {
-    /// The exit status, if the process has exited.
+    /// The exit status, if the process has exited. EOF on its stdout can come a moment before
+    /// the process can be reaped, so this waits up to half a second for it.
     pub fn exit_status(&self) -> Option<String> {
-        lock(&self.child)
-            .try_wait()
-            .ok()
-            .flatten()
-            .map(describe_status)
+        for _ in 0..50 {
+            if let Some(s) = lock(&self.child).try_wait().ok().flatten() {
+                return Some(describe_status(s));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Fills in the exit status of a [`HostError::Died`] (also inside [`HostError::Gone`]).
+    pub fn with_status(&self, e: HostError) -> HostError {
+        match e {
+            HostError::Died {
+                status: None,
+                stderr,
+            } => HostError::Died {
+                status: self.exit_status(),
+                stderr,
+            },
+            HostError::Gone(inner) => HostError::Gone(Box::new(self.with_status(*inner))),
+            other => other,
+        }
     }
 }

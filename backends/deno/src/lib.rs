@@ -290,7 +290,9 @@ impl Backend for DenoBackend {
             generation: AtomicU64::new(0),
         };
         // Boot the host and load one trial worker: errors in the code show up here.
-        let (ctx, _) = prepared.host().map_err(|e| prepare_err(e.describe()))?;
+        let (ctx, _) = prepared
+            .host()
+            .map_err(|e| prepare_err(prepared.boot_error(&e)))?;
         let unit = prepared.start_on(&ctx, None).map_err(|e| match e {
             BackendError::Start { message } => prepare_err(message),
             other => other,
@@ -335,6 +337,23 @@ struct DenoPrepared {
 impl DenoPrepared {
     fn start_timeout(&self) -> Duration {
         self.deadline.max(MIN_START_TIMEOUT)
+    }
+
+    /// Describes a failure to boot the host, with the fix for a heap limit that is too small.
+    fn boot_error(&self, e: &HostError) -> String {
+        let mut text = format!(
+            "starting the Deno host ({}): {}",
+            self.deno.display(),
+            e.describe()
+        );
+        if let (true, Some(mib)) = (e.is_oom(), self.heap_limit_mib) {
+            text.push_str(&format!(
+                "; the heap limit of {mib} MiB (--max-old-space-size, which also caps the host's \
+                 own isolate) is too small for Deno's runtime: raise heap_limit_mib or the \
+                 function's memory limit"
+            ));
+        }
+        text
     }
 
     /// The live host, booting a new one if there is none or it died. Returns the boot time
@@ -431,7 +450,7 @@ impl Prepared for DenoPrepared {
 
     fn start(&self) -> Result<Box<dyn Unit>, BackendError> {
         let (ctx, boot) = self.host().map_err(|e| BackendError::Start {
-            message: format!("starting the Deno host: {}", e.describe()),
+            message: self.boot_error(&e),
         })?;
         self.start_on(&ctx, boot)
     }
@@ -441,29 +460,12 @@ fn field(v: &Value, name: &str) -> u64 {
     v.get(name).and_then(Value::as_u64).unwrap_or(0)
 }
 
-/// Describes a host error, adding the exit status of a dead host.
+/// Describes a host error met by a unit, adding the exit status of a dead host.
 fn describe(ctx: &HostCtx, e: &HostError) -> String {
-    match e {
-        HostError::Gone(inner) => format!(
-            "the unit's host died before this request: {}",
-            describe(ctx, inner)
-        ),
-        HostError::Died { stderr, .. } => {
-            // EOF can come a moment before the process is reapable.
-            let mut status = None;
-            for _ in 0..50 {
-                status = ctx.host.exit_status();
-                if status.is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            HostError::Died {
-                status,
-                stderr: stderr.clone(),
-            }
-            .describe()
-        }
+    let aftermath = "; every worker in it is gone, the next unit starts a new host";
+    match ctx.host.with_status(e.clone()) {
+        e @ HostError::Died { .. } => format!("{}{aftermath}", e.describe()),
+        e @ HostError::Gone(_) => format!("{}{aftermath}", e.describe()),
         other => other.describe(),
     }
 }
@@ -499,7 +501,12 @@ impl DenoUnit {
                 if e.is_oom() {
                     BackendError::MemoryLimit {
                         limit: self.heap_limit,
-                        message,
+                        message: format!(
+                            "a worker reached the V8 heap limit ({}): {message}",
+                            self.heap_limit
+                                .map(|b| format!("--max-old-space-size={}", b / MIB))
+                                .unwrap_or_else(|| "V8's default".into())
+                        ),
                     }
                 } else {
                     BackendError::Protocol { message }

@@ -284,3 +284,29 @@ fn old_deno_is_refused() {
     );
     assert!(err.contains("pip install deno==2.9.8"), "{err}");
 }
+
+#[test]
+fn heap_limit_too_small_for_the_host_is_a_clear_prepare_error() {
+    let mut c = Config::default();
+    c.set("heap_limit_mib", "1").unwrap();
+    let b = DenoBackend::new(c).unwrap();
+    let err = b
+        .prepare(&FunctionSpec::catalogue(Function::Noop))
+        .err()
+        .unwrap();
+    eprintln!("tiny heap: {err}");
+    let text = err.to_string();
+    assert!(matches!(err, BackendError::Prepare { .. }), "{text}");
+    assert!(
+        text.contains("out of memory") && text.contains("raise heap_limit_mib"),
+        "{text}"
+    );
+    check_catalogue(
+        &*backend()
+            .prepare(&FunctionSpec::catalogue(Function::Noop))
+            .unwrap(),
+        Function::Noop,
+        0,
+        0,
+    );
+}
