@@ -348,8 +348,15 @@ extern "C" {
 
 uint32_t ul_abi_version(void) { return UL_ABI_VERSION; }
 
-void ul_init(void) {
-  std::call_once(g_init_once, [] {
+const char *ul_init(const char *flags) {
+  static std::string applied;
+  std::call_once(g_init_once, [flags] {
+    if (flags != nullptr && flags[0] != '\0') {
+      applied = flags;
+      // V8: V8::SetFlagsFromString parses V8 command-line flags; they must be set before
+      // V8::Initialize and apply to the whole process.
+      v8::V8::SetFlagsFromString(flags);
+    }
     // V8 libplatform: the default platform (worker threads for GC and compilation).
     g_platform = v8::platform::NewDefaultPlatform().release();
     // V8: register the platform, then initialize V8 once per process. V8::Initialize also
@@ -358,6 +365,7 @@ void ul_init(void) {
     v8::V8::InitializePlatform(g_platform);
     v8::V8::Initialize();
   });
+  return applied.c_str();
 }
 
 const char *ul_v8_version(void) {
@@ -368,7 +376,7 @@ const char *ul_v8_version(void) {
 void ul_string_free(char *s) { std::free(s); }
 
 ul_unit *ul_unit_new(uint64_t heap_limit_bytes) {
-  ul_init();
+  ul_init(nullptr);  // normally done by the caller already, with its flags
   auto *u = new ul_unit();
   u->heap_limit = heap_limit_bytes;
   u->allocator = std::make_shared<CountingAllocator>(heap_limit_bytes);

@@ -28,11 +28,15 @@ extern "C" {
 #define UL_ERR_STATE 4    /* misuse: unit already disposed, phase out of order */
 
 /* Bumped whenever a signature below changes; checked by the Rust side after dlopen. */
-#define UL_ABI_VERSION 1
+#define UL_ABI_VERSION 2
 uint32_t ul_abi_version(void);
 
-/* Initializes the V8 platform once per process (std::call_once); later calls do nothing. */
-void ul_init(void);
+/*
+ * Initializes V8 once per process (std::call_once): sets `flags` (V8 command-line flags, e.g.
+ * "--no-verify-snapshot-checksum"; NULL or "" for none), then the platform. Later calls do
+ * nothing and their flags are ignored. Returns the flags that were applied (static storage).
+ */
+const char *ul_init(const char *flags);
 
 /* V8's version string, e.g. "10.2.154.26-node.37". Static storage, do not free. */
 const char *ul_v8_version(void);

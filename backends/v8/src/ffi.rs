@@ -13,7 +13,7 @@ pub(crate) const UL_OK: c_int = 0;
 pub(crate) const UL_ERR_GUEST: c_int = 1;
 pub(crate) const UL_ERR_DEADLINE: c_int = 2;
 pub(crate) const UL_ERR_MEMORY: c_int = 3;
-const UL_ABI_VERSION: u32 = 1;
+const UL_ABI_VERSION: u32 = 2;
 
 #[repr(C)]
 pub(crate) struct RawUnit {
@@ -37,7 +37,7 @@ type Err = *mut *mut c_char;
 
 /// The shim's functions, resolved once per process.
 pub(crate) struct Api {
-    init: unsafe extern "C" fn(),
+    init: unsafe extern "C" fn(*const c_char) -> *const c_char,
     version: unsafe extern "C" fn() -> *const c_char,
     string_free: unsafe extern "C" fn(*mut c_char),
     unit_new: unsafe extern "C" fn(u64) -> *mut RawUnit,
@@ -157,10 +157,14 @@ pub(crate) struct ShimError {
 }
 
 impl Api {
-    /// Initializes the V8 platform (once per process; later calls return at once).
-    pub fn init(&self) {
-        // SAFETY: no preconditions; thread-safe (std::call_once).
-        unsafe { (self.init)() }
+    /// Initializes V8 with `flags` once per process; returns the flags that were applied by
+    /// the first call (later calls change nothing).
+    pub fn init(&self, flags: &str) -> String {
+        let c = CString::new(flags.replace('\0', " ")).expect("NULs replaced");
+        // SAFETY: valid C string; thread-safe (std::call_once); returns a static string.
+        unsafe { CStr::from_ptr((self.init)(c.as_ptr())) }
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// V8's version string.

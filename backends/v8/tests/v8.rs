@@ -349,3 +349,22 @@ fn units_on_two_threads_and_moved_between_threads() {
     }
     assert_eq!(units.len(), 40);
 }
+
+#[test]
+fn v8_flags_are_fixed_by_the_first_prepare() {
+    let Some(b) = backend() else { return };
+    // Make sure V8 runs (with the default flags) before asking for others.
+    next_unit_works(&b);
+    assert_eq!(
+        b.info().settings["v8_flags"],
+        unitlab_backend_v8::DEFAULT_V8_FLAGS
+    );
+    let mut c = Config::default();
+    c.set("v8_flags", "--stack-size=900").unwrap();
+    let other = V8Backend::new(c).unwrap();
+    let err = other
+        .prepare(&FunctionSpec::catalogue(Function::Noop))
+        .err()
+        .expect("different flags must be refused once V8 runs");
+    assert!(err.to_string().contains("already started"), "{err}");
+}
