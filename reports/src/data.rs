@@ -157,19 +157,54 @@ impl ReportData {
         d
     }
 
-    /// Makes labels unique: the backend name, plus the function when a backend appears with
-    /// several, plus `#n` when that is still ambiguous.
+    /// Makes labels unique: the backend name; with the function when a backend appears with
+    /// several functions; with the settings that differ (`strategy=ondemand`) when a backend
+    /// appears several times with one function; `#n` when that is still ambiguous.
     pub fn relabel(&mut self) {
-        let mut per_backend: BTreeMap<String, usize> = BTreeMap::new();
+        let group = |r: &Run| r.backend().to_string();
+        let mut functions: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for r in &self.runs {
-            *per_backend.entry(r.backend().to_string()).or_default() += 1;
-        }
-        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-        for r in &mut self.runs {
-            let mut label = r.backend().to_string();
-            if per_backend[r.backend()] > 1 {
-                label = format!("{label} ({})", r.result.function.name);
+            let f = functions.entry(group(r)).or_default();
+            if !f.contains(&r.result.function.name) {
+                f.push(r.result.function.name.clone());
             }
+        }
+        let labels: Vec<String> = self
+            .runs
+            .iter()
+            .map(|r| {
+                let mut parts: Vec<String> = Vec::new();
+                if functions[&group(r)].len() > 1 {
+                    parts.push(r.result.function.name.clone());
+                }
+                // Settings whose values differ among the runs of this backend and function.
+                let peers: Vec<&Run> = self
+                    .runs
+                    .iter()
+                    .filter(|o| {
+                        o.backend() == r.backend()
+                            && o.result.function.name == r.result.function.name
+                    })
+                    .collect();
+                if peers.len() > 1 {
+                    for (k, v) in &r.result.backend.settings {
+                        if peers
+                            .iter()
+                            .any(|o| o.result.backend.settings.get(k) != Some(v))
+                        {
+                            parts.push(format!("{k}={v}"));
+                        }
+                    }
+                }
+                if parts.is_empty() {
+                    r.backend().to_string()
+                } else {
+                    format!("{} ({})", r.backend(), parts.join(", "))
+                }
+            })
+            .collect();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (r, mut label) in self.runs.iter_mut().zip(labels) {
             let n = seen.entry(label.clone()).or_default();
             *n += 1;
             if *n > 1 {

@@ -169,17 +169,15 @@ fn run_label(_p: &PlatformInput, r: &PlatformRun) -> String {
     format!("{} {}: {}", kind(r.kind), r.backend, r.policy)
 }
 
-/// The platform result the headline and the timeline use: the first whose trace source names
-/// "burst", else the first.
+/// The platform result the headline and the timeline use: the first whose trace is bursty by
+/// name (its source names "burst", or the on/off arrival process of the default bursty mix,
+/// `process=onoff`), else the first.
 pub fn headline_input(d: &ReportData) -> Option<&PlatformInput> {
     d.platforms
         .iter()
         .find(|p| {
-            p.summary
-                .trace
-                .source
-                .to_ascii_lowercase()
-                .contains("burst")
+            let s = p.summary.trace.source.to_ascii_lowercase();
+            s.contains("burst") || s.contains("process=onoff")
         })
         .or(d.platforms.first())
 }

@@ -402,3 +402,26 @@ fn compare_runs_pairs_by_backend_and_function() {
         .iter()
         .any(|w| w.contains("container") && w.contains("only in the baseline")));
 }
+
+#[test]
+fn labels_name_what_differs() {
+    let a = fixture::measure_run("wasm", 10, 1, 1).unwrap();
+    let mut b = fixture::measure_run("wasm", 10, 1, 2).unwrap();
+    b.result
+        .backend
+        .settings
+        .insert("strategy".into(), "ondemand".into());
+    let c = fixture::measure_run("v8", 10, 1, 1).unwrap();
+    let mut d = ReportData::from_runs(vec![a.clone(), b, c, a]);
+    d.relabel();
+    let labels: Vec<&str> = d.runs.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "wasm (strategy=pooling)",
+            "wasm (strategy=ondemand)",
+            "v8",
+            "wasm (strategy=pooling) #2"
+        ]
+    );
+}
