@@ -20,8 +20,11 @@ fn median(mut v: Vec<u64>) -> Option<u64> {
 }
 
 fn ms(n: Option<u64>) -> String {
-    n.map(|n| format!("{:.3} ms", n as f64 / 1e6))
-        .unwrap_or_else(|| "n/a".into())
+    match n {
+        Some(n) if n < 1_000_000 => format!("{:.1} us", n as f64 / 1e3),
+        Some(n) => format!("{:.3} ms", n as f64 / 1e6),
+        None => "n/a".into(),
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -38,14 +41,17 @@ fn bench(c: &mut Criterion) {
 
     let mut phases: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
     let mut totals = Vec::new();
+    let mut firsts = Vec::new();
     group.bench_function("cold_start/noop", |b| {
         b.iter_custom(|iters| {
             let mut sum = Duration::ZERO;
             for _ in 0..iters {
                 let t0 = Instant::now();
                 let mut unit = prepared.start().expect("start");
+                let t1 = Instant::now();
                 let r = unit.invoke(&req).expect("invoke");
                 let d = t0.elapsed();
+                firsts.push(t1.elapsed().as_nanos() as u64);
                 sum += d;
                 assert_eq!(r.value, Function::Noop.expected(0, 1));
                 totals.push(d.as_nanos() as u64);
@@ -84,6 +90,7 @@ fn bench(c: &mut Criterion) {
         "deno cold start p50 (start + first invoke): {}",
         ms(median(totals))
     );
+    eprintln!("  first invoke p50: {}", ms(median(firsts)));
     for (name, v) in phases {
         eprintln!("  start phase {name:>14} p50: {}", ms(median(v)));
     }
