@@ -40,7 +40,8 @@
 //! `size` and `seed` are the request's u32 values as numbers. The handler returns a finite
 //! number, or a Promise of one (it is awaited); the value is converted with `>>> 0`. A thrown
 //! exception or rejection is [`BackendError::Guest`] with its stack. Deno APIs are available
-//! as in any worker. Catalogue functions run `backends/js/catalogue.js` (shared with the `v8`
+//! as in any worker. `console` output goes to the host's stderr (stdout is the protocol pipe);
+//! the backend keeps only its last 8 KiB, to explain a crash. Catalogue functions run `backends/js/catalogue.js` (shared with the `v8`
 //! backend) as a classic script through indirect eval, so its functions are worker globals.
 //!
 //! # Limits and failures
