@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod browser;
 pub mod charts;
 pub mod compare;
 pub mod data;
@@ -84,6 +85,12 @@ pub enum ReportError {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// Headless Chromium could not check a report.
+    #[error("{message}: run scripts/setup-chromium.sh (installs Debian's chromium)")]
+    Browser {
+        /// What went wrong.
+        message: String,
     },
     /// Drawing a chart failed.
     #[error("chart {chart}: {message}")]
