@@ -145,7 +145,7 @@ fn missing_handler_and_bad_return_values() {
 #[test]
 fn thrown_exception_carries_message_and_line() {
     let Some(b) = backend() else { return };
-    let f = js("function handler(size, seed) {\n  if (size > 0) {\n    throw new Error('boom ' + seed);\n  }\n  return 5;\n}\n");
+    let f = js("function handler(size, seed) {\n  if (size === 1) {\n    throw new Error('boom ' + seed);\n  }\n  if (size === 2) return deep(0);\n  return 5;\n}\nfunction deep(n) { return deep(n + 1) + 1; }\n");
     let p = b.prepare(&user_spec(&f, Limits::default())).unwrap();
     let mut u = p.start().unwrap();
     let err = u.invoke(&Request { size: 1, seed: 77 }).unwrap_err();
@@ -156,6 +156,13 @@ fn thrown_exception_carries_message_and_line() {
     assert!(msg.contains(":3:"), "line 3 expected in: {msg}");
     assert!(msg.contains("at handler"), "stack expected in: {msg}");
     // The same isolate keeps working after a throw.
+    assert_eq!(u.invoke(&Request { size: 0, seed: 0 }).unwrap().value, 5);
+    // Unbounded recursion is V8's RangeError, not a crash of the process.
+    let err = u.invoke(&Request { size: 2, seed: 0 }).unwrap_err();
+    assert!(
+        err.to_string().contains("Maximum call stack size exceeded"),
+        "{err}"
+    );
     assert_eq!(u.invoke(&Request { size: 0, seed: 0 }).unwrap().value, 5);
     next_unit_works(&b);
 }
