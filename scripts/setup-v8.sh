@@ -83,6 +83,17 @@ system_libnode() {
     return 1
 }
 
+if [ -n "${UNITLAB_LIBNODE_DIR:-}" ]; then
+    if [ -f "$UNITLAB_LIBNODE_DIR/usr/include/node/v8.h" ] && [ -e "$UNITLAB_LIBNODE_DIR/$ARCH_LIB/libnode.so" ]; then
+        say "UNITLAB_LIBNODE_DIR=$UNITLAB_LIBNODE_DIR has libnode; nothing to download"
+        ensure_runtime_libs "$UNITLAB_LIBNODE_DIR/$ARCH_LIB/libnode.so"
+        exit 0
+    fi
+    say "UNITLAB_LIBNODE_DIR=$UNITLAB_LIBNODE_DIR lacks usr/include/node/v8.h or $ARCH_LIB/libnode.so;"
+    say "unset it to use $DEST (which this script fills), or fix that folder"
+    exit 1
+fi
+
 if [ -f "$DEST/usr/include/node/v8.h" ] && [ -e "$DEST/$ARCH_LIB/libnode.so" ]; then
     say "project-local libnode already in $DEST; nothing to download"
     ensure_runtime_libs "$DEST/$ARCH_LIB/libnode.so"
