@@ -425,3 +425,16 @@ fn labels_name_what_differs() {
         ]
     );
 }
+
+#[test]
+fn figures_near_the_harness_overhead_are_flagged() {
+    let mut run = fixture::measure_run("wasm", 20, 2, 1).unwrap();
+    run.result.overhead.per_sample_ns = Some(200);
+    let d = ReportData::from_runs(vec![run]);
+    let (html, _, _) = html::render_html(&d, &ReportOptions::default()).unwrap();
+    assert!(
+        html.contains("warm p50"),
+        "warm p50 of ~400 ns is within 10x of 200 ns"
+    );
+    assert!(html.contains("upper bound"));
+}
