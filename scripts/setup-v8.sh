@@ -114,7 +114,9 @@ if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1
 fi
 
 TMP=$(mktemp -d)
-chmod 755 "$TMP"  # lets apt's _apt user write there (else a harmless "unsandboxed" warning)
+# Let apt's unprivileged `_apt` user write there (else apt warns it downloads "unsandboxed").
+chmod 755 "$TMP"
+if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$TMP"; fi
 trap 'rm -rf "$TMP"' EXIT
 say "downloading libnode108 and libnode-dev with apt-get download into $TMP"
 if ! (cd "$TMP" && apt-get download libnode108 libnode-dev); then
