@@ -63,6 +63,13 @@ class Watchdog {
     return id;
   }
 
+  // True when the watchdog already fired for this (still armed) entry.
+  bool fired(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(id);
+    return it != entries_.end() && it->second.fired;
+  }
+
   // Returns true when the watchdog fired for this entry.
   bool disarm(uint64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -317,6 +324,27 @@ int outcome(ul_unit *u, v8::Local<v8::Context> ctx, v8::TryCatch &tc, bool ok, b
   return UL_OK;
 }
 
+// Disarms the watchdog after the outcome of a watched call was computed. The outcome is computed
+// while the watchdog still runs because turning an exception or a result into text can run
+// guest code (toString, a `stack` getter, Error.prepareStackTrace); if the watchdog fired only
+// then, the result is a deadline error.
+int settle(ul_unit *u, uint64_t watch, bool fired_during_call, int rc, uint64_t deadline_ns,
+           char **err) {
+  if (watch == 0) return rc;
+  if (watchdog().disarm(watch) && !fired_during_call) {
+    // V8: clear the termination request so that the isolate can run JS again.
+    u->isolate->CancelTerminateExecution();
+    if (err != nullptr && *err != nullptr) {
+      std::free(*err);
+      *err = nullptr;
+    }
+    rc = fail(err, UL_ERR_DEADLINE,
+              "stopped by the watchdog after " + std::to_string(deadline_ns / 1000000) +
+                  " ms while formatting the guest's exception or result");
+  }
+  return rc;
+}
+
 void finish(ul_unit *u) {
   if (u->dispose_pending) {
     u->dispose_pending = false;
@@ -470,8 +498,9 @@ int ul_unit_run_script(ul_unit *u, const char *src, size_t len, const char *name
       // here); Script::Run runs its top level in the current context.
       bool ok = v8::Script::Compile(ctx, source, &origin).ToLocal(&script) &&
                 !script->Run(ctx).IsEmpty();
-      bool fired = watch != 0 && watchdog().disarm(watch);
+      bool fired = watch != 0 && watchdog().fired(watch);
       rc = outcome(u, ctx, tc, ok, fired, deadline_ns, err);
+      rc = settle(u, watch, fired, rc, deadline_ns, err);
     }
   }
   finish(u);
@@ -535,7 +564,7 @@ int ul_unit_invoke(ul_unit *u, uint32_t size, uint32_t seed, uint64_t deadline_n
     // V8: Function::Call runs handler(size, seed) with `this` = undefined.
     bool ok = fn->Call(ctx, v8::Undefined(isolate), 2, args).ToLocal(&result);
     auto t1 = Clock::now();
-    bool fired = watch != 0 && watchdog().disarm(watch);
+    bool fired = watch != 0 && watchdog().fired(watch);
     if (guest_ns != nullptr) {
       *guest_ns = static_cast<uint64_t>(
           std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
@@ -551,6 +580,7 @@ int ul_unit_invoke(ul_unit *u, uint32_t size, uint32_t seed, uint64_t deadline_n
         *out = result->Uint32Value(ctx).FromMaybe(0);
       }
     }
+    rc = settle(u, watch, fired, rc, deadline_ns, err);
     if (!u->dispose_pending) pump(isolate);
   }
   finish(u);

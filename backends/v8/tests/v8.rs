@@ -191,6 +191,24 @@ fn infinite_loop_is_stopped_by_the_deadline() {
     ));
     next_unit_works(&b);
 
+    // Formatting what the guest threw or returned runs guest code too, under the same deadline.
+    let f = js("function handler(size) {\n  const evil = { toString() { for (;;) {} } };\n  if (size === 1) throw evil;\n  if (size === 2) return evil;\n  return 3;\n}\n");
+    let p = b
+        .prepare(&user_spec(
+            &f,
+            Limits {
+                deadline: Some(deadline),
+                ..Limits::default()
+            },
+        ))
+        .unwrap();
+    let mut u = p.start().unwrap();
+    for size in [1, 2] {
+        let err = u.invoke(&Request { size, seed: 0 }).unwrap_err();
+        assert!(matches!(err, BackendError::Deadline { .. }), "{err:?}");
+        assert_eq!(u.invoke(&Request { size: 0, seed: 0 }).unwrap().value, 3);
+    }
+
     // A loop at the top level of the script is bounded too (and fails prepare).
     let f = js("while (true) {}\nfunction handler() { return 1; }\n");
     let err = b
