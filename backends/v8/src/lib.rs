@@ -86,6 +86,8 @@ const FIX: &str = "run scripts/setup-v8.sh (downloads Debian's libnode108 + libn
                    .deps/libnode), then rebuild; or set UNITLAB_LIBNODE_DIR=<root with \
                    usr/include/node and usr/lib/x86_64-linux-gnu> at build time";
 const MIB: u64 = 1 << 20;
+/// Bound on the top-level script run of the scratch isolate in `prepare` when no deadline is set.
+const PREPARE_CHECK_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Whether V8 can run here: the shim loads, and V8's version.
 pub fn availability() -> Availability {
@@ -294,8 +296,10 @@ impl Backend for V8Backend {
         };
         // A full start in a scratch isolate: compile errors, top-level throws and a missing
         // handler are reported now, with line numbers, instead of in the first cold start.
+        // Without a deadline the check still gets PREPARE_CHECK_DEADLINE, so that a script
+        // whose top level never ends fails prepare instead of hanging it.
         prepared
-            .build()
+            .build(Some(deadline.unwrap_or(PREPARE_CHECK_DEADLINE)))
             .map_err(|e| prep_err(format!("checking the script in a scratch isolate: {e}")))?;
         Ok(Box::new(prepared))
     }
@@ -350,30 +354,28 @@ fn shim_error(
 }
 
 impl V8Prepared {
-    fn to_error(&self, e: ffi::ShimError) -> BackendError {
-        shim_error(e, self.deadline, self.heap_limit, |message| {
-            BackendError::Start { message }
-        })
-    }
-
-    fn build(&self) -> Result<V8Unit, BackendError> {
-        let dl = deadline_ns(self.deadline);
+    /// Creates a unit; `script_deadline` bounds the top-level script runs.
+    fn build(&self, script_deadline: Option<Duration>) -> Result<V8Unit, BackendError> {
+        let dl = deadline_ns(script_deadline);
+        let err = |e: ffi::ShimError| {
+            shim_error(e, script_deadline, self.heap_limit, |message| {
+                BackendError::Start { message }
+            })
+        };
         let t0 = Instant::now();
         let mut raw = ffi::ShimUnit::new(self.api, self.heap_limit.unwrap_or(0));
         raw.trim_on_drop = self.trim;
         let t1 = Instant::now();
-        raw.context().map_err(|e| self.to_error(e))?;
+        raw.context().map_err(err)?;
         let t2 = Instant::now();
         if self.prelude {
             raw.run_script(CATALOGUE_JS, CATALOGUE_NAME, dl)
-                .map_err(|e| self.to_error(e))?;
+                .map_err(err)?;
         }
         if let Some((src, name)) = &self.user {
-            raw.run_script(src, name, dl)
-                .map_err(|e| self.to_error(e))?;
+            raw.run_script(src, name, dl).map_err(err)?;
         }
-        raw.set_handler(&self.handler)
-            .map_err(|e| self.to_error(e))?;
+        raw.set_handler(&self.handler).map_err(err)?;
         let t3 = Instant::now();
         Ok(V8Unit {
             raw,
@@ -395,7 +397,7 @@ impl Prepared for V8Prepared {
     }
 
     fn start(&self) -> Result<Box<dyn Unit>, BackendError> {
-        Ok(Box::new(self.build()?))
+        Ok(Box::new(self.build(self.deadline)?))
     }
 }
 
