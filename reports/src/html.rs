@@ -396,20 +396,11 @@ pub fn render_html(
         for w in &r.result.warnings {
             warns.push(format!("{}: {w}", r.label));
         }
-        // A median within 10x of the harness's own per-sample cost is mostly harness.
-        if let Some(o) = r.result.overhead.per_sample_ns.filter(|&o| o > 0) {
-            for (what, s) in [("cold", &r.result.cold), ("warm", &r.result.warm)] {
-                if let Some(p50) = s.p50.filter(|&p| p < 10 * o) {
-                    warns.push(format!(
-                        "{}: {what} p50 ({}) is within 10× of the harness's own cost per sample \
-                         ({}): read it as an upper bound",
-                        r.label,
-                        format::ns(p50 as f64),
-                        format::ns(o as f64)
-                    ));
-                }
-            }
-        }
+        warns.extend(
+            tables::overhead_warnings(r)
+                .into_iter()
+                .map(|w| format!("{}: {w}", r.label)),
+        );
         if !r.result.errors.is_empty() {
             warns.push(format!(
                 "{}: {} failed units or invokes (listed under Warnings and failures)",

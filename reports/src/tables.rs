@@ -505,7 +505,25 @@ pub fn overhead(d: &ReportData) -> Table {
     t
 }
 
-/// Warnings from the harness, failures, and load warnings.
+/// Medians within 10× of the harness's own per-sample cost: mostly harness, an upper bound.
+pub fn overhead_warnings(r: &Run) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(o) = r.result.overhead.per_sample_ns.filter(|&o| o > 0) {
+        for (what, s) in [("cold", &r.result.cold), ("warm", &r.result.warm)] {
+            if let Some(p50) = s.p50.filter(|&p| p < 10 * o) {
+                out.push(format!(
+                    "{what} p50 ({}) is within 10× of the harness's own cost per sample ({}): \
+                     read it as an upper bound",
+                    format::ns(p50 as f64),
+                    format::ns(o as f64)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Warnings from the harness, failures, load warnings, and the platform results' warnings.
 pub fn warnings(d: &ReportData) -> Table {
     let mut t = Table::new(
         "warnings",
@@ -545,6 +563,15 @@ pub fn warnings(d: &ReportData) -> Table {
                 )),
             ]);
         }
+        for w in overhead_warnings(r) {
+            t.rows.push(vec![
+                Cell::text(&r.label),
+                Cell::text("warning"),
+                Cell::text(""),
+                Cell::text(""),
+                Cell::text(w),
+            ]);
+        }
         for e in &r.result.errors {
             t.rows.push(vec![
                 Cell::text(&r.label),
@@ -554,6 +581,15 @@ pub fn warnings(d: &ReportData) -> Table {
                 Cell::text(&e.message),
             ]);
         }
+    }
+    for w in crate::platform::warnings(d) {
+        t.rows.push(vec![
+            Cell::text("(platform)"),
+            Cell::text("warning"),
+            Cell::text(""),
+            Cell::text(""),
+            Cell::text(w),
+        ]);
     }
     t
 }
