@@ -1,18 +1,33 @@
 //! Reports: charts (plotters, SVG) and a self-contained HTML report from unitlab results.
 //!
-//! The pipeline is `load` -> [`ReportData`] -> views (tables and chart data) -> charts (SVG
+//! The pipeline is [`load`] -> [`ReportData`] -> views (tables and chart data) -> charts (SVG
 //! strings) -> [`render_report`] (one `index.html` with the SVGs inline, each chart also as an
-//! `.svg` file, each table also as a `.csv` file). [`compare`] sets two results side by side
+//! `.svg` file, each table also as a `.csv` file). [`compare()`] sets two results side by side
 //! with a noise test per metric.
 //!
-//! - [`data`]: loading result directories ([`load`]), the [`Run`] and [`Floor`] types.
+//! - [`data`]: loading result directories ([`load`]): measure results (`summary.json`,
+//!   `samples.csv`, `memory.csv`, `phases.csv`), replay/simulation results (`summary.json` with
+//!   the platform schema and each policy's `timeline.csv`), `validation.json`, `floors.json`.
 //! - [`charts`]: one function per chart, data -> SVG string, a "no data" panel instead of a
-//!   panic.
-//! - [`tables`]: every table of the report, rendered to HTML and CSV (raw numbers, units in the
-//!   column names).
-//! - [`html`]: the page (template `templates/index.html`, inline CSS, no scripts, no network).
-//! - [`compare`]: baseline versus new, with a bootstrap confidence interval and a Mann–Whitney
-//!   U test.
+//!   panic; [`platform`] holds the replay/simulation charts and tables.
+//! - [`tables`]: every table of the report, rendered to HTML and CSV (raw numbers; units in the
+//!   column names; an empty field is a figure that was not measured).
+//! - [`html`]: the page (template `templates/index.html`, inline CSS, no script, no network).
+//! - [`mod@compare`]: baseline versus new, with a bootstrap confidence interval and a Mann–Whitney
+//!   U test per metric.
+//! - [`browser`]: checks a rendered report in headless Chromium (tests).
+//! - [`fixture`]: synthetic, deterministic results for tests and demos (never measurements).
+//!
+//! ```no_run
+//! let data = unitlab_reports::load(&["results"])?;
+//! let files = unitlab_reports::render_report(
+//!     &data,
+//!     std::path::Path::new("report"),
+//!     &unitlab_reports::ReportOptions::default(),
+//! )?;
+//! println!("{}", files.index.display());
+//! # Ok::<(), unitlab_reports::ReportError>(())
+//! ```
 
 #![warn(missing_docs)]
 
