@@ -25,8 +25,15 @@ pub const LABEL: &str = "unitlab";
 /// The label telling units from images.
 pub const KIND_LABEL: &str = "unitlab.kind";
 
-/// The JavaScript catalogue run by the `node` image.
-pub const JS_RUNNER: &str = include_str!("../js/runner.js");
+/// The shared JavaScript catalogue (`backends/js/catalogue.js`, also run by `v8` and `deno`).
+pub const JS_CATALOGUE: &str = include_str!("../../js/catalogue.js");
+/// The runner protocol around it (`js/runner.js`).
+pub const JS_PROTOCOL: &str = include_str!("../js/runner.js");
+
+/// The script the `node` image runs: the shared catalogue, then the protocol loop.
+pub fn js_runner() -> String {
+    format!("{JS_CATALOGUE}\n{JS_PROTOCOL}")
+}
 
 /// How many lines of a failed build's log an error carries.
 pub const LOG_TAIL_LINES: usize = 20;
@@ -276,7 +283,7 @@ pub(crate) fn node_image(engine: &Engine) -> Result<Image, String> {
         "unitlab/node:{:016x}",
         fnv64(&[
             ident.as_bytes(),
-            JS_RUNNER.as_bytes(),
+            js_runner().as_bytes(),
             NODE_DOCKERFILE.as_bytes()
         ])
     );
@@ -290,9 +297,8 @@ pub(crate) fn node_image(engine: &Engine) -> Result<Image, String> {
             let inside = format!("rootfs{}", lib.display());
             ctx.add_file(&inside, lib).map_err(err)?;
         }
-        ctx.add("rootfs/unitlab/runner.js", JS_RUNNER.as_bytes(), 0o644)
+        ctx.add("rootfs/unitlab/runner.js", js_runner().as_bytes(), 0o644)
             .map_err(err)?;
-        // Node wants a writable /tmp for nothing here, but an empty one costs nothing.
         ctx.finish().map_err(err)
     })
 }
@@ -369,9 +375,12 @@ mod tests {
             eprintln!("no node on PATH: the node image is unavailable here; skipping the JS check");
             return;
         };
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/js/runner.js");
+        let dir = std::env::temp_dir().join(format!("unitlab-js-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("runner.js");
+        std::fs::write(&script, js_runner()).unwrap();
         let mut child = std::process::Command::new(node)
-            .arg(script)
+            .arg(&script)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -412,6 +421,7 @@ mod tests {
             assert_eq!(resp.value, f.expected(*size, *seed), "{f} {size} {seed}");
         }
         assert!(unitlab_runner::parse_response(lines.next().unwrap()).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! - `runner` (default): `FROM scratch` + the static C runner (`unitlab-runner`). The container
 //!   runs one static process: its cold start isolates the cost of the container layer.
 //! - `node`: `FROM scratch` + the host's `node`, the libraries `ldd` lists and the loader, +
-//!   `js/runner.js`, the catalogue in JavaScript. Its cold start adds booting a runtime.
+//!   the shared JS catalogue (`backends/js/catalogue.js`, the functions the `v8` and `deno`
+//!   backends run) wrapped in the protocol loop of `js/runner.js`. Its cold start adds
+//!   booting a runtime.
 //! - any other value: an image the user already has (nothing is pulled), or
 //!   [`FunctionSource::Image`]. A [`FunctionSource::File`] naming a directory with a
 //!   `Dockerfile` is built locally (a failed build's error carries the log's tail).
@@ -83,7 +85,7 @@ pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(30);
 pub const OPTIONS: &[(&str, &str)] = &[
     (
         "image",
-        "`runner` (FROM-scratch static runner, default), `node` (node + JS catalogue), or the name of a local image speaking the runner protocol",
+        "`runner` (FROM-scratch static runner, default), `node` (host node + the shared JS catalogue), or the name of a local image speaking the runner protocol",
     ),
     (
         "network",
