@@ -8,6 +8,8 @@
 //!   (its stdin is closed, so it prints `ready` and exits). The lab's cold start is compared
 //!   with this figure; `scripts/bench-container-floors.sh` gives `docker run --rm` and
 //!   `runc run` of the same image.
+//! - `raw_create_start/none`: create + start only (start returns once runc has exec'd the
+//!   entrypoint): the lower bound of any create/start cycle through the API.
 //! - `cold_start_noop/node`: the same with the node image (booting a runtime).
 //! - `warm_invoke_noop/none`: one request/response over the attached stream.
 
@@ -66,7 +68,7 @@ fn cold_starts(c: &mut Criterion) {
     cold_start(c, "node", &[("image", "node")]);
 }
 
-fn raw_create_start_wait(c: &mut Criterion) {
+fn raw_cycles(c: &mut Criterion) {
     // Make sure the image exists, then talk to the engine directly.
     let b = backend(&[]);
     b.prepare(&FunctionSpec::catalogue(Function::Noop))
@@ -104,38 +106,47 @@ fn raw_create_start_wait(c: &mut Criterion) {
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(6));
-    g.bench_function("raw_create_start_wait/none", |bench| {
-        bench.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let (took, id) = rt.block_on(async {
-                    let t = Instant::now();
-                    let id = docker
-                        .create_container(None::<CreateContainerOptions>, body.clone())
-                        .await
-                        .expect("create")
-                        .id;
-                    docker
-                        .start_container(&id, None::<StartContainerOptions>)
-                        .await
-                        .expect("start");
-                    let wait = WaitContainerOptionsBuilder::default()
-                        .condition("not-running")
-                        .build();
-                    let mut w = docker.wait_container(&id, Some(wait));
-                    while let Some(r) = w.next().await {
-                        r.expect("wait");
-                    }
-                    (t.elapsed(), id)
-                });
-                total += took;
-                let rm = RemoveContainerOptionsBuilder::default().force(true).build();
-                rt.block_on(docker.remove_container(&id, Some(rm)))
-                    .expect("remove");
-            }
-            total
-        })
-    });
+    for wait_exit in [true, false] {
+        let name = if wait_exit {
+            "raw_create_start_wait/none"
+        } else {
+            "raw_create_start/none"
+        };
+        g.bench_function(name, |bench| {
+            bench.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let (took, id) = rt.block_on(async {
+                        let t = Instant::now();
+                        let id = docker
+                            .create_container(None::<CreateContainerOptions>, body.clone())
+                            .await
+                            .expect("create")
+                            .id;
+                        docker
+                            .start_container(&id, None::<StartContainerOptions>)
+                            .await
+                            .expect("start");
+                        if wait_exit {
+                            let wait = WaitContainerOptionsBuilder::default()
+                                .condition("not-running")
+                                .build();
+                            let mut w = docker.wait_container(&id, Some(wait));
+                            while let Some(r) = w.next().await {
+                                r.expect("wait");
+                            }
+                        }
+                        (t.elapsed(), id)
+                    });
+                    total += took;
+                    let rm = RemoveContainerOptionsBuilder::default().force(true).build();
+                    rt.block_on(docker.remove_container(&id, Some(rm)))
+                        .expect("remove");
+                }
+                total
+            })
+        });
+    }
     g.finish();
 }
 
@@ -157,5 +168,5 @@ fn warm_invoke(c: &mut Criterion) {
     unit.stop().expect("stop");
 }
 
-criterion_group!(benches, raw_create_start_wait, cold_starts, warm_invoke);
+criterion_group!(benches, raw_cycles, cold_starts, warm_invoke);
 criterion_main!(benches);

@@ -98,12 +98,15 @@ impl Engine {
         .map_err(|e| unreachable(&host, e))?;
         let (docker, version) = rt
             .block_on(async {
-                let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
+                let contact = async {
+                    let docker = docker.negotiate_version().await?;
+                    let version = docker.version().await?;
+                    Ok::<_, bollard::errors::Error>((docker, version))
+                };
+                tokio::time::timeout(CONNECT_TIMEOUT, contact)
                     .await
                     .map_err(|_| format!("no answer within {CONNECT_TIMEOUT:?}"))?
-                    .map_err(|e| e.to_string())?;
-                let version = docker.version().await.map_err(|e| e.to_string())?;
-                Ok::<_, String>((docker, version))
+                    .map_err(|e| e.to_string())
             })
             .map_err(|e| unreachable(&host, e))?;
         let mut versions = BTreeMap::new();
