@@ -258,8 +258,9 @@ pub(crate) fn parse_ldd(text: &str) -> Vec<PathBuf> {
 const NODE_DOCKERFILE: &str =
     "FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/usr/bin/node\", \"/unitlab/runner.js\"]\n";
 
-/// The language-runtime image: the host's node and its libraries, plus the JS catalogue.
-pub(crate) fn node_image(engine: &Engine) -> Result<Image, String> {
+/// What the node image is made of: its tag (a hash of the inputs), the node binary and the
+/// libraries it links.
+pub(crate) fn node_plan() -> Result<(String, PathBuf, Vec<PathBuf>), String> {
     let node = find_node().ok_or_else(|| {
         "the `node` image needs a `node` binary on the host's PATH to copy into it (fix: \
          `apt-get install -y nodejs`, or use `--opt image=runner`)"
@@ -287,6 +288,12 @@ pub(crate) fn node_image(engine: &Engine) -> Result<Image, String> {
             NODE_DOCKERFILE.as_bytes()
         ])
     );
+    Ok((tag, node, libs))
+}
+
+/// The language-runtime image: the host's node and its libraries, plus the JS catalogue.
+pub(crate) fn node_image(engine: &Engine) -> Result<Image, String> {
+    let (tag, node, libs) = node_plan()?;
     ensure(engine, &tag, || {
         let err = |e: std::io::Error| format!("writing the node build context: {e}");
         let mut ctx = Context::new();

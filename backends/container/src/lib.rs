@@ -340,7 +340,19 @@ impl Backend for ContainerBackend {
             "ready".into(),
             "entrypoint's `ready <pid>` line read through the attach stream".into(),
         );
-        // The last prepared function's image id and effective limits override the defaults.
+        // Before any prepare: the image catalogue functions will run in, if it exists already
+        // (prepare builds it otherwise). After: the prepared function's image and limits.
+        let reference = match &self.config.image {
+            ImageChoice::Runner => Some(images::runner_tag()),
+            ImageChoice::Node => images::node_plan().ok().map(|(tag, _, _)| tag),
+            ImageChoice::User(u) => Some(u.clone()),
+        };
+        if let Some(reference) = reference {
+            let id = images::local_image_id(&self.engine, &reference)
+                .unwrap_or_else(|| "not built yet (prepare builds it)".into());
+            settings.insert("image_ref".into(), reference);
+            settings.insert("image_id".into(), id);
+        }
         settings.extend(
             self.prepared
                 .lock()
