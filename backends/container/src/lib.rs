@@ -555,32 +555,52 @@ pub fn labelled_containers(
 
 /// Force-removes every container this process started and still holds: call it from a Ctrl-C
 /// handler before exiting (it opens its own connection, so it does not wait for a busy unit).
-/// Returns how many were removed.
+/// From then on `start` refuses to create containers (until [`resume_after_interrupt`]), and
+/// creates already sent to the engine are waited for and removed too, so a run interrupted in
+/// the middle of a start leaves nothing behind. Returns how many were removed.
 pub fn remove_live_units() -> usize {
-    let live: Vec<(String, String)> = {
-        let mut map = unit::LIVE.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::take(&mut *map).into_iter().collect()
-    };
-    let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (id, host) in live {
-        by_host.entry(host).or_default().push(id);
-    }
+    use std::sync::atomic::Ordering;
+    // No container may be created from now on; creates already sent are waited for.
+    unit::STOPPING.store(true, Ordering::SeqCst);
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    let mut engines: BTreeMap<String, Option<Engine>> = BTreeMap::new();
     let mut removed = 0;
-    for (host, ids) in by_host {
-        let Ok(engine) = Engine::connect(Some(&host)) else {
-            continue;
+    loop {
+        let in_flight = unit::IN_FLIGHT.load(Ordering::SeqCst);
+        let batch: Vec<(String, String)> = {
+            let mut map = unit::LIVE.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut *map).into_iter().collect()
         };
-        for id in ids {
+        if batch.is_empty() && in_flight == 0 {
+            break;
+        }
+        for (id, host) in &batch {
+            let engine = engines
+                .entry(host.clone())
+                .or_insert_with(|| Engine::connect(Some(host)).ok());
+            let Some(engine) = engine else { continue };
             let opts = RemoveContainerOptionsBuilder::default().force(true).build();
             if engine
-                .block_on(engine.docker.remove_container(&id, Some(opts)))
+                .block_on(engine.docker.remove_container(id, Some(opts)))
                 .is_ok()
             {
                 removed += 1;
             }
         }
+        if std::time::Instant::now() > give_up {
+            break;
+        }
+        if batch.is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
     removed
+}
+
+/// Lets units be created again after [`remove_live_units`] (for tests and long-lived hosts
+/// that handled an interrupt without exiting).
+pub fn resume_after_interrupt() {
+    unit::STOPPING.store(false, std::sync::atomic::Ordering::SeqCst);
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,11 @@ use crate::hostmem;
 /// Containers this process created and has not removed yet, by id, with their engine address.
 /// [`crate::remove_live_units`] empties it on Ctrl-C.
 pub(crate) static LIVE: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// Set by [`crate::remove_live_units`]: no new container may be created after it.
+pub(crate) static STOPPING: AtomicBool = AtomicBool::new(false);
+/// Creates sent to the engine whose container is not registered in [`LIVE`] yet.
+pub(crate) static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
 fn register(id: &str, host: &str) {
     LIVE.lock()
@@ -114,21 +120,31 @@ impl Prepared for ContainerPrepared {
 
     fn start(&self) -> Result<Box<dyn Unit>, BackendError> {
         let e = &self.engine;
+        let interrupted = || BackendError::Start {
+            message: "interrupted: the lab is removing its containers".into(),
+        };
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        if STOPPING.load(Ordering::SeqCst) {
+            IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+            return Err(interrupted());
+        }
         let t0 = Instant::now();
-        let created = e
-            .block_on(e.docker.create_container(
-                None::<bollard::query_parameters::CreateContainerOptions>,
-                self.body.clone(),
-            ))
-            .map_err(|err| BackendError::Start {
-                message: format!(
-                    "creating a container from {} failed: {}",
-                    self.image,
-                    describe(&err)
-                ),
-            })?;
+        let created = e.block_on(e.docker.create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            self.body.clone(),
+        ));
         let t_create = t0.elapsed();
-        register(&created.id, &e.host);
+        if let Ok(c) = &created {
+            register(&c.id, &e.host);
+        }
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        let created = created.map_err(|err| BackendError::Start {
+            message: format!(
+                "creating a container from {} failed: {}",
+                self.image,
+                describe(&err)
+            ),
+        })?;
         // From here on, an early return drops `unit`, which removes the container.
         let mut unit = ContainerUnit {
             engine: Arc::clone(e),

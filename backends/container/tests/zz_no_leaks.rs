@@ -3,7 +3,7 @@
 
 use unitlab_backend::{Backend, Function, FunctionSpec};
 use unitlab_backend_container::{
-    clean, labelled_containers, remove_live_units, Config, ContainerBackend,
+    clean, labelled_containers, remove_live_units, resume_after_interrupt, Config, ContainerBackend,
 };
 
 #[test]
@@ -28,6 +28,9 @@ fn no_labelled_container_remains_and_clean_removes_leftovers() {
     assert_eq!(mine().len(), 1);
     assert_eq!(remove_live_units(), 1);
     assert!(mine().is_empty());
+    // After an interrupt, starts are refused until resumed.
+    assert!(p.start().is_err());
+    resume_after_interrupt();
 
     // And `unitlab clean` removes leftovers from any run.
     std::mem::forget(p.start().unwrap());
