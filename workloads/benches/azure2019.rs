@@ -10,24 +10,38 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use std::time::Duration;
-use unitlab_workloads::azure2019::{read_day, Azure2019, Azure2019Options, DurationJoin, Spread, SyntheticDay};
+use unitlab_workloads::azure2019::{
+    read_day, Azure2019, Azure2019Options, DurationJoin, Spread, SyntheticDay,
+};
 use unitlab_workloads::rows::Names;
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (path, total) = SyntheticDay::default().write(dir.path(), 1).expect("write the synthetic day");
+    let (path, total) = SyntheticDay::default()
+        .write(dir.path(), 1)
+        .expect("write the synthetic day");
     let bytes = std::fs::metadata(&path).expect("size").len();
     eprintln!("synthetic day: {bytes} bytes, {total} invocations");
 
     let mut g = c.benchmark_group("azure2019");
-    g.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_millis(1)).measurement_time(Duration::from_secs(20));
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements(total));
     for (spread, join) in [
         (Spread::Uniform, DurationJoin::Percentiles),
         (Spread::Uniform, DurationJoin::None),
         (Spread::Equidistant, DurationJoin::None),
     ] {
-        let opts = Azure2019Options { invocations: vec![path.clone()], seed: 1, spread, duration_join: join, ..Default::default() }.with_siblings();
+        let opts = Azure2019Options {
+            invocations: vec![path.clone()],
+            seed: 1,
+            spread,
+            duration_join: join,
+            ..Default::default()
+        }
+        .with_siblings();
         let opened = Azure2019::open(opts).expect("open");
         g.bench_function(format!("expand/{spread:?}/{join:?}"), |b| {
             b.iter_batched(

@@ -14,7 +14,9 @@
 
 use std::path::PathBuf;
 use std::time::Instant;
-use unitlab_workloads::azure2019::{Azure2019, Azure2019Options, DurationJoin, Spread, SyntheticDay};
+use unitlab_workloads::azure2019::{
+    Azure2019, Azure2019Options, DurationJoin, Spread, SyntheticDay,
+};
 
 fn vm_hwm_kib() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -38,21 +40,41 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("write") => {
             std::fs::create_dir_all(&dir).expect("create DIR");
-            let functions = args.get(3).map(|s| s.parse().expect("FUNCTIONS")).unwrap_or(50_000);
+            let functions = args
+                .get(3)
+                .map(|s| s.parse().expect("FUNCTIONS"))
+                .unwrap_or(50_000);
             let t = Instant::now();
-            let (path, total) = SyntheticDay { functions, ..Default::default() }.write(&dir, 1).expect("write");
+            let (path, total) = SyntheticDay {
+                functions,
+                ..Default::default()
+            }
+            .write(&dir, 1)
+            .expect("write");
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            println!("wrote {} ({} bytes, {functions} functions, {total} invocations) in {:.1} s", path.display(), size, t.elapsed().as_secs_f64());
+            println!(
+                "wrote {} ({} bytes, {functions} functions, {total} invocations) in {:.1} s",
+                path.display(),
+                size,
+                t.elapsed().as_secs_f64()
+            );
         }
         Some("expand") => {
             let days: usize = args.get(3).expect(usage).parse().expect("DAYS");
             let inv = dir.join("invocations_per_function_md.anon.d01.csv");
-            let mut opts = Azure2019Options { invocations: vec![inv; days], seed: 1, ..Default::default() }.with_siblings();
+            let mut opts = Azure2019Options {
+                invocations: vec![inv; days],
+                seed: 1,
+                ..Default::default()
+            }
+            .with_siblings();
             // Optional: `durations=none|average|percentiles`, `spread=uniform|equidistant|start`.
             for a in &args[4..] {
                 use clap::ValueEnum;
                 match a.split_once('=') {
-                    Some(("durations", v)) => opts.duration_join = DurationJoin::from_str(v, true).expect("durations"),
+                    Some(("durations", v)) => {
+                        opts.duration_join = DurationJoin::from_str(v, true).expect("durations")
+                    }
                     Some(("spread", v)) => opts.spread = Spread::from_str(v, true).expect("spread"),
                     _ => panic!("{usage}"),
                 }

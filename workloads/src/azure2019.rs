@@ -219,7 +219,12 @@ fn header_of(
 ) -> Result<csv::ByteRecord, TraceError> {
     let h = r.byte_headers().map_err(|e| csv_err(name, e))?.clone();
     if h.is_empty() || (h.len() == 1 && h[0].is_empty()) {
-        return Err(TraceError::parse(name, 1, 1, format!("the file is empty: expected a header line `{expected}`")));
+        return Err(TraceError::parse(
+            name,
+            1,
+            1,
+            format!("the file is empty: expected a header line `{expected}`"),
+        ));
     }
     Ok(h)
 }
@@ -276,7 +281,12 @@ fn check_invocations_header(name: &str, h: &csv::ByteRecord) -> Result<u32, Trac
     }
     let minutes = h.len() - 4;
     if minutes == 0 {
-        return Err(TraceError::parse(name, 1, 5, format!("wrong header: no minute columns; expected `{expected}`")));
+        return Err(TraceError::parse(
+            name,
+            1,
+            5,
+            format!("wrong header: no minute columns; expected `{expected}`"),
+        ));
     }
     for m in 0..minutes {
         let got = &h[4 + m];
@@ -285,40 +295,151 @@ fn check_invocations_header(name: &str, h: &csv::ByteRecord) -> Result<u32, Trac
                 name,
                 1,
                 m as u64 + 5,
-                format!("wrong header: expected minute column `{}`, found `{}`", m + 1, lossy(got)),
+                format!(
+                    "wrong header: expected minute column `{}`, found `{}`",
+                    m + 1,
+                    lossy(got)
+                ),
             ));
         }
     }
     Ok(minutes as u32)
 }
 
-fn triple(rec: &csv::ByteRecord, buf: &mut String) {
+fn triple(rec: &FastCsv, buf: &mut String) {
     buf.clear();
     for i in 0..3 {
         if i > 0 {
             buf.push('/');
         }
-        buf.push_str(&String::from_utf8_lossy(&rec[i]));
+        buf.push_str(&String::from_utf8_lossy(rec.field(i)));
+    }
+}
+
+/// A line-at-a-time CSV reader for the invocations files: a line without quotes is split on
+/// commas in place (fast path: these files are hex ids and integers); a line with a quote is
+/// parsed by the `csv` crate. Quoted fields spanning lines are not supported (the published
+/// files have none). Empty lines are skipped, as the `csv` crate does.
+struct FastCsv {
+    name: String,
+    reader: Box<dyn std::io::BufRead + Send>,
+    buf: Vec<u8>,
+    /// 1-based number of the current line.
+    line: u64,
+    ranges: Vec<(usize, usize)>,
+    quoted: Option<csv::ByteRecord>,
+}
+
+impl FastCsv {
+    fn open(path: &Path) -> Result<Self, TraceError> {
+        Ok(FastCsv {
+            name: path.display().to_string(),
+            reader: crate::io::open_read(path)?,
+            buf: Vec::with_capacity(1 << 14),
+            line: 0,
+            ranges: Vec::with_capacity(1500),
+            quoted: None,
+        })
+    }
+
+    /// Reads the next non-empty line; false at the end.
+    fn next_record(&mut self) -> Result<bool, TraceError> {
+        loop {
+            self.buf.clear();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| TraceError::io(&self.name, e))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.line += 1;
+            while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+                self.buf.pop();
+            }
+            if self.line == 1 && self.buf.starts_with(b"\xef\xbb\xbf") {
+                self.buf.drain(..3);
+            }
+            if self.buf.is_empty() {
+                continue;
+            }
+            self.ranges.clear();
+            if self.buf.contains(&b'"') {
+                let mut r = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(&self.buf[..]);
+                let mut rec = csv::ByteRecord::new();
+                r.read_byte_record(&mut rec).map_err(|e| {
+                    TraceError::parse(&self.name, self.line, 1, format!("malformed CSV: {e}"))
+                })?;
+                self.quoted = Some(rec);
+            } else {
+                self.quoted = None;
+                let mut start = 0;
+                for (i, &b) in self.buf.iter().enumerate() {
+                    if b == b',' {
+                        self.ranges.push((start, i));
+                        start = i + 1;
+                    }
+                }
+                self.ranges.push((start, self.buf.len()));
+            }
+            return Ok(true);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.quoted.as_ref().map_or(self.ranges.len(), |r| r.len())
+    }
+
+    #[inline]
+    fn field(&self, i: usize) -> &[u8] {
+        match &self.quoted {
+            Some(r) => &r[i],
+            None => {
+                let (a, b) = self.ranges[i];
+                &self.buf[a..b]
+            }
+        }
+    }
+
+    fn record(&self) -> csv::ByteRecord {
+        (0..self.len()).map(|i| self.field(i)).collect()
+    }
+
+    /// Reads and checks the header of an invocations file; returns (fields, minutes).
+    fn invocations_header(&mut self) -> Result<(usize, u32), TraceError> {
+        if !self.next_record()? {
+            return Err(TraceError::parse(&self.name, 1, 1, "the file is empty: expected a header line `HashOwner,HashApp,HashFunction,Trigger,1,...,1440`"));
+        }
+        let h = self.record();
+        Ok((h.len(), check_invocations_header(&self.name, &h)?))
     }
 }
 
 /// Reads the names (and triggers) of an invocations file without its counts.
-fn prescan_names(path: &Path, names: &mut Names, triggers: &mut Vec<String>) -> Result<u32, TraceError> {
-    let name = path.display().to_string();
-    let mut r = csv_reader(path)?;
-    let h = header_of(&mut r, &name, "HashOwner,HashApp,HashFunction,Trigger,1,...,1440")?;
-    let minutes = check_invocations_header(&name, &h)?;
-    let mut rec = csv::ByteRecord::new();
+fn prescan_names(
+    path: &Path,
+    names: &mut Names,
+    triggers: &mut Vec<String>,
+) -> Result<u32, TraceError> {
+    let mut r = FastCsv::open(path)?;
+    let (fields, minutes) = r.invocations_header()?;
     let mut key = String::new();
-    while r.read_byte_record(&mut rec).map_err(|e| csv_err(&name, e))? {
-        if rec.len() < 4 {
-            let line = rec.position().map(|p| p.line()).unwrap_or(0);
-            return Err(TraceError::parse(&name, line, rec.len() as u64 + 1, format!("expected {} fields, found {}", h.len(), rec.len())));
+    while r.next_record()? {
+        if r.len() < 4 {
+            return Err(TraceError::parse(
+                &r.name,
+                r.line,
+                r.len() as u64 + 1,
+                format!("expected {fields} fields, found {}", r.len()),
+            ));
         }
-        triple(&rec, &mut key);
+        triple(&r, &mut key);
         let id = names.id_or_insert(&key);
         if id as usize == triggers.len() {
-            triggers.push(lossy(&rec[3]));
+            triggers.push(lossy(r.field(3)));
         }
     }
     Ok(minutes)
@@ -326,30 +447,36 @@ fn prescan_names(path: &Path, names: &mut Names, triggers: &mut Vec<String>) -> 
 
 /// Parses one invocations file into a [`Day`]. With `grow`, new functions are added to
 /// `names`; without, every function must already be there (pre-scanned).
-pub fn read_day(path: &Path, names: &mut Names, triggers: &mut Vec<String>, grow: bool) -> Result<Day, TraceError> {
-    let name = path.display().to_string();
-    let mut r = csv_reader(path)?;
-    let h = header_of(&mut r, &name, "HashOwner,HashApp,HashFunction,Trigger,1,...,1440")?;
-    let minutes = check_invocations_header(&name, &h)?;
+pub fn read_day(
+    path: &Path,
+    names: &mut Names,
+    triggers: &mut Vec<String>,
+    grow: bool,
+) -> Result<Day, TraceError> {
+    let mut r = FastCsv::open(path)?;
+    let (fields, minutes) = r.invocations_header()?;
+    let name = r.name.clone();
     let mut cells: Vec<u64> = Vec::new();
-    let mut rec = csv::ByteRecord::new();
     let mut key = String::new();
     let mut total = 0u64;
-    while r.read_byte_record(&mut rec).map_err(|e| csv_err(&name, e))? {
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        if rec.len() != h.len() {
+    while r.next_record()? {
+        let line = r.line;
+        if r.len() != fields {
             return Err(TraceError::parse(
                 &name,
                 line,
-                rec.len().min(h.len()) as u64 + 1,
-                format!("expected {} fields (4 ids and {minutes} minute counts), found {}", h.len(), rec.len()),
+                r.len().min(fields) as u64 + 1,
+                format!(
+                    "expected {fields} fields (4 ids and {minutes} minute counts), found {}",
+                    r.len()
+                ),
             ));
         }
-        triple(&rec, &mut key);
+        triple(&r, &mut key);
         let f = if grow {
             let id = names.id_or_insert(&key);
             if id as usize == triggers.len() {
-                triggers.push(lossy(&rec[3]));
+                triggers.push(lossy(r.field(3)));
             }
             id
         } else {
@@ -358,16 +485,23 @@ pub fn read_day(path: &Path, names: &mut Names, triggers: &mut Vec<String>, grow
             })?
         };
         if f as u64 >= 1 << CELL_FN_BITS {
-            return Err(TraceError::format(&name, format!("line {line}: more than 2^{CELL_FN_BITS} functions are not supported")));
+            return Err(TraceError::format(
+                &name,
+                format!("line {line}: more than 2^{CELL_FN_BITS} functions are not supported"),
+            ));
         }
         for m in 0..minutes as usize {
-            let cell = &rec[4 + m];
+            let cell = r.field(4 + m);
             let c = parse_count(cell).ok_or_else(|| {
                 TraceError::parse(
                     &name,
                     line,
                     m as u64 + 5,
-                    format!("minute {} = `{}` is not a count: expected an integer >= 0", m + 1, lossy(cell)),
+                    format!(
+                        "minute {} = `{}` is not a count: expected an integer >= 0",
+                        m + 1,
+                        lossy(cell)
+                    ),
                 )
             })?;
             if c == 0 {
@@ -379,7 +513,11 @@ pub fn read_day(path: &Path, names: &mut Names, triggers: &mut Vec<String>, grow
             // into several cells of the same minute and function.
             while left > 0 {
                 let part = left.min(CELL_COUNT_MAX);
-                cells.push(((m as u64) << (CELL_FN_BITS + CELL_COUNT_BITS)) | ((f as u64) << CELL_COUNT_BITS) | part);
+                cells.push(
+                    ((m as u64) << (CELL_FN_BITS + CELL_COUNT_BITS))
+                        | ((f as u64) << CELL_COUNT_BITS)
+                        | part,
+                );
                 left -= part;
             }
         }
@@ -394,10 +532,20 @@ pub fn read_day(path: &Path, names: &mut Names, triggers: &mut Vec<String>, grow
     for m in 0..minutes as usize {
         minute_start[m + 1] += minute_start[m];
     }
-    Ok(Day { minutes, minute_start, cells, invocations: total })
+    Ok(Day {
+        minutes,
+        minute_start,
+        cells,
+        invocations: total,
+    })
 }
 
-fn column_index(name: &str, h: &csv::ByteRecord, col: &str, expected: &str) -> Result<usize, TraceError> {
+fn column_index(
+    name: &str,
+    h: &csv::ByteRecord,
+    col: &str,
+    expected: &str,
+) -> Result<usize, TraceError> {
     h.iter().position(|x| x == col.as_bytes()).ok_or_else(|| {
         TraceError::parse(
             name,
@@ -405,7 +553,10 @@ fn column_index(name: &str, h: &csv::ByteRecord, col: &str, expected: &str) -> R
             1,
             format!(
                 "missing column `{col}`: the header has {}; expected {expected}",
-                h.iter().map(|x| format!("`{}`", lossy(x))).collect::<Vec<_>>().join(", ")
+                h.iter()
+                    .map(|x| format!("`{}`", lossy(x)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
     })
@@ -413,36 +564,75 @@ fn column_index(name: &str, h: &csv::ByteRecord, col: &str, expected: &str) -> R
 
 fn parse_ms(name: &str, line: u64, col: usize, colname: &str, b: &[u8]) -> Result<f64, TraceError> {
     let s = std::str::from_utf8(b).unwrap_or("").trim();
-    let v: f64 = s.parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| {
-        TraceError::parse(name, line, col as u64 + 1, format!("`{colname}` = `{}` is not a number: expected milliseconds", lossy(b)))
-    })?;
+    let v: f64 = s
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| {
+            TraceError::parse(
+                name,
+                line,
+                col as u64 + 1,
+                format!(
+                    "`{colname}` = `{}` is not a number: expected milliseconds",
+                    lossy(b)
+                ),
+            )
+        })?;
     if v < 0.0 {
-        return Err(TraceError::parse(name, line, col as u64 + 1, format!("`{colname}` = `{s}` is negative: expected a duration >= 0 ms")));
+        return Err(TraceError::parse(
+            name,
+            line,
+            col as u64 + 1,
+            format!("`{colname}` = `{s}` is negative: expected a duration >= 0 ms"),
+        ));
     }
     Ok(v)
 }
 
 /// Reads the durations file: (owner/app/function) -> row. The first row of a triple wins.
-pub fn read_durations(path: &Path, join: DurationJoin) -> Result<HashMap<String, DurationRow>, TraceError> {
+pub fn read_durations(
+    path: &Path,
+    join: DurationJoin,
+) -> Result<HashMap<String, DurationRow>, TraceError> {
     let name = path.display().to_string();
     let expected = "`HashOwner,HashApp,HashFunction,Average,Count,Minimum,Maximum,percentile_Average_0,...,percentile_Average_100`";
     let mut r = csv_reader(path)?;
     let h = header_of(&mut r, &name, expected)?;
-    let ids: Vec<usize> = INVOCATIONS_HEAD[..3].iter().map(|c| column_index(&name, &h, c, expected)).collect::<Result<_, _>>()?;
+    let ids: Vec<usize> = INVOCATIONS_HEAD[..3]
+        .iter()
+        .map(|c| column_index(&name, &h, c, expected))
+        .collect::<Result<_, _>>()?;
     let avg = column_index(&name, &h, "Average", expected)?;
     let pct: Vec<usize> = if join == DurationJoin::Percentiles {
-        DURATION_PERCENTILES.iter().map(|(c, _)| column_index(&name, &h, c, expected)).collect::<Result<_, _>>()?
+        DURATION_PERCENTILES
+            .iter()
+            .map(|(c, _)| column_index(&name, &h, c, expected))
+            .collect::<Result<_, _>>()?
     } else {
         vec![]
     };
     let mut out = HashMap::new();
     let mut rec = csv::ByteRecord::new();
-    while r.read_byte_record(&mut rec).map_err(|e| csv_err(&name, e))? {
+    while r
+        .read_byte_record(&mut rec)
+        .map_err(|e| csv_err(&name, e))?
+    {
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         if rec.len() != h.len() {
-            return Err(TraceError::parse(&name, line, rec.len().min(h.len()) as u64 + 1, format!("expected {} fields, found {}", h.len(), rec.len())));
+            return Err(TraceError::parse(
+                &name,
+                line,
+                rec.len().min(h.len()) as u64 + 1,
+                format!("expected {} fields, found {}", h.len(), rec.len()),
+            ));
         }
-        let key = format!("{}/{}/{}", lossy(&rec[ids[0]]), lossy(&rec[ids[1]]), lossy(&rec[ids[2]]));
+        let key = format!(
+            "{}/{}/{}",
+            lossy(&rec[ids[0]]),
+            lossy(&rec[ids[1]]),
+            lossy(&rec[ids[2]])
+        );
         let average_ms = parse_ms(&name, line, avg, "Average", &rec[avg])?;
         let mut percentiles_ms = [average_ms; 7];
         for (k, &c) in pct.iter().enumerate() {
@@ -454,12 +644,18 @@ pub fn read_durations(path: &Path, join: DurationJoin) -> Result<HashMap<String,
                     c as u64 + 1,
                     format!(
                         "`{}` = {} is below `{}` = {}: percentiles must not decrease",
-                        DURATION_PERCENTILES[k].0, percentiles_ms[k], DURATION_PERCENTILES[k - 1].0, percentiles_ms[k - 1]
+                        DURATION_PERCENTILES[k].0,
+                        percentiles_ms[k],
+                        DURATION_PERCENTILES[k - 1].0,
+                        percentiles_ms[k - 1]
                     ),
                 ));
             }
         }
-        out.entry(key).or_insert(DurationRow { average_ms, percentiles_ms });
+        out.entry(key).or_insert(DurationRow {
+            average_ms,
+            percentiles_ms,
+        });
     }
     Ok(out)
 }
@@ -475,19 +671,45 @@ pub fn read_memory(path: &Path) -> Result<HashMap<String, f64>, TraceError> {
     let m = column_index(&name, &h, "AverageAllocatedMb", expected)?;
     let mut out = HashMap::new();
     let mut rec = csv::ByteRecord::new();
-    while r.read_byte_record(&mut rec).map_err(|e| csv_err(&name, e))? {
+    while r
+        .read_byte_record(&mut rec)
+        .map_err(|e| csv_err(&name, e))?
+    {
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         if rec.len() != h.len() {
-            return Err(TraceError::parse(&name, line, rec.len().min(h.len()) as u64 + 1, format!("expected {} fields, found {}", h.len(), rec.len())));
+            return Err(TraceError::parse(
+                &name,
+                line,
+                rec.len().min(h.len()) as u64 + 1,
+                format!("expected {} fields, found {}", h.len(), rec.len()),
+            ));
         }
         let s = std::str::from_utf8(&rec[m]).unwrap_or("").trim();
-        let v: f64 = s.parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| {
-            TraceError::parse(&name, line, m as u64 + 1, format!("`AverageAllocatedMb` = `{}` is not a number: expected megabytes", lossy(&rec[m])))
-        })?;
+        let v: f64 = s
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| {
+                TraceError::parse(
+                    &name,
+                    line,
+                    m as u64 + 1,
+                    format!(
+                        "`AverageAllocatedMb` = `{}` is not a number: expected megabytes",
+                        lossy(&rec[m])
+                    ),
+                )
+            })?;
         if v < 0.0 {
-            return Err(TraceError::parse(&name, line, m as u64 + 1, format!("`AverageAllocatedMb` = `{s}` is negative: expected megabytes >= 0")));
+            return Err(TraceError::parse(
+                &name,
+                line,
+                m as u64 + 1,
+                format!("`AverageAllocatedMb` = `{s}` is negative: expected megabytes >= 0"),
+            ));
         }
-        out.entry(format!("{}/{}", lossy(&rec[o]), lossy(&rec[a]))).or_insert(v);
+        out.entry(format!("{}/{}", lossy(&rec[o]), lossy(&rec[a])))
+            .or_insert(v);
     }
     Ok(out)
 }
@@ -517,7 +739,9 @@ pub struct Azure2019 {
 
 impl std::fmt::Debug for Azure2019 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Azure2019").field("meta.source", &self.meta.source).finish()
+        f.debug_struct("Azure2019")
+            .field("meta.source", &self.meta.source)
+            .finish()
     }
 }
 
@@ -526,7 +750,10 @@ impl Azure2019 {
     /// and parses the first day.
     pub fn open(opts: Azure2019Options) -> Result<Self, TraceError> {
         if opts.invocations.is_empty() {
-            return Err(TraceError::param("invocations", "give at least one invocations_per_function_md.anon.dNN.csv file"));
+            return Err(TraceError::param(
+                "invocations",
+                "give at least one invocations_per_function_md.anon.dNN.csv file",
+            ));
         }
         let mut names = Names::default();
         let mut triggers = Vec::new();
@@ -546,7 +773,11 @@ impl Azure2019 {
         let memory = match &opts.memory {
             Some(p) => {
                 let t = read_memory(p)?;
-                let app_of = |n: &str| n.rsplit_once('/').map(|(a, _)| a.to_string()).unwrap_or_default();
+                let app_of = |n: &str| {
+                    n.rsplit_once('/')
+                        .map(|(a, _)| a.to_string())
+                        .unwrap_or_default()
+                };
                 let mut per_app: HashMap<String, u32> = HashMap::new();
                 for n in &list {
                     *per_app.entry(app_of(n)).or_default() += 1;
@@ -554,7 +785,8 @@ impl Azure2019 {
                 list.iter()
                     .map(|n| {
                         let app = app_of(n);
-                        t.get(&app).map(|mb| (mb * 1048576.0 / per_app[&app] as f64).round() as u64)
+                        t.get(&app)
+                            .map(|mb| (mb * 1048576.0 / per_app[&app] as f64).round() as u64)
                     })
                     .collect()
             }
@@ -606,14 +838,21 @@ impl Azure2019 {
     /// Expands the next minute into `buf`; false at the end of the trace.
     fn fill_minute(&mut self) -> Result<bool, TraceError> {
         loop {
-            let Some(day) = &self.day else { return Ok(false) };
+            let Some(day) = &self.day else {
+                return Ok(false);
+            };
             if self.minute >= day.minutes {
                 self.day_base_minute += day.minutes as u64;
                 self.day = None;
                 self.day_index += 1;
                 self.minute = 0;
                 if self.day_index < self.opts.invocations.len() {
-                    self.day = Some(read_day(&self.opts.invocations[self.day_index], &mut self.names, &mut Vec::new(), false)?);
+                    self.day = Some(read_day(
+                        &self.opts.invocations[self.day_index],
+                        &mut self.names,
+                        &mut Vec::new(),
+                        false,
+                    )?);
                 }
                 continue;
             }
@@ -625,7 +864,14 @@ impl Azure2019 {
             if cells.is_empty() {
                 continue;
             }
-            expand_minute(cells, self.opts.spread, self.opts.seed, g, &mut self.buf, &mut self.scratch);
+            expand_minute(
+                cells,
+                self.opts.spread,
+                self.opts.seed,
+                g,
+                &mut self.buf,
+                &mut self.scratch,
+            );
             self.pos = 0;
             self.dur_rng = Rng::new(self.opts.seed, stream::PER_ITEM + 2 * g + 1);
             return Ok(true);
@@ -636,7 +882,14 @@ impl Azure2019 {
 /// Expands one minute's packed cells (see [`Day::cells`]) into packed
 /// `(offset_ns << 28) | function` values (offset within the minute), sorted by offset and
 /// then function. `scratch` is reused between calls. Public for the benchmark.
-pub fn expand_minute(cells: &[u64], spread: Spread, seed: u64, minute: u64, buf: &mut Vec<u64>, scratch: &mut Vec<u64>) {
+pub fn expand_minute(
+    cells: &[u64],
+    spread: Spread,
+    seed: u64,
+    minute: u64,
+    buf: &mut Vec<u64>,
+    scratch: &mut Vec<u64>,
+) {
     buf.clear();
     match spread {
         Spread::Uniform => {
@@ -688,7 +941,7 @@ fn sort_by_offset(buf: &mut Vec<u64>, scratch: &mut Vec<u64>) {
         for &x in buf.iter() {
             counts[((x >> shift) as usize) & (BUCKETS - 1)] += 1;
         }
-        if counts.iter().any(|&c| c == buf.len()) {
+        if counts.contains(&buf.len()) {
             continue; // every key has the same digit: this pass would not move anything
         }
         let mut sum = 0;
@@ -727,7 +980,9 @@ impl Iterator for Azure2019 {
         self.pos += 1;
         let f = (x & ((1 << FN_BITS) - 1)) as usize;
         let duration_ns = match (&self.durations[f], self.opts.duration_join) {
-            (Some(d), DurationJoin::Percentiles) => Some((d.quantile_ms(self.dur_rng.uniform()) * 1e6).round() as u64),
+            (Some(d), DurationJoin::Percentiles) => {
+                Some((d.quantile_ms(self.dur_rng.uniform()) * 1e6).round() as u64)
+            }
             (Some(d), DurationJoin::Average) => Some((d.average_ms * 1e6).round() as u64),
             _ => None,
         };
@@ -773,7 +1028,15 @@ impl Default for SyntheticDay {
     /// capped at 2 million (about 46% of functions at most once an hour, 93% at most once a
     /// minute on average; the 2019 paper reports 45% and 81% of apps).
     fn default() -> Self {
-        SyntheticDay { functions: 50_000, functions_per_app: 4, median_daily: 20.0, sigma: 2.6, max_daily: 2e6, minutes: 1440, seed: 1 }
+        SyntheticDay {
+            functions: 50_000,
+            functions_per_app: 4,
+            median_daily: 20.0,
+            sigma: 2.6,
+            max_daily: 2e6,
+            minutes: 1440,
+            seed: 1,
+        }
     }
 }
 
@@ -797,9 +1060,14 @@ impl SyntheticDay {
             let n = p.display().to_string();
             move |err| TraceError::io(&n, err)
         };
-        let mut inv = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&inv_path).map_err(e(&inv_path))?);
-        let mut dur = std::io::BufWriter::new(std::fs::File::create(&dur_path).map_err(e(&dur_path))?);
-        let mut mem = std::io::BufWriter::new(std::fs::File::create(&mem_path).map_err(e(&mem_path))?);
+        let mut inv = std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(&inv_path).map_err(e(&inv_path))?,
+        );
+        let mut dur =
+            std::io::BufWriter::new(std::fs::File::create(&dur_path).map_err(e(&dur_path))?);
+        let mut mem =
+            std::io::BufWriter::new(std::fs::File::create(&mem_path).map_err(e(&mem_path))?);
         let io = |r: std::io::Result<()>, p: &Path| r.map_err(e(p));
         let mut line = String::from("HashOwner,HashApp,HashFunction,Trigger");
         for m in 1..=self.minutes {
@@ -811,7 +1079,15 @@ impl SyntheticDay {
         let mut rng = Rng::new(self.seed, stream::MIX_SETUP + day as u64);
         let (mut owner, mut app, mut func) = (String::new(), String::new(), String::new());
         let mut counts = vec![0u32; self.minutes as usize];
-        let triggers = ["http", "timer", "event", "queue", "storage", "orchestration", "others"];
+        let triggers = [
+            "http",
+            "timer",
+            "event",
+            "queue",
+            "storage",
+            "orchestration",
+            "others",
+        ];
         let mut total = 0u64;
         use std::fmt::Write as _;
         for i in 0..self.functions {
@@ -822,7 +1098,10 @@ impl SyntheticDay {
                 io(writeln!(mem, "{owner},{app},{},{mb:.1},{:.1},{:.1},{:.1},{mb:.1},{:.1},{:.1},{:.1},{:.1}", 100, mb * 0.8, mb * 0.85, mb * 0.9, mb * 1.1, mb * 1.2, mb * 1.3, mb * 1.4), &mem_path)?;
             }
             hex(&mut rng, &mut func);
-            let daily = rng.lognormal(self.median_daily.ln(), self.sigma).min(self.max_daily).round() as u64;
+            let daily = rng
+                .lognormal(self.median_daily.ln(), self.sigma)
+                .min(self.max_daily)
+                .round() as u64;
             counts.iter_mut().for_each(|c| *c = 0);
             let per_min = daily as f64 / self.minutes as f64;
             if daily <= 2 * self.minutes as u64 {
@@ -843,7 +1122,15 @@ impl SyntheticDay {
             }
             io(writeln!(inv, "{line}"), &inv_path)?;
             let med = rng.lognormal(300f64.ln(), 1.5);
-            let p = [med * 0.2, med * 0.3, med * 0.7, med, med * 1.5, med * 4.0, med * 6.0];
+            let p = [
+                med * 0.2,
+                med * 0.3,
+                med * 0.7,
+                med,
+                med * 1.5,
+                med * 4.0,
+                med * 6.0,
+            ];
             io(writeln!(dur, "{owner},{app},{func},{:.3},{daily},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3}", med * 1.2, p[0], p[6], p[0], p[1], p[2], p[3], p[4], p[5], p[6]), &dur_path)?;
         }
         io(inv.flush(), &inv_path)?;
@@ -859,9 +1146,27 @@ mod tests {
 
     #[test]
     fn quantile_is_piecewise_linear_through_the_percentiles() {
-        let d = DurationRow { average_ms: 0.0, percentiles_ms: [10.0, 20.0, 50.0, 100.0, 150.0, 800.0, 900.0] };
-        for (u, want) in [(0.0, 10.0), (0.005, 15.0), (0.01, 20.0), (0.25, 50.0), (0.375, 75.0), (0.5, 100.0), (0.75, 150.0), (0.99, 800.0), (0.995, 850.0), (1.0, 900.0)] {
-            assert!((d.quantile_ms(u) - want).abs() < 1e-9, "u={u}: {} vs {want}", d.quantile_ms(u));
+        let d = DurationRow {
+            average_ms: 0.0,
+            percentiles_ms: [10.0, 20.0, 50.0, 100.0, 150.0, 800.0, 900.0],
+        };
+        for (u, want) in [
+            (0.0, 10.0),
+            (0.005, 15.0),
+            (0.01, 20.0),
+            (0.25, 50.0),
+            (0.375, 75.0),
+            (0.5, 100.0),
+            (0.75, 150.0),
+            (0.99, 800.0),
+            (0.995, 850.0),
+            (1.0, 900.0),
+        ] {
+            assert!(
+                (d.quantile_ms(u) - want).abs() < 1e-9,
+                "u={u}: {} vs {want}",
+                d.quantile_ms(u)
+            );
         }
     }
 
@@ -869,7 +1174,9 @@ mod tests {
     fn radix_sort_matches_sort() {
         let mut r = Rng::new(1, 0);
         for n in [0usize, 10, 600, 5000] {
-            let mut v: Vec<u64> = (0..n).map(|i| (r.below(NS_PER_MIN) << FN_BITS) | (i as u64 % 7)).collect();
+            let mut v: Vec<u64> = (0..n)
+                .map(|i| (r.below(NS_PER_MIN) << FN_BITS) | (i as u64 % 7))
+                .collect();
             // Insertion order within equal offsets must be ascending function for equality.
             let mut want = v.clone();
             want.sort_unstable();

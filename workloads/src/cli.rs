@@ -15,7 +15,9 @@
 
 use crate::durations::DurationDist;
 use crate::load::{open, LoadOptions};
-use crate::synth::{self, FlashCrowd, GenConfig, Mix, MixProcess, OnOff, Pattern, Popularity, Process, Synthetic};
+use crate::synth::{
+    self, FlashCrowd, GenConfig, Mix, MixProcess, OnOff, Pattern, Popularity, Process, Synthetic,
+};
 use crate::trace::{BoxedTrace, TraceStream};
 use crate::units::{parse_bytes, parse_duration_ns, parse_duration_s};
 use anyhow::Context;
@@ -28,9 +30,16 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
         Some((n, "s")) => (n, 1.0),
         Some((n, "min" | "m")) => (n, 60.0),
         Some((n, "h")) => (n, 3600.0),
-        Some((_, u)) => return Err(format!("`{s}`: unknown rate unit `/{u}` (use /s, /min or /h)")),
+        Some((_, u)) => {
+            return Err(format!(
+                "`{s}`: unknown rate unit `/{u}` (use /s, /min or /h)"
+            ))
+        }
     };
-    let v: f64 = num.trim().parse().map_err(|_| format!("`{s}`: `{num}` is not a number"))?;
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: `{num}` is not a number"))?;
     if !(v >= 0.0 && v.is_finite()) {
         return Err(format!("`{s}`: a rate must be >= 0"));
     }
@@ -255,25 +264,91 @@ impl PatternCmd {
     /// The generator pattern and configuration, and the output path.
     pub fn into_parts(self) -> (Pattern, GenConfig, PathBuf) {
         let single = |p: Process, c: CommonGen| {
-            (Pattern::Single(p), GenConfig { seed: c.seed, span_s: c.span, durations: c.durations, memory_bytes: c.memory }, c.output)
+            (
+                Pattern::Single(p),
+                GenConfig {
+                    seed: c.seed,
+                    span_s: c.span,
+                    durations: c.durations,
+                    memory_bytes: c.memory,
+                },
+                c.output,
+            )
         };
         match self {
             PatternCmd::Poisson { rate, common } => single(Process::Poisson { rate }, common),
-            PatternCmd::Onoff { rate_on, rate_off, mean_on, mean_off, common } => {
-                single(Process::OnOff(OnOff { rate_on, rate_off, mean_on_s: mean_on, mean_off_s: mean_off }), common)
-            }
-            PatternCmd::Diurnal { rate, amplitude, period, peak, common } => {
-                single(Process::Diurnal { mean_rate: rate, amplitude, period_s: period, peak_s: peak }, common)
-            }
-            PatternCmd::FlashCrowd { base_rate, peak_rate, start, ramp, hold, decay, common } => single(
-                Process::FlashCrowd(FlashCrowd { base_rate, peak_rate, start_s: start, ramp_s: ramp, hold_s: hold, decay_s: decay }),
+            PatternCmd::Onoff {
+                rate_on,
+                rate_off,
+                mean_on,
+                mean_off,
+                common,
+            } => single(
+                Process::OnOff(OnOff {
+                    rate_on,
+                    rate_off,
+                    mean_on_s: mean_on,
+                    mean_off_s: mean_off,
+                }),
                 common,
             ),
-            PatternCmd::Pareto { rate, shape, common } => single(Process::Pareto { rate, shape }, common),
-            PatternCmd::Lognormal { rate, sigma, common } => single(Process::LogNormal { rate, sigma }, common),
-            PatternCmd::Periodic { period, jitter, offset, common } => {
-                single(Process::Periodic { period_s: period, jitter_s: jitter, offset_s: offset }, common)
-            }
+            PatternCmd::Diurnal {
+                rate,
+                amplitude,
+                period,
+                peak,
+                common,
+            } => single(
+                Process::Diurnal {
+                    mean_rate: rate,
+                    amplitude,
+                    period_s: period,
+                    peak_s: peak,
+                },
+                common,
+            ),
+            PatternCmd::FlashCrowd {
+                base_rate,
+                peak_rate,
+                start,
+                ramp,
+                hold,
+                decay,
+                common,
+            } => single(
+                Process::FlashCrowd(FlashCrowd {
+                    base_rate,
+                    peak_rate,
+                    start_s: start,
+                    ramp_s: ramp,
+                    hold_s: hold,
+                    decay_s: decay,
+                }),
+                common,
+            ),
+            PatternCmd::Pareto {
+                rate,
+                shape,
+                common,
+            } => single(Process::Pareto { rate, shape }, common),
+            PatternCmd::Lognormal {
+                rate,
+                sigma,
+                common,
+            } => single(Process::LogNormal { rate, sigma }, common),
+            PatternCmd::Periodic {
+                period,
+                jitter,
+                offset,
+                common,
+            } => single(
+                Process::Periodic {
+                    period_s: period,
+                    jitter_s: jitter,
+                    offset_s: offset,
+                },
+                common,
+            ),
             PatternCmd::Mix {
                 functions,
                 rate,
@@ -293,13 +368,25 @@ impl PatternCmd {
                         Some(sigma) => Popularity::LogNormal { sigma },
                         None => Popularity::Zipf { exponent: zipf },
                     },
-                    process: if process == "onoff" { MixProcess::OnOff { on_fraction, mean_on_s: mean_on } } else { MixProcess::Poisson },
+                    process: if process == "onoff" {
+                        MixProcess::OnOff {
+                            on_fraction,
+                            mean_on_s: mean_on,
+                        }
+                    } else {
+                        MixProcess::Poisson
+                    },
                     timer_fraction,
                     function_duration_sigma,
                 };
                 (
                     Pattern::Mix(m),
-                    GenConfig { seed: common.seed, span_s: common.span, durations: common.durations, memory_bytes: common.memory },
+                    GenConfig {
+                        seed: common.seed,
+                        span_s: common.span,
+                        durations: common.durations,
+                        memory_bytes: common.memory,
+                    },
                     common.output,
                 )
             }
@@ -316,7 +403,8 @@ impl GenArgs {
     pub fn execute(self) -> anyhow::Result<()> {
         let (pattern, config, output) = self.pattern.into_parts();
         let g = Synthetic::new(&pattern, &config)?;
-        let n = crate::native::write(g, &output).with_context(|| format!("writing {}", output.display()))?;
+        let n = crate::native::write(g, &output)
+            .with_context(|| format!("writing {}", output.display()))?;
         if output.as_os_str() != "-" {
             eprintln!("wrote {n} invocations to {}", output.display());
         }
@@ -355,7 +443,8 @@ impl StatsArgs {
     /// Computes and prints the statistics.
     pub fn execute(self) -> anyhow::Result<()> {
         let s = open_input(&self.file, &self.load)?;
-        let st = crate::stats::compute(s, self.window.round() as u64, self.top).with_context(|| format!("reading {}", self.file.display()))?;
+        let st = crate::stats::compute(s, self.window.round() as u64, self.top)
+            .with_context(|| format!("reading {}", self.file.display()))?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&st)?);
         } else {
@@ -394,8 +483,15 @@ impl SliceArgs {
     /// Slices and writes.
     pub fn execute(self) -> anyhow::Result<()> {
         let s = open_input(&self.file, &self.load)?;
-        let sl = crate::transform::Slice::new(s, self.from.round() as u64, self.to.map(|t| t.round() as u64), &self.functions, self.rebase)?;
-        let n = crate::native::write(sl, &self.output).with_context(|| format!("writing {}", self.output.display()))?;
+        let sl = crate::transform::Slice::new(
+            s,
+            self.from.round() as u64,
+            self.to.map(|t| t.round() as u64),
+            &self.functions,
+            self.rebase,
+        )?;
+        let n = crate::native::write(sl, &self.output)
+            .with_context(|| format!("writing {}", self.output.display()))?;
         if self.output.as_os_str() != "-" {
             eprintln!("wrote {n} invocations to {}", self.output.display());
         }
@@ -430,7 +526,8 @@ impl ScaleArgs {
     pub fn execute(self) -> anyhow::Result<()> {
         let s = open_input(&self.file, &self.load)?;
         let sc = crate::transform::Scale::new(s, self.time_factor, self.rate_factor, self.seed)?;
-        let n = crate::native::write(sc, &self.output).with_context(|| format!("writing {}", self.output.display()))?;
+        let n = crate::native::write(sc, &self.output)
+            .with_context(|| format!("writing {}", self.output.display()))?;
         if self.output.as_os_str() != "-" {
             eprintln!("wrote {n} invocations to {}", self.output.display());
         }

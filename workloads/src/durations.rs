@@ -65,11 +65,15 @@ impl DurationDist {
 
     fn validate(self) -> Result<Self, String> {
         match &self {
-            DurationDist::Exponential { mean_ns } if !(*mean_ns > 0.0) => {
+            DurationDist::Exponential { mean_ns } if mean_ns.is_nan() || *mean_ns <= 0.0 => {
                 Err("exp: the mean must be > 0".into())
             }
             DurationDist::LogNormal { median_ns, sigma }
-                if !(*median_ns > 0.0) || !(*sigma > 0.0) || !sigma.is_finite() =>
+                if median_ns.is_nan()
+                    || *median_ns <= 0.0
+                    || sigma.is_nan()
+                    || *sigma <= 0.0
+                    || !sigma.is_finite() =>
             {
                 Err("lognormal: the median and sigma must be > 0".into())
             }
@@ -89,9 +93,7 @@ impl FromStr for DurationDist {
         if s == "none" {
             return Ok(DurationDist::None);
         }
-        let (kind, rest) = s
-            .split_once(':')
-            .ok_or_else(|| format!("`{s}`: {help}"))?;
+        let (kind, rest) = s.split_once(':').ok_or_else(|| format!("`{s}`: {help}"))?;
         let d = match kind {
             "fixed" => DurationDist::Fixed(parse_duration_ns(rest)?.round() as u64),
             "exp" | "exponential" => DurationDist::Exponential {
@@ -149,13 +151,22 @@ mod tests {
 
     #[test]
     fn parse_and_print_round_trip() {
-        for s in ["none", "fixed:100ms", "exp:2s", "lognormal:250ms,1.2", "empirical:5ms,20ms"] {
+        for s in [
+            "none",
+            "fixed:100ms",
+            "exp:2s",
+            "lognormal:250ms,1.2",
+            "empirical:5ms,20ms",
+        ] {
             let d: DurationDist = s.parse().unwrap();
             let again: DurationDist = d.to_string().parse().unwrap();
             assert_eq!(d, again);
         }
         assert!("lognormal:0ms,1".parse::<DurationDist>().is_err());
-        assert!("gamma:1s".parse::<DurationDist>().unwrap_err().contains("expected"));
+        assert!("gamma:1s"
+            .parse::<DurationDist>()
+            .unwrap_err()
+            .contains("expected"));
     }
 
     #[test]
@@ -164,10 +175,16 @@ mod tests {
         let n = 100_000;
         for d in [
             DurationDist::Exponential { mean_ns: 1e6 },
-            DurationDist::LogNormal { median_ns: 1e6, sigma: 0.5 },
+            DurationDist::LogNormal {
+                median_ns: 1e6,
+                sigma: 0.5,
+            },
             DurationDist::Empirical(vec![1, 2, 3, 10]),
         ] {
-            let m = (0..n).map(|_| d.sample(&mut r).unwrap() as f64).sum::<f64>() / n as f64;
+            let m = (0..n)
+                .map(|_| d.sample(&mut r).unwrap() as f64)
+                .sum::<f64>()
+                / n as f64;
             let want = d.mean_ns().unwrap();
             // Tolerance 2% of the mean (well above 5 standard errors for these shapes).
             assert!((m / want - 1.0).abs() < 0.02, "{d}: {m} vs {want}");

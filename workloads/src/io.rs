@@ -13,7 +13,10 @@ pub fn open_read(path: &Path) -> Result<Box<dyn BufRead + Send>, TraceError> {
     let mut buf = BufReader::with_capacity(1 << 16, file);
     let head = buf.fill_buf().map_err(|e| TraceError::io(&name, e))?;
     if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(buf))))
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            MultiGzDecoder::new(buf),
+        )))
     } else {
         Ok(Box::new(buf))
     }
@@ -39,7 +42,10 @@ impl Output {
         };
         let w = BufWriter::with_capacity(1 << 16, inner);
         Ok(if name.ends_with(".gz") {
-            Output::Gzip(flate2::write::GzEncoder::new(w, flate2::Compression::default()))
+            Output::Gzip(flate2::write::GzEncoder::new(
+                w,
+                flate2::Compression::default(),
+            ))
         } else {
             Output::Plain(w)
         })

@@ -12,7 +12,9 @@
 //! - otherwise an error that says which options to give.
 
 use crate::azure2019::{Azure2019, Azure2019Options, DurationJoin, Spread};
-use crate::rows::{open_rows, Columns, MemUnit, RowFormat, RowOptions, TimeFormat, TimeUnit, Unsorted};
+use crate::rows::{
+    open_rows, Columns, MemUnit, RowFormat, RowOptions, TimeFormat, TimeUnit, Unsorted,
+};
 use crate::trace::BoxedTrace;
 use crate::TraceError;
 use std::path::{Path, PathBuf};
@@ -100,7 +102,10 @@ impl LoadOptions {
         })?;
         Ok(Columns {
             timestamp: ts,
-            time: self.time_format.clone().unwrap_or(TimeFormat::Number(TimeUnit::S)),
+            time: self
+                .time_format
+                .clone()
+                .unwrap_or(TimeFormat::Number(TimeUnit::S)),
             timestamp_is_end: self.timestamp_is_end,
             function: self.function_column.clone(),
             duration: self.duration_column.clone(),
@@ -136,7 +141,11 @@ pub fn detect(path: &Path, opts: &LoadOptions) -> Result<Format, TraceError> {
         return Ok(Format::Azure2021);
     }
     if opts.timestamp_column.is_some() {
-        return Ok(if first.trim_start().starts_with('{') { Format::Jsonl } else { Format::Csv });
+        return Ok(if first.trim_start().starts_with('{') {
+            Format::Jsonl
+        } else {
+            Format::Csv
+        });
     }
     let shown: String = first.chars().take(120).collect();
     Err(TraceError::parse(
@@ -157,13 +166,27 @@ pub fn open(path: &Path, opts: &LoadOptions) -> Result<BoxedTrace, TraceError> {
         Format::Auto => detect(path, opts)?,
         f => f,
     };
-    let row_opts = RowOptions { unsorted: opts.unsorted };
+    let row_opts = RowOptions {
+        unsorted: opts.unsorted,
+    };
     Ok(match format {
         Format::Auto => unreachable!("resolved above"),
         Format::Native => Box::new(open_rows(path, &RowFormat::Native, &row_opts)?),
-        Format::Azure2021 => Box::new(open_rows(path, &RowFormat::Csv(Columns::azure2021()), &row_opts)?),
-        Format::Csv => Box::new(open_rows(path, &RowFormat::Csv(opts.columns(&name)?), &row_opts)?),
-        Format::Jsonl => Box::new(open_rows(path, &RowFormat::Jsonl(opts.columns(&name)?), &row_opts)?),
+        Format::Azure2021 => Box::new(open_rows(
+            path,
+            &RowFormat::Csv(Columns::azure2021()),
+            &row_opts,
+        )?),
+        Format::Csv => Box::new(open_rows(
+            path,
+            &RowFormat::Csv(opts.columns(&name)?),
+            &row_opts,
+        )?),
+        Format::Jsonl => Box::new(open_rows(
+            path,
+            &RowFormat::Jsonl(opts.columns(&name)?),
+            &row_opts,
+        )?),
         Format::Azure2019 => {
             let mut invocations = vec![path.to_path_buf()];
             invocations.extend(opts.next_days.iter().cloned());

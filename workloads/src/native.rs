@@ -87,16 +87,36 @@ pub fn read_meta(path: &Path) -> Result<TraceMeta, TraceError> {
     let name = path.display().to_string();
     let mut r = crate::io::open_read(path)?;
     let mut line = String::new();
-    r.read_line(&mut line).map_err(|e| TraceError::io(&name, e))?;
+    r.read_line(&mut line)
+        .map_err(|e| TraceError::io(&name, e))?;
     if line.trim_end() != MAGIC {
-        return Err(TraceError::parse(&name, 1, 1, format!("expected `{MAGIC}` (a unitlab native trace), found `{}`", line.trim_end())));
+        return Err(TraceError::parse(
+            &name,
+            1,
+            1,
+            format!(
+                "expected `{MAGIC}` (a unitlab native trace), found `{}`",
+                line.trim_end()
+            ),
+        ));
     }
     line.clear();
-    r.read_line(&mut line).map_err(|e| TraceError::io(&name, e))?;
+    r.read_line(&mut line)
+        .map_err(|e| TraceError::io(&name, e))?;
     let json = line.trim_end().strip_prefix(META_PREFIX).ok_or_else(|| {
-        TraceError::parse(&name, 2, 1, format!("expected `{META_PREFIX}{{...}}` with the trace's metadata as JSON"))
+        TraceError::parse(
+            &name,
+            2,
+            1,
+            format!("expected `{META_PREFIX}{{...}}` with the trace's metadata as JSON"),
+        )
     })?;
     serde_json::from_str(json).map_err(|e| {
-        TraceError::parse(&name, 2, (META_PREFIX.len() + e.column()) as u64, format!("invalid metadata JSON: {e}"))
+        TraceError::parse(
+            &name,
+            2,
+            (META_PREFIX.len() + e.column()) as u64,
+            format!("invalid metadata JSON: {e}"),
+        )
     })
 }

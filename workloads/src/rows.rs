@@ -255,7 +255,11 @@ pub fn parse_scaled(s: &str, pow10: u32) -> Option<i128> {
         v = v * 10 + (b - b'0') as i128;
     }
     for i in 0..pow10 as usize {
-        let d = frac.as_bytes().get(i).map(|b| (b - b'0') as i128).unwrap_or(0);
+        let d = frac
+            .as_bytes()
+            .get(i)
+            .map(|b| (b - b'0') as i128)
+            .unwrap_or(0);
         v = v * 10 + d;
     }
     if let Some(&next) = frac.as_bytes().get(pow10 as usize) {
@@ -340,16 +344,16 @@ impl RowReader {
                     .trim(csv::Trim::All)
                     .comment(matches!(format, RowFormat::Native).then_some(b'#'))
                     .from_reader(reader);
-                let header = reader
-                    .headers()
-                    .map_err(|e| csv_error(&name, e))?
-                    .clone();
+                let header = reader.headers().map_err(|e| csv_error(&name, e))?.clone();
                 if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
                     return Err(TraceError::parse(
                         &name,
                         1,
                         1,
-                        format!("the file is empty: expected a header line naming the columns {}", quote_list(&keys)),
+                        format!(
+                            "the file is empty: expected a header line naming the columns {}",
+                            quote_list(&keys)
+                        ),
                     ));
                 }
                 let mut index = Vec::new();
@@ -363,14 +367,20 @@ impl RowReader {
                                 1,
                                 format!(
                                     "missing column `{k}`: the header has {}; expected {}",
-                                    quote_list(&header.iter().map(String::from).collect::<Vec<_>>()),
+                                    quote_list(
+                                        &header.iter().map(String::from).collect::<Vec<_>>()
+                                    ),
                                     quote_list(&keys)
                                 ),
                             ))
                         }
                     }
                 }
-                Source::Csv { reader, record: csv::StringRecord::new(), index }
+                Source::Csv {
+                    reader,
+                    record: csv::StringRecord::new(),
+                    index,
+                }
             }
             RowFormat::Jsonl(_) => Source::Jsonl {
                 reader,
@@ -399,7 +409,13 @@ impl RowReader {
                 Ok(false) => None,
                 Err(e) => Some(Err(csv_error(&self.path, e))),
             },
-            Source::Jsonl { reader, line, line_no, values, columns } => loop {
+            Source::Jsonl {
+                reader,
+                line,
+                line_no,
+                values,
+                columns,
+            } => loop {
                 line.clear();
                 match reader.read_line(line) {
                     Ok(0) => return None,
@@ -411,17 +427,18 @@ impl RowReader {
                 if text.is_empty() {
                     continue;
                 }
-                let obj: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(text) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        return Some(Err(TraceError::parse(
-                            &self.path,
-                            *line_no,
-                            e.column() as u64,
-                            format!("expected one JSON object per line: {e}"),
-                        )))
-                    }
-                };
+                let obj: serde_json::Map<String, serde_json::Value> =
+                    match serde_json::from_str(text) {
+                        Ok(o) => o,
+                        Err(e) => {
+                            return Some(Err(TraceError::parse(
+                                &self.path,
+                                *line_no,
+                                e.column() as u64,
+                                format!("expected one JSON object per line: {e}"),
+                            )))
+                        }
+                    };
                 for (i, k) in self.keys.iter().enumerate() {
                     values[i] = match obj.get(k) {
                         None | Some(serde_json::Value::Null) => None,
@@ -444,7 +461,9 @@ impl RowReader {
                 text: record.get(index[i]),
                 column: index[i] as u64 + 1,
             },
-            Source::Jsonl { values, columns, .. } => Cell {
+            Source::Jsonl {
+                values, columns, ..
+            } => Cell {
                 text: values[i].as_deref(),
                 column: columns[i],
             },
@@ -489,7 +508,11 @@ impl RowReader {
                 _ => Err(this.err(
                     line,
                     c.column,
-                    format!("`{}` is empty{}: expected {what}", this.keys[i], if is_jsonl { " or missing" } else { "" }),
+                    format!(
+                        "`{}` is empty{}: expected {what}",
+                        this.keys[i],
+                        if is_jsonl { " or missing" } else { "" }
+                    ),
                 )),
             }
         };
@@ -504,10 +527,26 @@ impl RowReader {
                 None | Some("") => None,
                 Some(t) => {
                     let v = parse_scaled(t, unit.pow10()).ok_or_else(|| {
-                        self.err(line, col, format!("`{}` = `{t}` is not a number: expected a duration in {}", self.keys[k], unit.name()))
+                        self.err(
+                            line,
+                            col,
+                            format!(
+                                "`{}` = `{t}` is not a number: expected a duration in {}",
+                                self.keys[k],
+                                unit.name()
+                            ),
+                        )
                     })?;
                     if v < 0 {
-                        return Err(self.err(line, col, format!("`{}` = `{t}` is negative: expected a duration >= 0 in {}", self.keys[k], unit.name())));
+                        return Err(self.err(
+                            line,
+                            col,
+                            format!(
+                                "`{}` = `{t}` is negative: expected a duration >= 0 in {}",
+                                self.keys[k],
+                                unit.name()
+                            ),
+                        ));
                     }
                     Some(v as u64)
                 }
@@ -523,11 +562,29 @@ impl RowReader {
             match c.text.map(str::trim) {
                 None | Some("") => None,
                 Some(t) => {
-                    let v: f64 = t.parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| {
-                        self.err(line, col, format!("`{}` = `{t}` is not a number: expected a memory size in {:?}", self.keys[k], self.cols.memory_unit))
-                    })?;
+                    let v: f64 =
+                        t.parse()
+                            .ok()
+                            .filter(|v: &f64| v.is_finite())
+                            .ok_or_else(|| {
+                                self.err(
+                                    line,
+                                    col,
+                                    format!(
+                                    "`{}` = `{t}` is not a number: expected a memory size in {:?}",
+                                    self.keys[k], self.cols.memory_unit
+                                ),
+                                )
+                            })?;
                     if v < 0.0 {
-                        return Err(self.err(line, col, format!("`{}` = `{t}` is negative: expected a memory size >= 0", self.keys[k])));
+                        return Err(self.err(
+                            line,
+                            col,
+                            format!(
+                                "`{}` = `{t}` is negative: expected a memory size >= 0",
+                                self.keys[k]
+                            ),
+                        ));
                     }
                     Some((v * self.cols.memory_unit.factor()).round() as u64)
                 }
@@ -539,10 +596,25 @@ impl RowReader {
         let (ts, tcol) = required(self, 0, &self.time_expectation())?;
         let mut t = match &self.cols.time {
             TimeFormat::Number(u) => parse_scaled(&ts, u.pow10()).ok_or_else(|| {
-                self.err(line, tcol, format!("`{}` = `{ts}` is not a number: expected {}", self.keys[0], self.time_expectation()))
+                self.err(
+                    line,
+                    tcol,
+                    format!(
+                        "`{}` = `{ts}` is not a number: expected {}",
+                        self.keys[0],
+                        self.time_expectation()
+                    ),
+                )
             })?,
             TimeFormat::DateTime(f) => parse_datetime(&ts, f).ok_or_else(|| {
-                self.err(line, tcol, format!("`{}` = `{ts}` does not match the date-time format `{f}`", self.keys[0]))
+                self.err(
+                    line,
+                    tcol,
+                    format!(
+                        "`{}` = `{ts}` does not match the date-time format `{f}`",
+                        self.keys[0]
+                    ),
+                )
             })?,
         };
         if self.cols.timestamp_is_end {
@@ -550,7 +622,14 @@ impl RowReader {
                 Some(d) => t -= d as i128,
                 None => {
                     let c = self.cell(1 + nfun);
-                    return Err(self.err(line, c.column, format!("`{}` is empty: the end timestamp needs a duration to give the arrival", self.keys[1 + nfun])));
+                    return Err(self.err(
+                        line,
+                        c.column,
+                        format!(
+                            "`{}` is empty: the end timestamp needs a duration to give the arrival",
+                            self.keys[1 + nfun]
+                        ),
+                    ));
                 }
             }
         }
@@ -586,7 +665,13 @@ impl RowReader {
             self.key_buf = buf;
             id
         };
-        Ok(Row { line, t, function, duration_ns, memory_bytes })
+        Ok(Row {
+            line,
+            t,
+            function,
+            duration_ns,
+            memory_bytes,
+        })
     }
 
     fn time_expectation(&self) -> String {
@@ -610,16 +695,22 @@ fn parse_datetime(s: &str, fmt: &str) -> Option<i128> {
 }
 
 fn quote_list(v: &[String]) -> String {
-    v.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn csv_error(path: &str, e: csv::Error) -> TraceError {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
     match e.into_kind() {
         csv::ErrorKind::Io(io) => TraceError::io(path, io),
-        csv::ErrorKind::Utf8 { err, .. } => {
-            TraceError::parse(path, line, err.field() as u64 + 1, format!("invalid UTF-8: {err}"))
-        }
+        csv::ErrorKind::Utf8 { err, .. } => TraceError::parse(
+            path,
+            line,
+            err.field() as u64 + 1,
+            format!("invalid UTF-8: {err}"),
+        ),
         other => TraceError::parse(path, line, 1, format!("malformed CSV: {other:?}")),
     }
 }
@@ -674,6 +765,9 @@ pub struct Prescan {
     pub window_ns: i128,
 }
 
+/// A row waiting in the reorder buffer: (arrival, sequence, function, duration, memory).
+type Pending = (u64, u64, FunctionId, Option<u64>, Option<u64>);
+
 /// A stream over a row-per-invocation file (see the module docs).
 pub struct RowStream {
     meta: TraceMeta,
@@ -682,7 +776,7 @@ pub struct RowStream {
     origin: i128,
     window: i128,
     sorting: bool,
-    heap: BinaryHeap<Reverse<(u64, u64, FunctionId, Option<u64>, Option<u64>)>>,
+    heap: BinaryHeap<Reverse<Pending>>,
     seq: u64,
     running_max: u64,
     done: bool,
@@ -692,12 +786,19 @@ pub struct RowStream {
 
 impl std::fmt::Debug for RowStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RowStream").field("meta", &self.meta).field("prescan", &self.prescan).finish()
+        f.debug_struct("RowStream")
+            .field("meta", &self.meta)
+            .field("prescan", &self.prescan)
+            .finish()
     }
 }
 
 /// Opens a row-per-invocation file (pre-scan included: parse errors surface here).
-pub fn open_rows(path: &Path, format: &RowFormat, opts: &RowOptions) -> Result<RowStream, TraceError> {
+pub fn open_rows(
+    path: &Path,
+    format: &RowFormat,
+    opts: &RowOptions,
+) -> Result<RowStream, TraceError> {
     let name = path.display().to_string();
     let mut names = Names::default();
     let mut native_meta = None;
@@ -743,7 +844,9 @@ pub fn open_rows(path: &Path, format: &RowFormat, opts: &RowOptions) -> Result<R
     // Origin.
     let origin = match format {
         RowFormat::Native => 0,
-        RowFormat::Csv(c) | RowFormat::Jsonl(c) if c == &Columns::azure2021() => scan.min_t.unwrap_or(0).min(0),
+        RowFormat::Csv(c) | RowFormat::Jsonl(c) if c == &Columns::azure2021() => {
+            scan.min_t.unwrap_or(0).min(0)
+        }
         _ => scan.min_t.unwrap_or(0),
     };
     let mut source = match &native_meta {
@@ -751,7 +854,9 @@ pub fn open_rows(path: &Path, format: &RowFormat, opts: &RowOptions) -> Result<R
         None => format!("{} ({})", name, describe(format)),
     };
     if origin != 0 {
-        source.push_str(&format!("; time origin: {origin} ns on the file's scale (its earliest arrival)"));
+        source.push_str(&format!(
+            "; time origin: {origin} ns on the file's scale (its earliest arrival)"
+        ));
     }
     if let Some((line, _, _)) = scan.first_unsorted {
         source.push_str(&format!(
@@ -789,7 +894,9 @@ pub fn open_rows(path: &Path, format: &RowFormat, opts: &RowOptions) -> Result<R
 fn describe(format: &RowFormat) -> String {
     match format {
         RowFormat::Native => "unitlab native".into(),
-        RowFormat::Csv(c) if c == &Columns::azure2021() => "Azure Functions 2021 per-invocation trace".into(),
+        RowFormat::Csv(c) if c == &Columns::azure2021() => {
+            "Azure Functions 2021 per-invocation trace".into()
+        }
         RowFormat::Csv(c) => format!("CSV, timestamp column `{}` as {:?}", c.timestamp, c.time),
         RowFormat::Jsonl(c) => format!("JSONL, timestamp key `{}` as {:?}", c.timestamp, c.time),
     }
@@ -804,7 +911,12 @@ impl Iterator for RowStream {
                     let limit = self.running_max as i128 - self.window;
                     if self.done || (top.0 as i128) <= limit {
                         let Reverse((a, _, f, d, m)) = self.heap.pop().expect("peeked");
-                        return Some(Ok(Invocation { arrival_ns: a, function: f, duration_ns: d, memory_bytes: m }));
+                        return Some(Ok(Invocation {
+                            arrival_ns: a,
+                            function: f,
+                            duration_ns: d,
+                            memory_bytes: m,
+                        }));
                     }
                 }
             }
@@ -833,7 +945,13 @@ impl Iterator for RowStream {
                 }));
             }
             self.running_max = self.running_max.max(a);
-            self.heap.push(Reverse((a, self.seq, row.function, row.duration_ns, row.memory_bytes)));
+            self.heap.push(Reverse((
+                a,
+                self.seq,
+                row.function,
+                row.duration_ns,
+                row.memory_bytes,
+            )));
             self.seq += 1;
         }
     }
@@ -856,7 +974,10 @@ mod tests {
 
     #[test]
     fn decimals_are_exact() {
-        assert_eq!(parse_scaled("1700000000.123456789", 9), Some(1_700_000_000_123_456_789));
+        assert_eq!(
+            parse_scaled("1700000000.123456789", 9),
+            Some(1_700_000_000_123_456_789)
+        );
         assert_eq!(parse_scaled("1.5", 3), Some(1500));
         assert_eq!(parse_scaled("0.0005", 3), Some(1));
         assert_eq!(parse_scaled("-2.25", 1), Some(-23));

@@ -71,7 +71,11 @@ pub struct TraceStats {
 }
 
 /// Computes [`TraceStats`] in one pass. `window_ns` > 0; `top` = how many functions to list.
-pub fn compute(stream: impl TraceStream, window_ns: u64, top: usize) -> Result<TraceStats, TraceError> {
+pub fn compute(
+    stream: impl TraceStream,
+    window_ns: u64,
+    top: usize,
+) -> Result<TraceStats, TraceError> {
     if window_ns == 0 {
         return Err(TraceError::param("window", "must be > 0"));
     }
@@ -117,13 +121,23 @@ pub fn compute(stream: impl TraceStream, window_ns: u64, top: usize) -> Result<T
         .unwrap_or_else(|| last.map_or(0, |l| l + 1));
     let nwin = span_ns.div_ceil(window_ns).max(windows.len() as u64);
     windows.resize(nwin as usize, 0);
-    let mut rates: Vec<f64> = windows.iter().map(|&c| c as f64 * 1e9 / window_ns as f64).collect();
+    let mut rates: Vec<f64> = windows
+        .iter()
+        .map(|&c| c as f64 * 1e9 / window_ns as f64)
+        .collect();
     rates.sort_by(f64::total_cmp);
     let pct = |p: f64| -> f64 {
         let k = ((p / 100.0) * rates.len() as f64).ceil() as usize;
         rates[k.clamp(1, rates.len()) - 1]
     };
-    let rate_percentiles = if rates.is_empty() { vec![] } else { [50.0, 90.0, 99.0, 100.0].iter().map(|&p| (p, pct(p))).collect() };
+    let rate_percentiles = if rates.is_empty() {
+        vec![]
+    } else {
+        [50.0, 90.0, 99.0, 100.0]
+            .iter()
+            .map(|&p| (p, pct(p)))
+            .collect()
+    };
     let (cv, burst) = if gn >= 2 && gmean > 0.0 {
         let sd = (gm2 / (gn - 1) as f64).sqrt();
         (Some(sd / gmean), Some((sd - gmean) / (sd + gmean)))
@@ -144,7 +158,11 @@ pub fn compute(stream: impl TraceStream, window_ns: u64, top: usize) -> Result<T
         .iter()
         .take(top)
         .map(|&i| TopFunction {
-            name: meta.functions.get(i).cloned().unwrap_or_else(|| format!("#{i}")),
+            name: meta
+                .functions
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("#{i}")),
             invocations: per_fn[i],
             share: per_fn[i] as f64 / n as f64,
         })
@@ -171,33 +189,81 @@ pub fn compute(stream: impl TraceStream, window_ns: u64, top: usize) -> Result<T
     })
 }
 
+/// A rate with enough digits to be read whatever its size (`12.500/s`, `3.472e-4/s`).
+fn fmt_rate(r: f64) -> String {
+    if r == 0.0 || r >= 0.01 {
+        format!("{r:.3}/s")
+    } else {
+        format!("{r:.3e}/s")
+    }
+}
+
 impl std::fmt::Display for TraceStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use crate::units::fmt_ns;
         let opt = |x: Option<f64>, d: usize| x.map_or("n/a".to_string(), |v| format!("{v:.d$}"));
         writeln!(f, "source:            {}", self.source)?;
         writeln!(f, "invocations:       {}", self.invocations)?;
-        writeln!(f, "functions:         {} ({} invoked)", self.functions, self.active_functions)?;
+        writeln!(
+            f,
+            "functions:         {} ({} invoked)",
+            self.functions, self.active_functions
+        )?;
         writeln!(
             f,
             "span:              {} (first arrival {}, last {})",
             fmt_ns(self.span_ns as f64),
-            self.first_arrival_ns.map_or("n/a".into(), |v| fmt_ns(v as f64)),
-            self.last_arrival_ns.map_or("n/a".into(), |v| fmt_ns(v as f64))
+            self.first_arrival_ns
+                .map_or("n/a".into(), |v| fmt_ns(v as f64)),
+            self.last_arrival_ns
+                .map_or("n/a".into(), |v| fmt_ns(v as f64))
         )?;
-        writeln!(f, "mean rate:         {} /s", opt(self.mean_rate_per_s, 3))?;
-        write!(f, "rate per {} window ({} windows):", fmt_ns(self.window_ns as f64), self.windows)?;
+        writeln!(
+            f,
+            "mean rate:         {}",
+            self.mean_rate_per_s.map_or("n/a".into(), fmt_rate)
+        )?;
+        write!(
+            f,
+            "rate per {} window ({} windows):",
+            fmt_ns(self.window_ns as f64),
+            self.windows
+        )?;
         for (p, r) in &self.rate_percentiles {
-            write!(f, " p{p}={r:.3}/s")?;
+            write!(f, " p{p}={}", fmt_rate(*r))?;
         }
         writeln!(f)?;
-        writeln!(f, "inter-arrival:     mean {}, CV {}", self.interarrival_mean_ns.map_or("n/a".into(), fmt_ns), opt(self.interarrival_cv, 3))?;
-        writeln!(f, "burstiness index:  {} (Goh-Barabasi: -1 regular, 0 Poisson, ->1 bursty)", opt(self.burstiness, 3))?;
-        writeln!(f, "dispersion index:  {} (variance/mean of window counts; 1 for Poisson)", opt(self.dispersion_index, 3))?;
-        writeln!(f, "durations:         {} with a duration, mean {}", self.with_duration, self.mean_duration_ns.map_or("n/a".into(), fmt_ns))?;
+        writeln!(
+            f,
+            "inter-arrival:     mean {}, CV {}",
+            self.interarrival_mean_ns.map_or("n/a".into(), fmt_ns),
+            opt(self.interarrival_cv, 3)
+        )?;
+        writeln!(
+            f,
+            "burstiness index:  {} (Goh-Barabasi: -1 regular, 0 Poisson, ->1 bursty)",
+            opt(self.burstiness, 3)
+        )?;
+        writeln!(
+            f,
+            "dispersion index:  {} (variance/mean of window counts; 1 for Poisson)",
+            opt(self.dispersion_index, 3)
+        )?;
+        writeln!(
+            f,
+            "durations:         {} with a duration, mean {}",
+            self.with_duration,
+            self.mean_duration_ns.map_or("n/a".into(), fmt_ns)
+        )?;
         writeln!(f, "top functions:")?;
         for t in &self.top {
-            writeln!(f, "  {:>10}  {:>6.2}%  {}", t.invocations, t.share * 100.0, t.name)?;
+            writeln!(
+                f,
+                "  {:>10}  {:>6.2}%  {}",
+                t.invocations,
+                t.share * 100.0,
+                t.name
+            )?;
         }
         Ok(())
     }

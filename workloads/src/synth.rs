@@ -207,14 +207,20 @@ impl Process {
             if v > 0.0 && v.is_finite() {
                 Ok(())
             } else {
-                Err(TraceError::param(name, format!("must be > 0 and finite, got {v}")))
+                Err(TraceError::param(
+                    name,
+                    format!("must be > 0 and finite, got {v}"),
+                ))
             }
         }
         fn nonneg(name: &str, v: f64) -> Result<(), TraceError> {
             if v >= 0.0 && v.is_finite() {
                 Ok(())
             } else {
-                Err(TraceError::param(name, format!("must be >= 0 and finite, got {v}")))
+                Err(TraceError::param(
+                    name,
+                    format!("must be >= 0 and finite, got {v}"),
+                ))
             }
         }
         match self {
@@ -225,16 +231,27 @@ impl Process {
                 pos("mean-on", o.mean_on_s)?;
                 pos("mean-off", o.mean_off_s)?;
                 if o.rate_on + o.rate_off == 0.0 {
-                    return Err(TraceError::param("rate-on", "rate-on and rate-off cannot both be 0"));
+                    return Err(TraceError::param(
+                        "rate-on",
+                        "rate-on and rate-off cannot both be 0",
+                    ));
                 }
                 Ok(())
             }
-            Process::Diurnal { mean_rate, amplitude, period_s, peak_s } => {
+            Process::Diurnal {
+                mean_rate,
+                amplitude,
+                period_s,
+                peak_s,
+            } => {
                 pos("rate", *mean_rate)?;
                 pos("period", *period_s)?;
                 nonneg("peak", *peak_s)?;
                 if !(0.0..=1.0).contains(amplitude) {
-                    return Err(TraceError::param("amplitude", format!("must be in [0, 1], got {amplitude}")));
+                    return Err(TraceError::param(
+                        "amplitude",
+                        format!("must be in [0, 1], got {amplitude}"),
+                    ));
                 }
                 Ok(())
             }
@@ -246,14 +263,20 @@ impl Process {
                 nonneg("hold", f.hold_s)?;
                 nonneg("decay", f.decay_s)?;
                 if f.base_rate.max(f.peak_rate) == 0.0 {
-                    return Err(TraceError::param("peak-rate", "base-rate and peak-rate cannot both be 0"));
+                    return Err(TraceError::param(
+                        "peak-rate",
+                        "base-rate and peak-rate cannot both be 0",
+                    ));
                 }
                 Ok(())
             }
             Process::Pareto { rate, shape } => {
                 pos("rate", *rate)?;
                 if !(*shape > 1.0 && shape.is_finite()) {
-                    return Err(TraceError::param("shape", format!("must be > 1 (the mean is infinite otherwise), got {shape}")));
+                    return Err(TraceError::param(
+                        "shape",
+                        format!("must be > 1 (the mean is infinite otherwise), got {shape}"),
+                    ));
                 }
                 Ok(())
             }
@@ -261,11 +284,18 @@ impl Process {
                 pos("rate", *rate)?;
                 pos("sigma", *sigma)
             }
-            Process::Periodic { period_s, jitter_s, offset_s } => {
+            Process::Periodic {
+                period_s,
+                jitter_s,
+                offset_s,
+            } => {
                 pos("period", *period_s)?;
                 nonneg("offset", *offset_s)?;
                 if !(*jitter_s >= 0.0 && jitter_s <= period_s) {
-                    return Err(TraceError::param("jitter", format!("must be in [0, period] = [0, {period_s}] s, got {jitter_s}")));
+                    return Err(TraceError::param(
+                        "jitter",
+                        format!("must be in [0, period] = [0, {period_s}] s, got {jitter_s}"),
+                    ));
                 }
                 Ok(())
             }
@@ -282,7 +312,12 @@ impl std::fmt::Display for Process {
                 "onoff rate-on={}/s rate-off={}/s mean-on={}s mean-off={}s",
                 o.rate_on, o.rate_off, o.mean_on_s, o.mean_off_s
             ),
-            Process::Diurnal { mean_rate, amplitude, period_s, peak_s } => write!(
+            Process::Diurnal {
+                mean_rate,
+                amplitude,
+                period_s,
+                peak_s,
+            } => write!(
                 f,
                 "diurnal rate={mean_rate}/s amplitude={amplitude} period={period_s}s peak={peak_s}s"
             ),
@@ -292,8 +327,14 @@ impl std::fmt::Display for Process {
                 c.base_rate, c.peak_rate, c.start_s, c.ramp_s, c.hold_s, c.decay_s
             ),
             Process::Pareto { rate, shape } => write!(f, "pareto rate={rate}/s shape={shape}"),
-            Process::LogNormal { rate, sigma } => write!(f, "lognormal rate={rate}/s sigma={sigma}"),
-            Process::Periodic { period_s, jitter_s, offset_s } => write!(
+            Process::LogNormal { rate, sigma } => {
+                write!(f, "lognormal rate={rate}/s sigma={sigma}")
+            }
+            Process::Periodic {
+                period_s,
+                jitter_s,
+                offset_s,
+            } => write!(
                 f,
                 "periodic period={period_s}s jitter={jitter_s}s offset={offset_s}s"
             ),
@@ -320,12 +361,22 @@ impl States {
         let on = rng.uniform() < p.on_fraction();
         let mean = if on { p.mean_on_s } else { p.mean_off_s };
         let end = rng.exp(mean);
-        States { p, rng, on, start: 0.0, end }
+        States {
+            p,
+            rng,
+            on,
+            start: 0.0,
+            end,
+        }
     }
     fn advance(&mut self) {
         self.on = !self.on;
         self.start = self.end;
-        let mean = if self.on { self.p.mean_on_s } else { self.p.mean_off_s };
+        let mean = if self.on {
+            self.p.mean_on_s
+        } else {
+            self.p.mean_off_s
+        };
         self.end = self.start + self.rng.exp(mean);
     }
     fn rate(&self) -> f64 {
@@ -340,26 +391,70 @@ impl States {
 /// The running state of one function's arrival process.
 #[derive(Debug, Clone)]
 enum Arrivals {
-    Poisson { mean_gap: f64, t: f64, rng: Rng },
-    OnOff { states: States, t: f64, rng: Rng },
-    Diurnal { mean: f64, amp: f64, period: f64, peak: f64, t: f64, rng: Rng },
-    Flash { p: FlashCrowd, t: f64, rng: Rng },
-    Pareto { xm: f64, shape: f64, t: f64, rng: Rng },
-    LogNormal { mu: f64, sigma: f64, t: f64, rng: Rng },
-    Periodic { period: f64, jitter: f64, offset: f64, k: u64, rng: Rng },
+    Poisson {
+        mean_gap: f64,
+        t: f64,
+        rng: Rng,
+    },
+    OnOff {
+        states: Box<States>,
+        t: f64,
+        rng: Rng,
+    },
+    Diurnal {
+        mean: f64,
+        amp: f64,
+        period: f64,
+        peak: f64,
+        t: f64,
+        rng: Rng,
+    },
+    Flash {
+        p: FlashCrowd,
+        t: f64,
+        rng: Rng,
+    },
+    Pareto {
+        xm: f64,
+        shape: f64,
+        t: f64,
+        rng: Rng,
+    },
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+        t: f64,
+        rng: Rng,
+    },
+    Periodic {
+        period: f64,
+        jitter: f64,
+        offset: f64,
+        k: u64,
+        rng: Rng,
+    },
 }
 
 impl Arrivals {
     fn new(p: &Process, seed: u64, function: u32) -> Self {
         let rng = Rng::new(seed, fn_stream(function, 0));
         match *p {
-            Process::Poisson { rate } => Arrivals::Poisson { mean_gap: 1.0 / rate, t: 0.0, rng },
-            Process::OnOff(o) => Arrivals::OnOff {
-                states: States::new(o, Rng::new(seed, fn_stream(function, 2))),
+            Process::Poisson { rate } => Arrivals::Poisson {
+                mean_gap: 1.0 / rate,
                 t: 0.0,
                 rng,
             },
-            Process::Diurnal { mean_rate, amplitude, period_s, peak_s } => Arrivals::Diurnal {
+            Process::OnOff(o) => Arrivals::OnOff {
+                states: Box::new(States::new(o, Rng::new(seed, fn_stream(function, 2)))),
+                t: 0.0,
+                rng,
+            },
+            Process::Diurnal {
+                mean_rate,
+                amplitude,
+                period_s,
+                peak_s,
+            } => Arrivals::Diurnal {
                 mean: mean_rate,
                 amp: amplitude,
                 period: period_s,
@@ -380,7 +475,11 @@ impl Arrivals {
                 t: 0.0,
                 rng,
             },
-            Process::Periodic { period_s, jitter_s, offset_s } => Arrivals::Periodic {
+            Process::Periodic {
+                period_s,
+                jitter_s,
+                offset_s,
+            } => Arrivals::Periodic {
                 period: period_s,
                 jitter: jitter_s,
                 offset: offset_s,
@@ -416,15 +515,22 @@ impl Arrivals {
                 *t = states.end;
                 states.advance();
             },
-            Arrivals::Diurnal { mean, amp, period, peak, t, rng } => {
+            Arrivals::Diurnal {
+                mean,
+                amp,
+                period,
+                peak,
+                t,
+                rng,
+            } => {
                 let max = *mean * (1.0 + *amp);
                 loop {
                     *t += rng.exp(1.0 / max);
                     if *t >= span {
                         return None;
                     }
-                    let rate = *mean
-                        * (1.0 + *amp * (TAU * (*t - *peak) / *period + FRAC_PI_2).sin());
+                    let rate =
+                        *mean * (1.0 + *amp * (TAU * (*t - *peak) / *period + FRAC_PI_2).sin());
                     if rng.uniform() * max < rate {
                         break *t;
                     }
@@ -468,7 +574,13 @@ impl Arrivals {
                 *t += rng.lognormal(*mu, *sigma);
                 *t
             }
-            Arrivals::Periodic { period, jitter, offset, k, rng } => {
+            Arrivals::Periodic {
+                period,
+                jitter,
+                offset,
+                k,
+                rng,
+            } => {
                 let t = *offset + *k as f64 * *period + rng.uniform() * *jitter;
                 *k += 1;
                 t
@@ -556,27 +668,49 @@ impl Mix {
             return Err(TraceError::param("functions", "must be >= 1"));
         }
         if !(self.total_rate > 0.0 && self.total_rate.is_finite()) {
-            return Err(TraceError::param("rate", format!("must be > 0, got {}", self.total_rate)));
+            return Err(TraceError::param(
+                "rate",
+                format!("must be > 0, got {}", self.total_rate),
+            ));
         }
         match self.popularity {
             Popularity::Zipf { exponent } if !(exponent >= 0.0 && exponent.is_finite()) => {
-                return Err(TraceError::param("zipf", format!("must be >= 0, got {exponent}")))
+                return Err(TraceError::param(
+                    "zipf",
+                    format!("must be >= 0, got {exponent}"),
+                ))
             }
             Popularity::LogNormal { sigma } if !(sigma > 0.0 && sigma.is_finite()) => {
-                return Err(TraceError::param("popularity-sigma", format!("must be > 0, got {sigma}")))
+                return Err(TraceError::param(
+                    "popularity-sigma",
+                    format!("must be > 0, got {sigma}"),
+                ))
             }
             _ => {}
         }
-        if let MixProcess::OnOff { on_fraction, mean_on_s } = self.process {
+        if let MixProcess::OnOff {
+            on_fraction,
+            mean_on_s,
+        } = self.process
+        {
             if !(on_fraction > 0.0 && on_fraction <= 1.0) {
-                return Err(TraceError::param("on-fraction", format!("must be in (0, 1], got {on_fraction}")));
+                return Err(TraceError::param(
+                    "on-fraction",
+                    format!("must be in (0, 1], got {on_fraction}"),
+                ));
             }
             if !(mean_on_s > 0.0 && mean_on_s.is_finite()) {
-                return Err(TraceError::param("mean-on", format!("must be > 0, got {mean_on_s}")));
+                return Err(TraceError::param(
+                    "mean-on",
+                    format!("must be > 0, got {mean_on_s}"),
+                ));
             }
         }
         if !(0.0..=1.0).contains(&self.timer_fraction) {
-            return Err(TraceError::param("timer-fraction", format!("must be in [0, 1], got {}", self.timer_fraction)));
+            return Err(TraceError::param(
+                "timer-fraction",
+                format!("must be in [0, 1], got {}", self.timer_fraction),
+            ));
         }
         if !(self.function_duration_sigma >= 0.0 && self.function_duration_sigma.is_finite()) {
             return Err(TraceError::param("function-duration-sigma", "must be >= 0"));
@@ -587,7 +721,7 @@ impl Mix {
     /// Each function's process (after the timer choice).
     pub fn processes(&self, seed: u64) -> Vec<Process> {
         let rates = self.rates(seed);
-                let mut r = Rng::new(seed, stream::MIX_SETUP + (2 << 20));
+        let mut r = Rng::new(seed, stream::MIX_SETUP + (2 << 20));
         rates
             .iter()
             .map(|&rate| {
@@ -595,18 +729,23 @@ impl Mix {
                 let phase = r.uniform();
                 if timer {
                     let period = 1.0 / rate;
-                    Process::Periodic { period_s: period, jitter_s: 0.1 * period, offset_s: phase * period }
+                    Process::Periodic {
+                        period_s: period,
+                        jitter_s: 0.1 * period,
+                        offset_s: phase * period,
+                    }
                 } else {
                     match self.process {
                         MixProcess::Poisson => Process::Poisson { rate },
-                        MixProcess::OnOff { on_fraction, mean_on_s } if on_fraction < 1.0 => {
-                            Process::OnOff(OnOff {
-                                rate_on: rate / on_fraction,
-                                rate_off: 0.0,
-                                mean_on_s,
-                                mean_off_s: mean_on_s * (1.0 - on_fraction) / on_fraction,
-                            })
-                        }
+                        MixProcess::OnOff {
+                            on_fraction,
+                            mean_on_s,
+                        } if on_fraction < 1.0 => Process::OnOff(OnOff {
+                            rate_on: rate / on_fraction,
+                            rate_off: 0.0,
+                            mean_on_s,
+                            mean_off_s: mean_on_s * (1.0 - on_fraction) / on_fraction,
+                        }),
                         MixProcess::OnOff { .. } => Process::Poisson { rate },
                     }
                 }
@@ -630,7 +769,12 @@ pub struct GenConfig {
 
 impl Default for GenConfig {
     fn default() -> Self {
-        GenConfig { seed: 0, span_s: 60.0, durations: DurationDist::None, memory_bytes: None }
+        GenConfig {
+            seed: 0,
+            span_s: 60.0,
+            durations: DurationDist::None,
+            memory_bytes: None,
+        }
     }
 }
 
@@ -655,9 +799,13 @@ impl std::fmt::Display for Pattern {
                 }
                 match m.process {
                     MixProcess::Poisson => write!(f, "process=poisson ")?,
-                    MixProcess::OnOff { on_fraction, mean_on_s } => {
-                        write!(f, "process=onoff on-fraction={on_fraction} mean-on={mean_on_s}s ")?
-                    }
+                    MixProcess::OnOff {
+                        on_fraction,
+                        mean_on_s,
+                    } => write!(
+                        f,
+                        "process=onoff on-fraction={on_fraction} mean-on={mean_on_s}s "
+                    )?,
                 }
                 write!(
                     f,
@@ -697,7 +845,10 @@ impl Synthetic {
     /// A generator; errors name the invalid parameter and its valid range.
     pub fn new(pattern: &Pattern, config: &GenConfig) -> Result<Self, TraceError> {
         if !(config.span_s > 0.0 && config.span_s.is_finite()) {
-            return Err(TraceError::param("span", format!("must be > 0, got {} s", config.span_s)));
+            return Err(TraceError::param(
+                "span",
+                format!("must be > 0, got {} s", config.span_s),
+            ));
         }
         let seed = config.seed;
         let (processes, scales) = match pattern {
@@ -739,7 +890,10 @@ impl Synthetic {
                     "synthetic {pattern} span={}s durations={} memory={}",
                     config.span_s,
                     config.durations,
-                    config.memory_bytes.map(|b| format!("{b}B")).unwrap_or_else(|| "none".into())
+                    config
+                        .memory_bytes
+                        .map(|b| format!("{b}B"))
+                        .unwrap_or_else(|| "none".into())
                 ),
                 seed: Some(seed),
                 span_ns: Some(crate::units::s_to_ns(config.span_s)),
@@ -768,12 +922,20 @@ impl Iterator for Synthetic {
     fn next(&mut self) -> Option<Self::Item> {
         let Reverse((arrival_ns, f)) = self.heap.pop()?;
         let g = &mut self.fns[f as usize];
-        let duration_ns = self
-            .durations
-            .sample(&mut g.dur_rng)
-            .map(|d| if g.dur_scale == 1.0 { d } else { (d as f64 * g.dur_scale).round() as u64 });
+        let duration_ns = self.durations.sample(&mut g.dur_rng).map(|d| {
+            if g.dur_scale == 1.0 {
+                d
+            } else {
+                (d as f64 * g.dur_scale).round() as u64
+            }
+        });
         self.refill(f);
-        Some(Ok(Invocation { arrival_ns, function: f, duration_ns, memory_bytes: self.memory_bytes }))
+        Some(Ok(Invocation {
+            arrival_ns,
+            function: f,
+            duration_ns,
+            memory_bytes: self.memory_bytes,
+        }))
     }
 }
 
@@ -799,14 +961,20 @@ pub fn default_bursty_config(seed: u64) -> (Pattern, GenConfig) {
             functions: 20,
             total_rate: 20.0,
             popularity: Popularity::Zipf { exponent: 1.0 },
-            process: MixProcess::OnOff { on_fraction: 0.2, mean_on_s: 15.0 },
+            process: MixProcess::OnOff {
+                on_fraction: 0.2,
+                mean_on_s: 15.0,
+            },
             timer_fraction: 0.1,
             function_duration_sigma: 0.5,
         }),
         GenConfig {
             seed,
             span_s: 600.0,
-            durations: DurationDist::LogNormal { median_ns: 50e6, sigma: 1.0 },
+            durations: DurationDist::LogNormal {
+                median_ns: 50e6,
+                sigma: 1.0,
+            },
             memory_bytes: Some(128 << 20),
         },
     )

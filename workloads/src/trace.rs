@@ -90,7 +90,9 @@ impl TraceStream for VecTrace {
 
 /// Reads a whole stream into memory (tests and small traces only: a day of a real trace does
 /// not fit). Stops at the first error.
-pub fn collect(stream: impl TraceStream) -> Result<(TraceMeta, Vec<Invocation>), crate::TraceError> {
+pub fn collect(
+    stream: impl TraceStream,
+) -> Result<(TraceMeta, Vec<Invocation>), crate::TraceError> {
     let meta = stream.meta().clone();
     let items = stream.collect::<Result<Vec<_>, _>>()?;
     Ok((meta, items))

@@ -31,11 +31,20 @@ pub struct Slice<S> {
 impl<S: TraceStream> Slice<S> {
     /// Keeps `[from_ns, to_ns)` (to = None: to the end) and the named functions (by name or
     /// by numeric id; empty: all). `rebase` shifts arrivals so the window starts at 0.
-    pub fn new(inner: S, from_ns: u64, to_ns: Option<u64>, functions: &[String], rebase: bool) -> Result<Self, TraceError> {
+    pub fn new(
+        inner: S,
+        from_ns: u64,
+        to_ns: Option<u64>,
+        functions: &[String],
+        rebase: bool,
+    ) -> Result<Self, TraceError> {
         let mut meta = inner.meta().clone();
         let to = to_ns.unwrap_or(u64::MAX);
         if to <= from_ns {
-            return Err(TraceError::param("to", format!("the window end ({to} ns) must be after its start ({from_ns} ns)")));
+            return Err(TraceError::param(
+                "to",
+                format!("the window end ({to} ns) must be after its start ({from_ns} ns)"),
+            ));
         }
         let remap = if functions.is_empty() {
             None
@@ -47,8 +56,20 @@ impl<S: TraceStream> Slice<S> {
                     .functions
                     .iter()
                     .position(|n| n == f)
-                    .or_else(|| f.parse::<usize>().ok().filter(|&i| i < meta.functions.len()))
-                    .ok_or_else(|| TraceError::param("functions", format!("`{f}` is neither a function name nor an id in 0..{} of this trace", meta.functions.len())))?;
+                    .or_else(|| {
+                        f.parse::<usize>()
+                            .ok()
+                            .filter(|&i| i < meta.functions.len())
+                    })
+                    .ok_or_else(|| {
+                        TraceError::param(
+                            "functions",
+                            format!(
+                                "`{f}` is neither a function name nor an id in 0..{} of this trace",
+                                meta.functions.len()
+                            ),
+                        )
+                    })?;
                 if map[id].is_none() {
                     map[id] = Some(names.len() as FunctionId);
                     names.push(meta.functions[id].clone());
@@ -58,7 +79,11 @@ impl<S: TraceStream> Slice<S> {
             Some(map)
         };
         let end = meta.span_ns.map_or(to, |s| s.min(to));
-        meta.span_ns = if rebase { Some(end.saturating_sub(from_ns)) } else { meta.span_ns.map(|s| s.min(to)) };
+        meta.span_ns = if rebase {
+            Some(end.saturating_sub(from_ns))
+        } else {
+            meta.span_ns.map(|s| s.min(to))
+        };
         if to_ns.is_none() && meta.span_ns == Some(u64::MAX) {
             meta.span_ns = None;
         }
@@ -66,10 +91,22 @@ impl<S: TraceStream> Slice<S> {
             "{}; sliced to [{from_ns}, {}) ns{}{}",
             meta.source,
             to_ns.map_or("end".into(), |t| t.to_string()),
-            if functions.is_empty() { String::new() } else { format!(", functions {}", functions.join(",")) },
+            if functions.is_empty() {
+                String::new()
+            } else {
+                format!(", functions {}", functions.join(","))
+            },
             if rebase { ", rebased to 0" } else { "" }
         );
-        Ok(Slice { inner, meta, from_ns, to_ns: to, remap, rebase, done: false })
+        Ok(Slice {
+            inner,
+            meta,
+            from_ns,
+            to_ns: to,
+            remap,
+            rebase,
+            done: false,
+        })
     }
 }
 
@@ -124,16 +161,32 @@ pub struct Scale<S> {
 impl<S: TraceStream> Scale<S> {
     /// `time_factor` > 0 multiplies arrival times; `rate_factor` > 0 thins (< 1) or
     /// thickens (> 1). `seed` drives both random choices.
-    pub fn new(inner: S, time_factor: f64, rate_factor: f64, seed: u64) -> Result<Self, TraceError> {
+    pub fn new(
+        inner: S,
+        time_factor: f64,
+        rate_factor: f64,
+        seed: u64,
+    ) -> Result<Self, TraceError> {
         if !(time_factor > 0.0 && time_factor.is_finite()) {
-            return Err(TraceError::param("time-factor", format!("must be > 0, got {time_factor}")));
+            return Err(TraceError::param(
+                "time-factor",
+                format!("must be > 0, got {time_factor}"),
+            ));
         }
         if !(rate_factor > 0.0 && rate_factor.is_finite()) {
-            return Err(TraceError::param("rate-factor", format!("must be > 0, got {rate_factor}")));
+            return Err(TraceError::param(
+                "rate-factor",
+                format!("must be > 0, got {rate_factor}"),
+            ));
         }
         let mut meta = inner.meta().clone();
-        meta.span_ns = meta.span_ns.map(|s| (s as f64 * time_factor).round() as u64);
-        meta.source = format!("{}; scaled: time x{time_factor}, rate x{rate_factor} (seed {seed})", meta.source);
+        meta.span_ns = meta
+            .span_ns
+            .map(|s| (s as f64 * time_factor).round() as u64);
+        meta.source = format!(
+            "{}; scaled: time x{time_factor}, rate x{rate_factor} (seed {seed})",
+            meta.source
+        );
         Ok(Scale {
             inner,
             meta,
@@ -197,10 +250,15 @@ impl<S: TraceStream> Iterator for Scale<S> {
                 .or(self.meta.span_ns.filter(|&s| s > cur.arrival_ns))
                 .unwrap_or(cur.arrival_ns + 1);
             let gap = end.saturating_sub(cur.arrival_ns).max(1);
-            let mut times: Vec<u64> = (0..copies).map(|_| cur.arrival_ns + self.rng.below(gap)).collect();
+            let mut times: Vec<u64> = (0..copies)
+                .map(|_| cur.arrival_ns + self.rng.below(gap))
+                .collect();
             times.sort_unstable();
             self.pending.push_back(cur);
-            self.pending.extend(times.into_iter().map(|t| Invocation { arrival_ns: t, ..cur }));
+            self.pending.extend(times.into_iter().map(|t| Invocation {
+                arrival_ns: t,
+                ..cur
+            }));
         }
     }
 }

@@ -109,7 +109,9 @@ mod tests {
         assert_eq!(parse_duration_ns("10m").unwrap(), 600e9);
         assert_eq!(parse_duration_ns("7us").unwrap(), 7e3);
         assert!(parse_duration_ns("10").unwrap_err().contains("no unit"));
-        assert!(parse_duration_ns("10parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration_ns("10parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
         assert!(parse_duration_ns("-1s").is_err());
     }
 

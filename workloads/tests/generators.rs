@@ -3,12 +3,18 @@
 //! each tolerance is stated next to its assertion, and chosen at about 3 standard errors or
 //! more for the sample size used.
 
-use unitlab_workloads::synth::{FlashCrowd, GenConfig, Mix, MixProcess, OnOff, Pattern, Popularity, Process, Synthetic};
+use unitlab_workloads::synth::{
+    FlashCrowd, GenConfig, Mix, MixProcess, OnOff, Pattern, Popularity, Process, Synthetic,
+};
 use unitlab_workloads::trace::collect;
 use unitlab_workloads::Invocation;
 
 fn gen(p: Pattern, span_s: f64, seed: u64) -> Vec<Invocation> {
-    let cfg = GenConfig { seed, span_s, ..Default::default() };
+    let cfg = GenConfig {
+        seed,
+        span_s,
+        ..Default::default()
+    };
     collect(Synthetic::new(&p, &cfg).unwrap()).unwrap().1
 }
 
@@ -56,7 +62,12 @@ fn poisson_rate_cv_and_dispersion() {
 
 #[test]
 fn onoff_burst_fraction_and_rates() {
-    let p = OnOff { rate_on: 50.0, rate_off: 1.0, mean_on_s: 1.0, mean_off_s: 4.0 };
+    let p = OnOff {
+        rate_on: 50.0,
+        rate_off: 1.0,
+        mean_on_s: 1.0,
+        mean_off_s: 4.0,
+    };
     let span = 50_000.0;
     let seed = 2;
     let v = gen(Pattern::Single(Process::OnOff(p)), span, seed);
@@ -92,7 +103,16 @@ fn onoff_burst_fraction_and_rates() {
 fn diurnal_follows_the_sinusoid() {
     let (mean, amp, period, peak) = (50.0, 0.8, 1000.0, 250.0);
     let span = 10_000.0;
-    let v = gen(Pattern::Single(Process::Diurnal { mean_rate: mean, amplitude: amp, period_s: period, peak_s: peak }), span, 3);
+    let v = gen(
+        Pattern::Single(Process::Diurnal {
+            mean_rate: mean,
+            amplitude: amp,
+            period_s: period,
+            peak_s: peak,
+        }),
+        span,
+        3,
+    );
     assert!(sorted(&v));
     let t = arrivals_s(&v);
     // Overall rate within 1% of the mean (500k arrivals).
@@ -111,9 +131,13 @@ fn diurnal_follows_the_sinusoid() {
         let (a, z) = (b as f64 * width, (b + 1) as f64 * width);
         // Integral of mean*(1 + amp*cos(2pi(t-peak)/P)) over [a, z).
         let k = std::f64::consts::TAU / period;
-        let integral = mean * ((z - a) + amp / k * ((k * (z - peak)).sin() - (k * (a - peak)).sin()));
+        let integral =
+            mean * ((z - a) + amp / k * ((k * (z - peak)).sin() - (k * (a - peak)).sin()));
         let want = integral * cycles;
-        assert!(rel(*got, want) < 0.05 || (got - want).abs() < 4.0 * want.sqrt(), "bin {b}: {got} vs {want}");
+        assert!(
+            rel(*got, want) < 0.05 || (got - want).abs() < 4.0 * want.sqrt(),
+            "bin {b}: {got} vs {want}"
+        );
     }
     // The busiest bin holds the peak.
     let best = (0..bins).max_by(|&a, &b| c[a].total_cmp(&c[b])).unwrap();
@@ -122,7 +146,14 @@ fn diurnal_follows_the_sinusoid() {
 
 #[test]
 fn flash_crowd_spike_over_baseline() {
-    let p = FlashCrowd { base_rate: 10.0, peak_rate: 500.0, start_s: 100.0, ramp_s: 10.0, hold_s: 50.0, decay_s: 20.0 };
+    let p = FlashCrowd {
+        base_rate: 10.0,
+        peak_rate: 500.0,
+        start_s: 100.0,
+        ramp_s: 10.0,
+        hold_s: 50.0,
+        decay_s: 20.0,
+    };
     let span = 300.0;
     let v = gen(Pattern::Single(Process::FlashCrowd(p)), span, 4);
     assert!(sorted(&v));
@@ -142,19 +173,36 @@ fn flash_crowd_spike_over_baseline() {
 #[test]
 fn pareto_mean_cv_and_tail() {
     // Shape 5: CV = 1/sqrt(5*3) = 0.2582; 100k arrivals.
-    let v = gen(Pattern::Single(Process::Pareto { rate: 100.0, shape: 5.0 }), 1000.0, 5);
+    let v = gen(
+        Pattern::Single(Process::Pareto {
+            rate: 100.0,
+            shape: 5.0,
+        }),
+        1000.0,
+        5,
+    );
     let (m, cv) = gap_stats(&arrivals_s(&v));
     assert!(rel(m, 0.01) < 0.02, "mean gap {m}"); // within 2%
     assert!(rel(cv, 1.0 / 15f64.sqrt()) < 0.05, "cv {cv}"); // within 5%
-    // Shape 1.5 (infinite variance): median gap xm * 2^(1/1.5) within 2%, and the tail
-    // P(gap > 10 xm) = 10^-1.5 within 5%.
-    let v = gen(Pattern::Single(Process::Pareto { rate: 100.0, shape: 1.5 }), 1000.0, 6);
+                                                            // Shape 1.5 (infinite variance): median gap xm * 2^(1/1.5) within 2%, and the tail
+                                                            // P(gap > 10 xm) = 10^-1.5 within 5%.
+    let v = gen(
+        Pattern::Single(Process::Pareto {
+            rate: 100.0,
+            shape: 1.5,
+        }),
+        1000.0,
+        6,
+    );
     let t = arrivals_s(&v);
     let mut g: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
     g.sort_by(f64::total_cmp);
     let xm = 0.5 / (1.5 * 100.0);
     let median = g[g.len() / 2];
-    assert!(rel(median, xm * 2f64.powf(1.0 / 1.5)) < 0.02, "median {median}");
+    assert!(
+        rel(median, xm * 2f64.powf(1.0 / 1.5)) < 0.02,
+        "median {median}"
+    );
     let tail = g.iter().filter(|x| **x > 10.0 * xm).count() as f64 / g.len() as f64;
     assert!(rel(tail, 10f64.powf(-1.5)) < 0.05, "tail {tail}");
 }
@@ -162,7 +210,14 @@ fn pareto_mean_cv_and_tail() {
 #[test]
 fn lognormal_mean_and_cv() {
     // sigma 1: CV = sqrt(e - 1) = 1.3108; 100k arrivals.
-    let v = gen(Pattern::Single(Process::LogNormal { rate: 100.0, sigma: 1.0 }), 1000.0, 7);
+    let v = gen(
+        Pattern::Single(Process::LogNormal {
+            rate: 100.0,
+            sigma: 1.0,
+        }),
+        1000.0,
+        7,
+    );
     let (m, cv) = gap_stats(&arrivals_s(&v));
     assert!(rel(m, 0.01) < 0.02, "mean gap {m}"); // within 2%
     assert!(rel(cv, (1f64.exp() - 1.0).sqrt()) < 0.05, "cv {cv}"); // within 5%
@@ -170,15 +225,31 @@ fn lognormal_mean_and_cv() {
 
 #[test]
 fn periodic_timer_with_jitter() {
-    let v = gen(Pattern::Single(Process::Periodic { period_s: 1.0, jitter_s: 0.2, offset_s: 0.0 }), 1000.0, 8);
+    let v = gen(
+        Pattern::Single(Process::Periodic {
+            period_s: 1.0,
+            jitter_s: 0.2,
+            offset_s: 0.0,
+        }),
+        1000.0,
+        8,
+    );
     // Exactly one firing per period, each inside [k, k + jitter).
     assert_eq!(v.len(), 1000);
     for (k, i) in v.iter().enumerate() {
         let off = i.arrival_ns as i64 - k as i64 * 1_000_000_000;
-        assert!((0..200_000_000).contains(&off), "firing {k} at offset {off} ns");
+        assert!(
+            (0..200_000_000).contains(&off),
+            "firing {k} at offset {off} ns"
+        );
     }
     // Jitter uniform: mean offset within 2% of 0.1 s.
-    let mean = v.iter().enumerate().map(|(k, i)| i.arrival_ns as f64 / 1e9 - k as f64).sum::<f64>() / 1000.0;
+    let mean = v
+        .iter()
+        .enumerate()
+        .map(|(k, i)| i.arrival_ns as f64 / 1e9 - k as f64)
+        .sum::<f64>()
+        / 1000.0;
     assert!(rel(mean, 0.1) < 0.05, "mean offset {mean}");
     // Regular: CV far below 1.
     let (_, cv) = gap_stats(&arrivals_s(&v));
@@ -226,14 +297,23 @@ fn mix_lognormal_popularity_onoff_and_timers() {
         functions: 200,
         total_rate: 500.0,
         popularity: Popularity::LogNormal { sigma: 2.0 },
-        process: MixProcess::OnOff { on_fraction: 0.25, mean_on_s: 2.0 },
+        process: MixProcess::OnOff {
+            on_fraction: 0.25,
+            mean_on_s: 2.0,
+        },
         timer_fraction: 0.2,
         function_duration_sigma: 0.0,
     };
     let rates = m.rates(10);
-    assert!(rates.windows(2).all(|w| w[0] >= w[1]), "sorted most popular first");
+    assert!(
+        rates.windows(2).all(|w| w[0] >= w[1]),
+        "sorted most popular first"
+    );
     let procs = m.processes(10);
-    let timers = procs.iter().filter(|p| matches!(p, Process::Periodic { .. })).count();
+    let timers = procs
+        .iter()
+        .filter(|p| matches!(p, Process::Periodic { .. }))
+        .count();
     // Timer share within 0.2 +- 0.1 (200 Bernoulli draws: 3.5 standard deviations).
     assert!((20..=60).contains(&timers), "{timers} timers");
     let span = 400.0;
@@ -246,7 +326,11 @@ fn mix_lognormal_popularity_onoff_and_timers() {
     let mut got = 0.0;
     for (f, p) in procs.iter().enumerate() {
         if let Process::OnOff(o) = p {
-            let on: f64 = o.periods(10, f as u32, span).iter().map(|(a, b)| b - a).sum();
+            let on: f64 = o
+                .periods(10, f as u32, span)
+                .iter()
+                .map(|(a, b)| b - a)
+                .sum();
             want += o.rate_on * on;
             got += v.iter().filter(|i| i.function as usize == f).count() as f64;
         }
@@ -254,7 +338,10 @@ fn mix_lognormal_popularity_onoff_and_timers() {
     assert!(rel(got, want) < 0.02, "{got} vs {want}");
     // Every timer fires regularly: its count is span * rate within 1 firing.
     for (f, p) in procs.iter().enumerate() {
-        if let Process::Periodic { period_s, offset_s, .. } = p {
+        if let Process::Periodic {
+            period_s, offset_s, ..
+        } = p
+        {
             let n = v.iter().filter(|i| i.function as usize == f).count() as f64;
             let want = ((span - offset_s) / period_s).ceil();
             assert!((n - want).abs() <= 1.0, "timer {f}: {n} vs {want}");
@@ -265,12 +352,36 @@ fn mix_lognormal_popularity_onoff_and_timers() {
 #[test]
 fn invalid_parameters_name_the_parameter() {
     let cfg = GenConfig::default();
-    let e = Synthetic::new(&Pattern::Single(Process::Pareto { rate: 1.0, shape: 0.9 }), &cfg).unwrap_err();
-    assert_eq!(e.to_string(), "invalid parameter `shape`: must be > 1 (the mean is infinite otherwise), got 0.9");
-    let e = Synthetic::new(&Pattern::Single(Process::Periodic { period_s: 1.0, jitter_s: 2.0, offset_s: 0.0 }), &cfg).unwrap_err();
-    assert_eq!(e.to_string(), "invalid parameter `jitter`: must be in [0, period] = [0, 1] s, got 2");
+    let e = Synthetic::new(
+        &Pattern::Single(Process::Pareto {
+            rate: 1.0,
+            shape: 0.9,
+        }),
+        &cfg,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid parameter `shape`: must be > 1 (the mean is infinite otherwise), got 0.9"
+    );
+    let e = Synthetic::new(
+        &Pattern::Single(Process::Periodic {
+            period_s: 1.0,
+            jitter_s: 2.0,
+            offset_s: 0.0,
+        }),
+        &cfg,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid parameter `jitter`: must be in [0, period] = [0, 1] s, got 2"
+    );
     let e = Synthetic::new(&Pattern::Single(Process::Poisson { rate: 0.0 }), &cfg).unwrap_err();
-    assert_eq!(e.to_string(), "invalid parameter `rate`: must be > 0 and finite, got 0");
+    assert_eq!(
+        e.to_string(),
+        "invalid parameter `rate`: must be > 0 and finite, got 0"
+    );
 }
 
 #[test]
@@ -283,13 +394,23 @@ fn default_bursty_is_bursty() {
     assert!(rel(v.len() as f64, 12_000.0) < 0.2, "{}", v.len());
     // Merged over 20 functions the gaps look Poisson-like (CV ~ 1), but the counts are
     // bursty: variance/mean of 10 s window counts far above Poisson's 1 (> 5).
-    let st = unitlab_workloads::stats::compute(unitlab_workloads::default_bursty(1), 10_000_000_000, 3).unwrap();
+    let st =
+        unitlab_workloads::stats::compute(unitlab_workloads::default_bursty(1), 10_000_000_000, 3)
+            .unwrap();
     assert!(st.dispersion_index.unwrap() > 5.0, "{st}");
     // Each on/off function on its own is bursty: the most popular one's inter-arrival CV > 1.5.
-    let (Pattern::Mix(m), _) = unitlab_workloads::synth::default_bursty_config(1) else { unreachable!() };
-    let first = m.processes(1).iter().position(|p| matches!(p, Process::OnOff(_))).unwrap() as u32;
+    let (Pattern::Mix(m), _) = unitlab_workloads::synth::default_bursty_config(1) else {
+        unreachable!()
+    };
+    let first = m
+        .processes(1)
+        .iter()
+        .position(|p| matches!(p, Process::OnOff(_)))
+        .unwrap() as u32;
     let f0: Vec<Invocation> = v.iter().copied().filter(|i| i.function == first).collect();
     let (_, cv) = gap_stats(&arrivals_s(&f0));
     assert!(cv > 1.5, "cv {cv}");
-    assert!(v.iter().all(|i| i.duration_ns.is_some() && i.memory_bytes == Some(128 << 20)));
+    assert!(v
+        .iter()
+        .all(|i| i.duration_ns.is_some() && i.memory_bytes == Some(128 << 20)));
 }

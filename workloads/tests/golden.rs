@@ -9,7 +9,9 @@ use unitlab_workloads::trace::collect;
 
 /// FNV-1a 64 of a byte string.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 fn file_bytes(g: Synthetic) -> Vec<u8> {
@@ -21,9 +23,20 @@ fn file_bytes(g: Synthetic) -> Vec<u8> {
 
 #[test]
 fn poisson_first_arrivals_are_pinned() {
-    let cfg = GenConfig { seed: 42, span_s: 10.0, durations: "lognormal:100ms,1".parse().unwrap(), memory_bytes: None };
-    let (_, v) = collect(Synthetic::new(&Pattern::Single(Process::Poisson { rate: 10.0 }), &cfg).unwrap()).unwrap();
-    let first: Vec<(u64, Option<u64>)> = v.iter().take(5).map(|i| (i.arrival_ns, i.duration_ns)).collect();
+    let cfg = GenConfig {
+        seed: 42,
+        span_s: 10.0,
+        durations: "lognormal:100ms,1".parse().unwrap(),
+        memory_bytes: None,
+    };
+    let (_, v) =
+        collect(Synthetic::new(&Pattern::Single(Process::Poisson { rate: 10.0 }), &cfg).unwrap())
+            .unwrap();
+    let first: Vec<(u64, Option<u64>)> = v
+        .iter()
+        .take(5)
+        .map(|i| (i.arrival_ns, i.duration_ns))
+        .collect();
     assert_eq!(first, GOLDEN_POISSON);
 }
 
@@ -37,21 +50,69 @@ fn generated_files_are_byte_identical_and_pinned() {
     assert_ne!(a, c);
     // Every process once, with every duration distribution.
     let procs = [
-        "poisson", "onoff", "diurnal", "flash", "pareto", "lognormal", "periodic",
+        "poisson",
+        "onoff",
+        "diurnal",
+        "flash",
+        "pareto",
+        "lognormal",
+        "periodic",
     ];
     let mut got = Vec::new();
     for (k, name) in procs.iter().enumerate() {
         let p = match *name {
             "poisson" => Process::Poisson { rate: 50.0 },
-            "onoff" => Process::OnOff(unitlab_workloads::synth::OnOff { rate_on: 100.0, rate_off: 1.0, mean_on_s: 1.0, mean_off_s: 3.0 }),
-            "diurnal" => Process::Diurnal { mean_rate: 50.0, amplitude: 0.5, period_s: 10.0, peak_s: 2.0 },
-            "flash" => Process::FlashCrowd(unitlab_workloads::synth::FlashCrowd { base_rate: 5.0, peak_rate: 200.0, start_s: 3.0, ramp_s: 1.0, hold_s: 2.0, decay_s: 1.0 }),
-            "pareto" => Process::Pareto { rate: 50.0, shape: 1.5 },
-            "lognormal" => Process::LogNormal { rate: 50.0, sigma: 1.5 },
-            _ => Process::Periodic { period_s: 0.1, jitter_s: 0.05, offset_s: 0.0 },
+            "onoff" => Process::OnOff(unitlab_workloads::synth::OnOff {
+                rate_on: 100.0,
+                rate_off: 1.0,
+                mean_on_s: 1.0,
+                mean_off_s: 3.0,
+            }),
+            "diurnal" => Process::Diurnal {
+                mean_rate: 50.0,
+                amplitude: 0.5,
+                period_s: 10.0,
+                peak_s: 2.0,
+            },
+            "flash" => Process::FlashCrowd(unitlab_workloads::synth::FlashCrowd {
+                base_rate: 5.0,
+                peak_rate: 200.0,
+                start_s: 3.0,
+                ramp_s: 1.0,
+                hold_s: 2.0,
+                decay_s: 1.0,
+            }),
+            "pareto" => Process::Pareto {
+                rate: 50.0,
+                shape: 1.5,
+            },
+            "lognormal" => Process::LogNormal {
+                rate: 50.0,
+                sigma: 1.5,
+            },
+            _ => Process::Periodic {
+                period_s: 0.1,
+                jitter_s: 0.05,
+                offset_s: 0.0,
+            },
         };
-        let durations: DurationDist = ["none", "fixed:10ms", "exp:20ms", "lognormal:30ms,0.8", "empirical:1ms,5ms,9ms", "exp:1s", "fixed:0ns"][k].parse().unwrap();
-        let cfg = GenConfig { seed: 100 + k as u64, span_s: 10.0, durations, memory_bytes: Some(64 << 20) };
+        let durations: DurationDist = [
+            "none",
+            "fixed:10ms",
+            "exp:20ms",
+            "lognormal:30ms,0.8",
+            "empirical:1ms,5ms,9ms",
+            "exp:1s",
+            "fixed:0ns",
+        ][k]
+            .parse()
+            .unwrap();
+        let cfg = GenConfig {
+            seed: 100 + k as u64,
+            span_s: 10.0,
+            durations,
+            memory_bytes: Some(64 << 20),
+        };
         let bytes = file_bytes(Synthetic::new(&Pattern::Single(p), &cfg).unwrap());
         got.push((bytes.len(), fnv1a(&bytes)));
     }

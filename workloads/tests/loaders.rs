@@ -8,7 +8,9 @@ use unitlab_workloads::trace::collect;
 use unitlab_workloads::{open, Format, Invocation, LoadOptions, TraceMeta};
 
 fn fx(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn load(name: &str, opts: &LoadOptions) -> (TraceMeta, Vec<Invocation>) {
@@ -21,11 +23,24 @@ fn err(name: &str, opts: &LoadOptions) -> String {
         Ok(s) => collect(s).map(|_| ()).unwrap_err(),
         Err(e) => e,
     };
-    e.to_string().replace(&format!("{}/", fx("").parent().unwrap().join("fixtures").display()), "")
+    e.to_string().replace(
+        &format!("{}/", fx("").parent().unwrap().join("fixtures").display()),
+        "",
+    )
 }
 
-fn inv(arrival_ns: u64, function: u32, duration_ns: Option<u64>, memory_bytes: Option<u64>) -> Invocation {
-    Invocation { arrival_ns, function, duration_ns, memory_bytes }
+fn inv(
+    arrival_ns: u64,
+    function: u32,
+    duration_ns: Option<u64>,
+    memory_bytes: Option<u64>,
+) -> Invocation {
+    Invocation {
+        arrival_ns,
+        function,
+        duration_ns,
+        memory_bytes,
+    }
 }
 
 #[test]
@@ -36,7 +51,12 @@ fn native_plain_and_gzip() {
     assert_eq!(meta.span_ns, Some(10_000));
     assert_eq!(
         v,
-        [inv(0, 0, Some(100), None), inv(1500, 1, None, Some(1024)), inv(1500, 0, Some(200), Some(2048)), inv(9000, 1, Some(50), None)]
+        [
+            inv(0, 0, Some(100), None),
+            inv(1500, 1, None, Some(1024)),
+            inv(1500, 0, Some(200), Some(2048)),
+            inv(9000, 1, Some(50), None)
+        ]
     );
     let (meta_gz, v_gz) = load("native.csv.gz", &LoadOptions::default());
     assert_eq!((meta, v), (meta_gz, v_gz));
@@ -48,7 +68,10 @@ fn native_unsorted_is_sorted_or_rejected() {
     let a: Vec<u64> = v.iter().map(|i| i.arrival_ns).collect();
     assert_eq!(a, [0, 2000, 3000, 3500, 4000]);
     assert!(meta.source.ends_with("; not sorted by arrival (first at line 6): sorted on load with a look-ahead window of 1000 ns"), "{}", meta.source);
-    let reject = LoadOptions { unsorted: Unsorted::Reject, ..Default::default() };
+    let reject = LoadOptions {
+        unsorted: Unsorted::Reject,
+        ..Default::default()
+    };
     assert_eq!(
         err("native_unsorted.csv", &reject),
         "native_unsorted.csv:6:1: rows are not sorted by arrival: this row arrives at 2000 ns, before the row at line 5 (3000 ns); sort the file or load it with --unsorted sort"
@@ -74,7 +97,10 @@ fn azure2021_sorted_by_arrival_plain_and_gzip() {
     assert!(meta.source.contains("not sorted by arrival (first at line 3): sorted on load with a look-ahead window of 880000000 ns"));
     let (_, gz) = load("azure2021.csv.gz", &LoadOptions::default());
     assert_eq!(v, gz);
-    let reject = LoadOptions { unsorted: Unsorted::Reject, ..Default::default() };
+    let reject = LoadOptions {
+        unsorted: Unsorted::Reject,
+        ..Default::default()
+    };
     assert_eq!(
         err("azure2021.csv", &reject),
         "azure2021.csv:3:3: rows are not sorted by arrival: this row arrives at 50000000 ns, before the row at line 2 (400000000 ns); sort the file or load it with --unsorted sort"
@@ -83,13 +109,21 @@ fn azure2021_sorted_by_arrival_plain_and_gzip() {
 
 #[test]
 fn azure2019_join_and_spread() {
-    let (meta, v) = load("invocations_per_function_md.anon.d01.csv", &LoadOptions { seed: 3, ..Default::default() });
+    let (meta, v) = load(
+        "invocations_per_function_md.anon.d01.csv",
+        &LoadOptions {
+            seed: 3,
+            ..Default::default()
+        },
+    );
     assert_eq!(meta.functions.len(), 4);
     assert_eq!(meta.span_ns, Some(1440 * 60_000_000_000));
     assert_eq!(v.len(), 6 + 24 + 6 + 2);
     assert!(v.windows(2).all(|w| w[0].arrival_ns <= w[1].arrival_ns));
     let count = |f: u32, minute: u64| {
-        v.iter().filter(|i| i.function == f && i.arrival_ns / 60_000_000_000 == minute - 1).count()
+        v.iter()
+            .filter(|i| i.function == f && i.arrival_ns / 60_000_000_000 == minute - 1)
+            .count()
     };
     assert_eq!((count(0, 1), count(0, 2), count(0, 1440)), (3, 1, 2));
     assert_eq!((count(2, 1), count(2, 700)), (1, 5));
@@ -103,27 +137,62 @@ fn azure2019_join_and_spread() {
             _ => assert_eq!(i.duration_ns, None, "no duration row"),
         }
         // App 1: 256 MB over its 2 functions = 128 MiB each; app 2 has no memory row.
-        let want = if i.function < 2 { Some(128 << 20) } else { None };
+        let want = if i.function < 2 {
+            Some(128 << 20)
+        } else {
+            None
+        };
         assert_eq!(i.memory_bytes, want);
     }
     // Same seed: same trace; another seed: other times.
-    let (_, again) = load("invocations_per_function_md.anon.d01.csv", &LoadOptions { seed: 3, ..Default::default() });
+    let (_, again) = load(
+        "invocations_per_function_md.anon.d01.csv",
+        &LoadOptions {
+            seed: 3,
+            ..Default::default()
+        },
+    );
     assert_eq!(v, again);
-    let (_, other) = load("invocations_per_function_md.anon.d01.csv", &LoadOptions { seed: 4, ..Default::default() });
+    let (_, other) = load(
+        "invocations_per_function_md.anon.d01.csv",
+        &LoadOptions {
+            seed: 4,
+            ..Default::default()
+        },
+    );
     assert_ne!(v, other);
 
     // Equidistant spreading and the average join: exact values.
-    let opts = LoadOptions { spread: Spread::Equidistant, duration_join: DurationJoin::Average, ..Default::default() };
+    let opts = LoadOptions {
+        spread: Spread::Equidistant,
+        duration_join: DurationJoin::Average,
+        ..Default::default()
+    };
     let (_, v) = load("invocations_per_function_md.anon.d01.csv", &opts);
-    let f3: Vec<u64> = v.iter().filter(|i| i.function == 3).map(|i| i.arrival_ns).collect();
+    let f3: Vec<u64> = v
+        .iter()
+        .filter(|i| i.function == 3)
+        .map(|i| i.arrival_ns)
+        .collect();
     assert_eq!(f3, [75_000_000_000, 105_000_000_000]);
-    assert!(v.iter().filter(|i| i.function == 0).all(|i| i.duration_ns == Some(120_500_000)));
+    assert!(v
+        .iter()
+        .filter(|i| i.function == 0)
+        .all(|i| i.duration_ns == Some(120_500_000)));
     // Two days: the second starts at minute 1440.
-    let opts = LoadOptions { next_days: vec![fx("invocations_per_function_md.anon.d01.csv")], ..Default::default() };
+    let opts = LoadOptions {
+        next_days: vec![fx("invocations_per_function_md.anon.d01.csv")],
+        ..Default::default()
+    };
     let (meta, v2) = load("invocations_per_function_md.anon.d01.csv", &opts);
     assert_eq!(meta.span_ns, Some(2 * 1440 * 60_000_000_000));
     assert_eq!(v2.len(), 76);
-    assert_eq!(v2.iter().filter(|i| i.arrival_ns >= 1440 * 60_000_000_000).count(), 38);
+    assert_eq!(
+        v2.iter()
+            .filter(|i| i.arrival_ns >= 1440 * 60_000_000_000)
+            .count(),
+        38
+    );
 }
 
 #[test]
@@ -163,14 +232,25 @@ fn generic_jsonl_epoch_ms() {
     let ms = 1_000_000;
     assert_eq!(
         v,
-        [inv(0, 0, Some(120 * ms), None), inv(250_500_000, 1, Some(30 * ms), None), inv(1000 * ms, 0, None, None), inv(2000 * ms, 0, Some(95 * ms), None)]
+        [
+            inv(0, 0, Some(120 * ms), None),
+            inv(250_500_000, 1, Some(30 * ms), None),
+            inv(1000 * ms, 0, None, None),
+            inv(2000 * ms, 0, Some(95 * ms), None)
+        ]
     );
 }
 
 #[test]
 fn malformed_files_exact_errors() {
-    let a21 = LoadOptions { format: Format::Azure2021, ..Default::default() };
-    let a19 = LoadOptions { format: Format::Azure2019, ..Default::default() };
+    let a21 = LoadOptions {
+        format: Format::Azure2021,
+        ..Default::default()
+    };
+    let a19 = LoadOptions {
+        format: Format::Azure2019,
+        ..Default::default()
+    };
     let auto = LoadOptions::default();
     let cases: &[(&str, &LoadOptions, &str)] = &[
         ("azure2021_missing_column.csv", &a21, "azure2021_missing_column.csv:1:1: missing column `duration`: the header has `app`, `func`, `end_timestamp`; expected `end_timestamp`, `app`, `func`, `duration`"),
@@ -192,7 +272,10 @@ fn malformed_files_exact_errors() {
         assert_eq!(&err(file, opts), want, "{file}");
     }
     // Negative duration in the 2019 durations file.
-    let opts = LoadOptions { durations: Some(fx("azure2019_negative_duration.csv")), ..Default::default() };
+    let opts = LoadOptions {
+        durations: Some(fx("azure2019_negative_duration.csv")),
+        ..Default::default()
+    };
     assert_eq!(
         err("invocations_per_function_md.anon.d01.csv", &opts),
         "azure2019_negative_duration.csv:4:4: `Average` = `-40` is negative: expected a duration >= 0 ms"
@@ -208,9 +291,19 @@ fn malformed_files_exact_errors() {
         err("generic_bad_time.csv", &dt),
         "generic_bad_time.csv:3:1: `time` = `16/11/2023 18:17:04` does not match the date-time format `%Y-%m-%d %H:%M:%S%.f`"
     );
-    let js = LoadOptions { timestamp_column: Some("ts".into()), time_format: Some(TimeFormat::Number(TimeUnit::Ms)), ..Default::default() };
-    assert_eq!(err("generic_bad.jsonl", &js), "generic_bad.jsonl:2:13: `ts` = `soon` is not a number: expected a timestamp in ms");
-    let csv = LoadOptions { format: Format::Csv, ..Default::default() };
+    let js = LoadOptions {
+        timestamp_column: Some("ts".into()),
+        time_format: Some(TimeFormat::Number(TimeUnit::Ms)),
+        ..Default::default()
+    };
+    assert_eq!(
+        err("generic_bad.jsonl", &js),
+        "generic_bad.jsonl:2:13: `ts` = `soon` is not a number: expected a timestamp in ms"
+    );
+    let csv = LoadOptions {
+        format: Format::Csv,
+        ..Default::default()
+    };
     assert_eq!(
         err("generic.csv", &csv),
         "generic.csv: a generic CSV/JSONL log needs --timestamp-column NAME (and --time-format s|ms|us|ns|<chrono format>)"
