@@ -146,24 +146,57 @@ pub fn compare_with(baseline: &Run, new: &Run, options: CompareOptions) -> Compa
     let (bc, nc) = (baseline.cold_nanos(), new.cold_nanos());
     let (bw, nw) = (baseline.warm_nanos(), new.warm_nanos());
     let f = |v: Option<u64>| v.map(|v| v as f64);
-    for (name, bv, nv, bs, ns, q) in [
-        ("cold p50", f(b.cold.p50), f(n.cold.p50), &bc, &nc, 0.5),
-        ("cold p99", f(b.cold.p99), f(n.cold.p99), &bc, &nc, 0.99),
-        ("warm p50", f(b.warm.p50), f(n.warm.p50), &bw, &nw, 0.5),
-        ("warm p99", f(b.warm.p99), f(n.warm.p99), &bw, &nw, 0.99),
+    let pos = |v: &[u64]| -> Vec<f64> { v.iter().filter(|&&x| x > 0).map(|&x| x as f64).collect() };
+    let (bc, nc, bw, nw) = (pos(&bc), pos(&nc), pos(&bw), pos(&nw));
+    // Both percentiles of a sample set come from the same resamples.
+    let cold_ci = bootstrap_quantiles(&bc, &nc, &[0.5, 0.99], options.alpha, next_seed());
+    let warm_ci = bootstrap_quantiles(&bw, &nw, &[0.5, 0.99], options.alpha, next_seed());
+    for (name, bv, nv, bs, ns, ci, tail) in [
+        (
+            "cold p50",
+            f(b.cold.p50),
+            f(n.cold.p50),
+            &bc,
+            &nc,
+            cold_ci[0],
+            false,
+        ),
+        (
+            "cold p99",
+            f(b.cold.p99),
+            f(n.cold.p99),
+            &bc,
+            &nc,
+            cold_ci[1],
+            true,
+        ),
+        (
+            "warm p50",
+            f(b.warm.p50),
+            f(n.warm.p50),
+            &bw,
+            &nw,
+            warm_ci[0],
+            false,
+        ),
+        (
+            "warm p99",
+            f(b.warm.p99),
+            f(n.warm.p99),
+            &bw,
+            &nw,
+            warm_ci[1],
+            true,
+        ),
     ] {
-        let bs: Vec<f64> = bs.iter().filter(|&&v| v > 0).map(|&v| v as f64).collect();
-        let ns: Vec<f64> = ns.iter().filter(|&&v| v > 0).map(|&v| v as f64).collect();
         metrics.push(metric(
             name,
             MetricUnit::Ns,
-            bv,
-            nv,
-            &bs,
-            &ns,
-            Stat::Quantile(q),
+            (bv, nv),
+            (bs, ns),
+            || ci,
+            tail,
             &options,
-            next_seed(),
         ));
     }
     let host = |r: &Run| -> Vec<f64> {
@@ -180,28 +213,33 @@ pub fn compare_with(baseline: &Run, new: &Run, options: CompareOptions) -> Compa
             .map(|v| v as f64)
             .collect()
     };
-    metrics.push(metric(
-        "memory/unit (host)",
-        MetricUnit::Bytes,
-        b.memory.host_bytes_per_unit,
-        n.memory.host_bytes_per_unit,
-        &host(baseline),
-        &host(new),
-        Stat::Mean,
-        &options,
-        next_seed(),
-    ));
-    metrics.push(metric(
-        "memory/unit (engine)",
-        MetricUnit::Bytes,
-        b.memory.engine_bytes_per_unit,
-        n.memory.engine_bytes_per_unit,
-        &engine(baseline),
-        &engine(new),
-        Stat::Mean,
-        &options,
-        next_seed(),
-    ));
+    for (name, bv, nv, bs, ns) in [
+        (
+            "memory/unit (host)",
+            b.memory.host_bytes_per_unit,
+            n.memory.host_bytes_per_unit,
+            host(baseline),
+            host(new),
+        ),
+        (
+            "memory/unit (engine)",
+            b.memory.engine_bytes_per_unit,
+            n.memory.engine_bytes_per_unit,
+            engine(baseline),
+            engine(new),
+        ),
+    ] {
+        let seed = next_seed();
+        metrics.push(metric(
+            name,
+            MetricUnit::Bytes,
+            (bv, nv),
+            (&bs, &ns),
+            || bootstrap_mean(&bs, &ns, options.alpha, seed),
+            false,
+            &options,
+        ));
+    }
     Comparison {
         baseline: baseline.label.clone(),
         new: new.label.clone(),
@@ -253,35 +291,14 @@ pub fn compare_runs(baseline: &ReportData, new: &ReportData) -> (Vec<Comparison>
     (out, warnings)
 }
 
-enum Stat {
-    Quantile(f64),
-    Mean,
-}
-
-impl Stat {
-    fn of(&self, v: &mut [f64]) -> f64 {
-        match self {
-            Stat::Mean => v.iter().sum::<f64>() / v.len() as f64,
-            Stat::Quantile(q) => {
-                let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
-                let (_, x, _) = v.select_nth_unstable_by(rank, f64::total_cmp);
-                *x
-            }
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)] // reason: one private call site per metric, all named
 fn metric(
     name: &str,
     unit: MetricUnit,
-    baseline: Option<f64>,
-    new: Option<f64>,
-    braw: &[f64],
-    nraw: &[f64],
-    stat: Stat,
+    (baseline, new): (Option<f64>, Option<f64>),
+    (braw, nraw): (&[f64], &[f64]),
+    ci: impl FnOnce() -> Option<(f64, f64)>,
+    tail: bool,
     o: &CompareOptions,
-    seed: u64,
 ) -> MetricChange {
     let change_pct = match (baseline, new) {
         (Some(b), Some(n)) if b > 0.0 => Some((n - b) / b * 100.0),
@@ -303,24 +320,27 @@ fn metric(
         m.note = "not measured in both".to_string();
         return m;
     }
-    const MIN: usize = 5;
-    if braw.len() < MIN || nraw.len() < MIN {
-        m.note = format!("no test: fewer than {MIN} raw samples on a side");
+    if braw.len() < MIN_SAMPLES || nraw.len() < MIN_SAMPLES {
+        m.note = format!("no test: fewer than {MIN_SAMPLES} raw samples on a side");
         return m;
     }
     m.u_test_p = mann_whitney_u(braw, nraw);
-    m.ci_pct = bootstrap_ci(braw, nraw, &stat, o.alpha, seed);
+    m.ci_pct = ci();
     if let Some((lo, hi)) = m.ci_pct {
         m.significant = lo > 0.0 || hi < 0.0;
     }
     m.flagged = m.significant && change_pct.is_some_and(|c| c.abs() >= o.threshold_pct);
-    if matches!(stat, Stat::Quantile(q) if q > 0.95) && braw.len().min(nraw.len()) < 100 {
+    if tail && braw.len().min(nraw.len()) < 100 {
         m.note = "few samples for a tail percentile: interval is wide".to_string();
     }
     m
 }
 
+/// Fewest raw samples on each side for a test.
+const MIN_SAMPLES: usize = 5;
+
 /// Splitmix64: a tiny deterministic generator for the bootstrap.
+#[derive(Clone)]
 struct Rng(u64);
 
 impl Rng {
@@ -332,30 +352,14 @@ impl Rng {
         z ^ (z >> 31)
     }
 
+    /// Uniform in `0..n` (Lemire's multiply-shift; the bias is below 2^-32 for these sizes).
     fn below(&mut self, n: usize) -> usize {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64 * n as f64) as usize % n
+        (((self.next() >> 32) * n as u64) >> 32) as usize
     }
 }
 
-/// Percentile-bootstrap interval of the relative change of `stat` (percent).
-fn bootstrap_ci(b: &[f64], n: &[f64], stat: &Stat, alpha: f64, seed: u64) -> Option<(f64, f64)> {
-    let mut rng = Rng(seed);
-    let mut bs = vec![0.0; b.len()];
-    let mut ns = vec![0.0; n.len()];
-    let mut diffs = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
-    for _ in 0..BOOTSTRAP_RESAMPLES {
-        for x in bs.iter_mut() {
-            *x = b[rng.below(b.len())];
-        }
-        for x in ns.iter_mut() {
-            *x = n[rng.below(n.len())];
-        }
-        let sb = stat.of(&mut bs);
-        let sn = stat.of(&mut ns);
-        if sb > 0.0 {
-            diffs.push((sn - sb) / sb * 100.0);
-        }
-    }
+/// The two-sided `1 - alpha` percentile interval of relative changes (percent).
+fn interval(mut diffs: Vec<f64>, alpha: f64) -> Option<(f64, f64)> {
     if diffs.len() < BOOTSTRAP_RESAMPLES / 2 {
         return None;
     }
@@ -364,6 +368,88 @@ fn bootstrap_ci(b: &[f64], n: &[f64], stat: &Stat, alpha: f64, seed: u64) -> Opt
     let lo = diffs[((alpha / 2.0 * k).floor() as usize).min(diffs.len() - 1)];
     let hi = diffs[(((1.0 - alpha / 2.0) * k).ceil() as usize).clamp(1, diffs.len()) - 1];
     Some((lo, hi))
+}
+
+/// Nearest-rank quantiles `qs` (ascending) of one resample of `sorted`, drawn as counts per
+/// index: the r-th smallest of the resample is `sorted[i]` for the first `i` whose running
+/// count reaches `r`. Linear in the sample size, no sort.
+fn resample_quantiles(sorted: &[f64], qs: &[f64], rng: &mut Rng, counts: &mut [u32]) -> Vec<f64> {
+    let n = sorted.len();
+    counts.fill(0);
+    for _ in 0..n {
+        counts[rng.below(n)] += 1;
+    }
+    let ranks: Vec<usize> = qs
+        .iter()
+        .map(|q| ((q * n as f64).ceil() as usize).clamp(1, n))
+        .collect();
+    let mut out = Vec::with_capacity(qs.len());
+    let mut cum = 0usize;
+    let mut k = 0;
+    for (i, &c) in counts.iter().enumerate() {
+        cum += c as usize;
+        while k < ranks.len() && cum >= ranks[k] {
+            out.push(sorted[i]);
+            k += 1;
+        }
+        if k == ranks.len() {
+            break;
+        }
+    }
+    out
+}
+
+/// Percentile-bootstrap intervals of the relative change of each quantile in `qs`
+/// (ascending), percent; both samples resampled together, once per resample for all `qs`.
+fn bootstrap_quantiles(
+    b: &[f64],
+    n: &[f64],
+    qs: &[f64],
+    alpha: f64,
+    seed: u64,
+) -> Vec<Option<(f64, f64)>> {
+    if b.len() < MIN_SAMPLES || n.len() < MIN_SAMPLES {
+        return vec![None; qs.len()];
+    }
+    let sort = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (bs, ns) = (sort(b), sort(n));
+    let (mut bc, mut nc) = (vec![0u32; bs.len()], vec![0u32; ns.len()]);
+    let mut rng = Rng(seed);
+    let mut diffs = vec![Vec::with_capacity(BOOTSTRAP_RESAMPLES); qs.len()];
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        let qb = resample_quantiles(&bs, qs, &mut rng, &mut bc);
+        let qn = resample_quantiles(&ns, qs, &mut rng, &mut nc);
+        for (k, d) in diffs.iter_mut().enumerate() {
+            if qb[k] > 0.0 {
+                d.push((qn[k] - qb[k]) / qb[k] * 100.0);
+            }
+        }
+    }
+    diffs.into_iter().map(|d| interval(d, alpha)).collect()
+}
+
+/// Percentile-bootstrap interval of the relative change of the mean, percent.
+fn bootstrap_mean(b: &[f64], n: &[f64], alpha: f64, seed: u64) -> Option<(f64, f64)> {
+    if b.is_empty() || n.is_empty() {
+        return None;
+    }
+    let mut rng = Rng(seed);
+    let mean = |v: &[f64], rng: &mut Rng| {
+        (0..v.len()).map(|_| v[rng.below(v.len())]).sum::<f64>() / v.len() as f64
+    };
+    let mut diffs = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        let mb = mean(b, &mut rng);
+        let mn = mean(n, &mut rng);
+        if mb > 0.0 {
+            diffs.push((mn - mb) / mb * 100.0);
+        }
+    }
+    interval(diffs, alpha)
 }
 
 /// Two-sided Mann–Whitney U p-value, normal approximation with tie and continuity corrections.
@@ -600,6 +686,23 @@ mod tests {
         // mu = 12.5, var = 25/12*11 = 22.9167, z = (10.5 - 0.5)/4.787 = 2.089, p = 0.0367.
         let p = mann_whitney_u(&a, &b).unwrap();
         assert!((p - 0.0367).abs() < 0.001, "{p}");
+    }
+
+    #[test]
+    fn counted_resample_quantiles_equal_sorting_the_resample() {
+        let sorted: Vec<f64> = (1..=101).map(|i| (i * i) as f64).collect();
+        let mut rng = Rng(9);
+        let mut twin = rng.clone();
+        let mut counts = vec![0; sorted.len()];
+        for _ in 0..20 {
+            let got = resample_quantiles(&sorted, &[0.5, 0.99], &mut rng, &mut counts);
+            let mut v: Vec<f64> = (0..sorted.len())
+                .map(|_| sorted[twin.below(sorted.len())])
+                .collect();
+            v.sort_by(f64::total_cmp);
+            let rank = |q: f64| ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+            assert_eq!(got, vec![v[rank(0.5)], v[rank(0.99)]]);
+        }
     }
 
     #[test]
