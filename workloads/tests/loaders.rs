@@ -309,3 +309,46 @@ fn malformed_files_exact_errors() {
         "generic.csv: a generic CSV/JSONL log needs --timestamp-column NAME (and --time-format s|ms|us|ns|<chrono format>)"
     );
 }
+
+#[test]
+fn azure2019_quoted_crlf_gzip_and_short_days() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir
+        .path()
+        .join("invocations_per_function_md.anon.d02.csv.gz");
+    let text = "HashOwner,HashApp,HashFunction,Trigger,1,2,3\r\n\"o1\",\"a1\",\"f,1\",http,0,2,1\r\n\r\no1,a1,f2,timer,1,0,0\r\n";
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&p).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap();
+    let opts = LoadOptions {
+        spread: Spread::Start,
+        ..Default::default()
+    };
+    let (meta, v) = collect(open(&p, &opts).unwrap()).unwrap();
+    assert_eq!(meta.functions, ["o1/a1/f,1", "o1/a1/f2"]);
+    assert_eq!(meta.span_ns, Some(3 * 60_000_000_000));
+    let got: Vec<(u64, u32)> = v
+        .iter()
+        .map(|i| (i.arrival_ns / 60_000_000_000, i.function))
+        .collect();
+    assert_eq!(got, [(0, 1), (1, 0), (1, 0), (2, 0)]);
+    // A row with a missing minute cell.
+    let bad = dir.path().join("short.csv");
+    std::fs::write(
+        &bad,
+        "HashOwner,HashApp,HashFunction,Trigger,1,2,3\no1,a1,f1,http,0,2\n",
+    )
+    .unwrap();
+    let e = open(&bad, &LoadOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.ends_with("short.csv:2:7: expected 7 fields (4 ids and 3 minute counts), found 6"),
+        "{e}"
+    );
+}
