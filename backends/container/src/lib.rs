@@ -25,7 +25,7 @@
 //! start, so no output is missed and no port is published) + `start` (POST .../start returns:
 //! runc has created the namespaces and exec'd the entrypoint) + `ready` (the entrypoint's
 //! `ready <pid>` line arrived through the attach stream: the guest's `main` runs and reads
-//! stdin). Each phase is timed apart ([`Unit::start_phases`]). The first invoke completes the
+//! stdin). Each phase is timed apart ([`Unit::start_phases`](unitlab_backend::Unit::start_phases)). The first invoke completes the
 //! cold start; warm invokes go over the same attached stream. Start waits at most
 //! `start_timeout_ms` for `ready`; each invoke at most the spec's deadline (default
 //! [`DEFAULT_DEADLINE`]). A container that exits early or never answers is force-removed and
@@ -37,7 +37,7 @@
 //! default bridge, for functions that need a network. Recorded in [`BackendInfo`].
 //!
 //! # Memory
-//! [`Unit::memory`]: `engine_bytes` = cgroup usage from the stats API minus inactive page cache
+//! [`Unit::memory`](unitlab_backend::Unit::memory): `engine_bytes` = cgroup usage from the stats API minus inactive page cache
 //! (what `docker stats` shows; raw usage in `details.cgroup_usage`); `host_bytes` = PSS of the
 //! container's processes plus its containerd shim, read from `/proc` (details `container_pss`,
 //! `container_rss`, `shim_pss`, `shim_rss`). Limits: `Limits::memory_bytes` (or
@@ -47,7 +47,7 @@
 //!
 //! # Cleanup
 //! Every container and image the lab creates carries the label `unitlab=1` (`unitlab.kind`
-//! = `unit` or `image`). Units are removed by [`Unit::stop`], on drop and on every error;
+//! = `unit` or `image`). Units are removed by [`Unit::stop`](unitlab_backend::Unit::stop), on drop and on every error;
 //! [`remove_live_units`] removes the ones this process still holds (call it from a Ctrl-C
 //! handler); [`clean`] removes every labelled container left by any run (`unitlab clean`).
 
