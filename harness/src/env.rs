@@ -39,7 +39,10 @@ pub fn collect(seed: u64) -> EnvRecord {
             "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor",
         ),
         ("hostname", "/proc/sys/kernel/hostname"),
-        ("clocksource", "/sys/devices/system/clocksource/clocksource0/current_clocksource"),
+        (
+            "clocksource",
+            "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+        ),
     ] {
         if let Some(v) = read_trim(path) {
             extra.insert(key.to_string(), v);

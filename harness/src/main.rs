@@ -16,6 +16,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job: measure every available backend, simulate and replay the default bursty
+    /// workload, write the HTML report and print its path.
+    Run(cli::run::RunCmd),
     /// Cold starts, warm invokes and memory per unit of one backend and function.
     Measure(cli::measure::MeasureCmd),
     /// Lists every backend as available or not, with the reason and the fix.
@@ -23,14 +26,49 @@ enum Command {
     /// Generate, inspect and transform traces (synthetic and loaded).
     #[command(subcommand)]
     Trace(unitlab_workloads::cli::TraceCommand),
+    /// Replays a trace against a real backend under platform policies.
+    Replay(cli::platform::ReplayCmd),
+    /// Simulates platform policies on a trace, calibrated from measured results.
+    Simulate(cli::platform::SimulateCmd),
+    /// Replays a short trace and simulates it, and reports how far apart they are.
+    Validate(cli::platform::ValidateCmd),
+    /// Writes the HTML report from result directories.
+    Report(cli::report::ReportCmd),
+    /// Compares two sets of results, flagging changes outside the noise.
+    Compare(cli::report::CompareCmd),
+    /// Removes containers (and with --images, images) that unitlab left behind.
+    Clean(cli::clean::CleanCmd),
+}
+
+/// On Ctrl-C, remove the containers this process started before exiting, so an interrupted
+/// run leaves nothing behind (`unitlab clean` catches what a SIGKILL leaves).
+fn install_interrupt_cleanup() {
+    let _ = ctrlc::set_handler(|| {
+        #[cfg(feature = "container")]
+        {
+            let n = unitlab_backend_container::remove_live_units();
+            if n > 0 {
+                eprintln!("interrupted: removed {n} containers");
+            }
+        }
+        std::process::exit(130);
+    });
 }
 
 fn main() {
     let cli = Cli::parse();
+    install_interrupt_cleanup();
     let result: Result<()> = match cli.command {
+        Command::Run(c) => c.execute(),
         Command::Measure(c) => c.execute(),
         Command::Doctor(c) => c.execute(),
         Command::Trace(c) => c.execute(),
+        Command::Replay(c) => c.execute(),
+        Command::Simulate(c) => c.execute(),
+        Command::Validate(c) => c.execute(),
+        Command::Report(c) => c.execute(),
+        Command::Compare(c) => c.execute(),
+        Command::Clean(c) => c.execute(),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

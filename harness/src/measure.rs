@@ -109,8 +109,7 @@ pub fn run(
     let prepared = backend.prepare(spec)?;
     let prepare_ns = t_prepare.elapsed().as_nanos() as u64;
 
-    let mut samples =
-        Vec::with_capacity(opts.units as usize * (1 + opts.warm_per_unit as usize));
+    let mut samples = Vec::with_capacity(opts.units as usize * (1 + opts.warm_per_unit as usize));
     let mut phases = Vec::with_capacity(opts.units as usize);
     let mut failures = Failures::default();
 
@@ -132,7 +131,8 @@ pub fn run(
         };
         let first = u.invoke(&req);
         let t2 = Instant::now();
-        let verified = match first.and_then(|r| verify(spec, &req, &r, opts.expect).map(|v| (r, v))) {
+        let verified = match first.and_then(|r| verify(spec, &req, &r, opts.expect).map(|v| (r, v)))
+        {
             Ok((r, v)) => {
                 let start_ns = t1.duration_since(t0).as_nanos() as u64;
                 let invoke_ns = t2.duration_since(t1).as_nanos() as u64;
@@ -174,7 +174,10 @@ pub fn run(
     let mut errors = failures.errors;
     let (memory_summary, memory) = memory_phase(&*prepared, backend, spec, opts, &mut errors)?;
 
-    let cold: Vec<&Sample> = samples.iter().filter(|s| s.kind == SampleKind::Cold).collect();
+    let cold: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.kind == SampleKind::Cold)
+        .collect();
     let warm: Vec<u64> = samples
         .iter()
         .filter(|s| s.kind == SampleKind::Warm)
@@ -208,7 +211,10 @@ pub fn run(
         ));
     }
     if !errors.is_empty() {
-        warnings.push(format!("{} units or invokes failed: see errors", errors.len()));
+        warnings.push(format!(
+            "{} units or invokes failed: see errors",
+            errors.len()
+        ));
     }
 
     let result = MeasureResult {
@@ -258,9 +264,17 @@ struct Failures {
 
 impl Failures {
     /// Records a failure of one unit; errors of the backend as a whole stop the run.
-    fn record(&mut self, unit: u32, invoke: Option<u32>, e: BackendError) -> Result<(), MeasureError> {
+    fn record(
+        &mut self,
+        unit: u32,
+        invoke: Option<u32>,
+        e: BackendError,
+    ) -> Result<(), MeasureError> {
         let per_unit = e.is_unit_fault()
-            || matches!(e, BackendError::WrongAnswer { .. } | BackendError::Start { .. });
+            || matches!(
+                e,
+                BackendError::WrongAnswer { .. } | BackendError::Start { .. }
+            );
         if !per_unit {
             return Err(e.into());
         }
@@ -432,14 +446,23 @@ mod tests {
     #[test]
     fn counts_samples_and_phases() {
         let b = MockBackend::new(Config::default()).unwrap();
-        let m = run(&b, &FunctionSpec::catalogue(Function::Cpu), &opts(5, 4), overhead()).unwrap();
+        let m = run(
+            &b,
+            &FunctionSpec::catalogue(Function::Cpu),
+            &opts(5, 4),
+            overhead(),
+        )
+        .unwrap();
         assert_eq!(m.result.cold.count, 5);
         assert_eq!(m.result.warm.count, 20);
         assert_eq!(m.samples.len(), 25);
         assert!(m.samples.iter().all(|s| s.verified));
         assert_eq!(m.result.phases["spin"].count, 5);
         assert_eq!(m.result.memory.live_units, 3);
-        assert_eq!(m.result.memory.engine_bytes_per_unit, Some((1 << 20) as f64));
+        assert_eq!(
+            m.result.memory.engine_bytes_per_unit,
+            Some((1 << 20) as f64)
+        );
         assert!(m.result.errors.is_empty());
         // Scripted latencies show through: start 100 us, invoke 10 us.
         let s = &m.samples[0];
@@ -452,9 +475,17 @@ mod tests {
         let mut cfg = Config::default();
         cfg.wrong_answer = true;
         let b = MockBackend::new(cfg).unwrap();
-        let err = run(&b, &FunctionSpec::catalogue(Function::Noop), &opts(20, 1), overhead())
-            .unwrap_err();
-        assert!(matches!(err, MeasureError::TooManyFailures { failures: 10, .. }), "{err}");
+        let err = run(
+            &b,
+            &FunctionSpec::catalogue(Function::Noop),
+            &opts(20, 1),
+            overhead(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, MeasureError::TooManyFailures { failures: 10, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("wrong answer"), "{err}");
     }
 
@@ -469,7 +500,9 @@ mod tests {
         assert_eq!(m.result.cold.count, 6);
         assert_eq!(m.result.errors.len(), 3);
         assert_eq!(m.result.errors[0].unit, 2);
-        assert!(m.result.errors[0].message.contains("scripted start failure"));
+        assert!(m.result.errors[0]
+            .message
+            .contains("scripted start failure"));
         assert_eq!(m.result.memory, MemorySummary::default());
     }
 

@@ -56,22 +56,34 @@ pub fn write(out: &Path, m: &Measurement) -> Result<PathBuf> {
     let mut csv = String::from("unit,engine_bytes,host_bytes\n");
     let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in &m.memory {
-        writeln!(csv, "{},{},{}", r.unit, opt(r.engine_bytes), opt(r.host_bytes))?;
+        writeln!(
+            csv,
+            "{},{},{}",
+            r.unit,
+            opt(r.engine_bytes),
+            opt(r.host_bytes)
+        )?;
     }
     write_file(&dir.join("memory.csv"), csv.as_bytes())?;
     Ok(dir)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = std::fs::File::create(path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut f =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     f.write_all(bytes)
         .with_context(|| format!("writing {}", path.display()))
 }
 
 fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -161,7 +173,11 @@ pub fn table(r: &MeasureResult) -> String {
             out,
             "  memory per unit over {} live units: {}",
             m.live_units,
-            if parts.is_empty() { "not reported".into() } else { parts.join(", ") }
+            if parts.is_empty() {
+                "not reported".into()
+            } else {
+                parts.join(", ")
+            }
         );
     }
     let _ = writeln!(
@@ -172,8 +188,14 @@ pub fn table(r: &MeasureResult) -> String {
     let _ = writeln!(
         out,
         "  harness overhead: {} per sample (p99 {}), timer resolution {}",
-        r.overhead.per_sample_ns.map(fmt_ns).unwrap_or_else(|| "below timer resolution".into()),
-        r.overhead.per_sample_p99_ns.map(fmt_ns).unwrap_or_else(|| "-".into()),
+        r.overhead
+            .per_sample_ns
+            .map(fmt_ns)
+            .unwrap_or_else(|| "below timer resolution".into()),
+        r.overhead
+            .per_sample_p99_ns
+            .map(fmt_ns)
+            .unwrap_or_else(|| "-".into()),
         fmt_ns(r.overhead.timer_resolution_ns)
     );
     for w in &r.warnings {
@@ -183,7 +205,11 @@ pub fn table(r: &MeasureResult) -> String {
         let _ = writeln!(out, "  error (unit {}): {}", e.unit, e.message);
     }
     if r.errors.len() > 5 {
-        let _ = writeln!(out, "  ... and {} more errors in summary.json", r.errors.len() - 5);
+        let _ = writeln!(
+            out,
+            "  ... and {} more errors in summary.json",
+            r.errors.len() - 5
+        );
     }
     out
 }

@@ -90,9 +90,9 @@ impl BackendKind {
             #[cfg(feature = "deno")]
             BackendKind::Deno => unitlab_backend_deno::Config::OPTIONS,
             #[cfg(feature = "container")]
-            BackendKind::Container => unitlab_backend_container::Config::OPTIONS,
+            BackendKind::Container => unitlab_backend_container::OPTIONS,
             #[cfg(feature = "process")]
-            BackendKind::Process => unitlab_backend_process::Config::OPTIONS,
+            BackendKind::Process => unitlab_backend_process::OPTIONS,
             BackendKind::Mock => unitlab_backend_mock::Config::OPTIONS,
             #[allow(unreachable_patterns, reason = "arms of backends compiled out")]
             _ => &[],
@@ -143,7 +143,13 @@ impl std::fmt::Display for BackendKind {
 
 fn not_compiled(kind: BackendKind) -> Availability {
     Availability::Unavailable {
-        reason: format!("this unitlab was built without the `{}` feature", kind.name()),
-        fix: format!("rebuild with `cargo build --release --features {}`", kind.name()),
+        reason: format!(
+            "this unitlab was built without the `{}` feature",
+            kind.name()
+        ),
+        fix: format!(
+            "rebuild with `cargo build --release --features {}`",
+            kind.name()
+        ),
     }
 }

@@ -1,1 +1,79 @@
-fn main() {}
+//! A synthetic day shaped like the Azure Functions 2019 trace, streamed through the simulator
+//! under several policies; prints invocations per second and the process's peak RSS.
+//!
+//! `cargo run --release -p unitlab-platform --example azure_day -- [functions] [invocations]`
+//! (defaults: 50 000 functions, 100 million invocations).
+
+use std::time::Instant;
+
+use unitlab_platform::calibration::Calibration;
+use unitlab_platform::policy::{Policy, NS_PER_S};
+use unitlab_platform::report::{build_run, load_pricing, RunInfo};
+use unitlab_platform::sim::{simulate, SimOptions};
+use unitlab_platform::synth::AzureLikeDay;
+use unitlab_results::platform::RunKind;
+
+fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let functions: u32 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(50_000);
+    let target: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100e6);
+    let cal = Calibration::builtin("wasm").expect("built-in wasm figures");
+    let pricing = load_pricing(None).expect("built-in pricing");
+
+    // The generator's own cost, alone.
+    let t = Instant::now();
+    let n = AzureLikeDay::new(functions, 1440, target, 1).count();
+    let gen_s = t.elapsed().as_secs_f64();
+    println!(
+        "trace: {functions} functions, {n} invocations in a day; generating alone: {gen_s:.1} s ({:.1} M/s)",
+        n as f64 / gen_s / 1e6
+    );
+    for policy in [Policy::fixed(600 * NS_PER_S), Policy::no_keep_alive(), Policy::hybrid()] {
+        let t = Instant::now();
+        let out = simulate(
+            AzureLikeDay::new(functions, 1440, target, 1),
+            &policy,
+            &cal,
+            &SimOptions {
+                seed: 1,
+                records: false,
+                bin_ns: 60 * NS_PER_S,
+                functions,
+                progress: None,
+            },
+        )
+        .expect("simulation runs");
+        let wall = t.elapsed().as_secs_f64();
+        let run = build_run(
+            &out.platform,
+            &pricing,
+            RunInfo {
+                kind: RunKind::Simulate,
+                backend: "wasm".into(),
+                memory_kind: "builtin+trace".into(),
+                calibration: None,
+                run_seconds: wall,
+                latency_divisor: 1.0,
+                warnings: vec![],
+            },
+        );
+        println!(
+            "{:>16}: {:6.1} s wall (generation included), {:5.1} M invocations/s, cold rate {:.4}, idle GB-s {:.0}, mean live units {:.0}, peak live {}, peak RSS {:.0} MiB",
+            policy.name,
+            wall,
+            n as f64 / wall / 1e6,
+            run.counts.cold_rate.unwrap_or(f64::NAN),
+            run.waiting.idle_gb_seconds.unwrap_or(f64::NAN),
+            run.usage.mean_live_units.unwrap_or(f64::NAN),
+            run.usage.peak_live_units,
+            peak_rss_mib().unwrap_or(f64::NAN),
+        );
+    }
+}

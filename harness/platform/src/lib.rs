@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod calibration;
+pub mod heap;
 pub mod cli;
 pub mod output;
 pub mod platform;

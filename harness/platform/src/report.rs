@@ -10,10 +10,10 @@ use unitlab_results::platform::{
 };
 use unitlab_results::Summary;
 
-use crate::platform::Platform;
+use crate::platform::{LogHist, Platform};
 
 /// Summarises a histogram of ns the way `Summary::from_nanos` summarises raw samples: the
-/// percentiles, min, max and mean are the histogram's (3 significant digits), the standard
+/// percentiles, min, max and mean are the histogram's (its significant digits), the standard
 /// deviation is the population one, outliers are counted against Tukey fences computed from
 /// the histogram's quartiles. `zeros` are counted in `zero_samples`, not analysed.
 pub fn summary_from_histogram(h: &Histogram<u64>, zeros: u64) -> Summary {
@@ -49,6 +49,18 @@ pub fn summary_from_histogram(h: &Histogram<u64>, zeros: u64) -> Summary {
                 s.mild_outliers += c;
             }
         }
+    }
+    s
+}
+
+/// Summarises a [`LogHist`]: percentiles and spread from its bins (0.8% wide), count, min,
+/// max and mean exact.
+pub fn summary_from_loghist(h: &LogHist, zeros: u64) -> Summary {
+    let mut s = summary_from_histogram(&h.to_hdr(), zeros);
+    if let Some((min, max, mean)) = h.exact() {
+        s.min = Some(min);
+        s.max = Some(max);
+        s.mean = Some(mean);
     }
     s
 }
@@ -90,14 +102,14 @@ pub fn build_run(p: &Platform, pricing: &Pricing, info: RunInfo) -> PlatformRun 
     let div = info.latency_divisor;
     let scale = |s: Summary| scale_summary(s, div);
     let mut e2e = l.e2e_cold.clone();
-    e2e.add(&l.e2e_warm).expect("same histogram bounds");
+    e2e.merge(&l.e2e_warm);
     let latency = Latencies {
-        queue_wait: scale(summary_from_histogram(&l.queue, l.zeros[0])),
-        startup: scale(summary_from_histogram(&l.startup, l.zeros[1])),
-        execution: scale(summary_from_histogram(&l.exec, l.zeros[2])),
-        end_to_end: scale(summary_from_histogram(&e2e, l.zeros[3] + l.zeros[4])),
-        end_to_end_cold: scale(summary_from_histogram(&l.e2e_cold, l.zeros[3])),
-        end_to_end_warm: scale(summary_from_histogram(&l.e2e_warm, l.zeros[4])),
+        queue_wait: scale(summary_from_loghist(&l.queue, l.zeros[0])),
+        startup: scale(summary_from_loghist(&l.startup, l.zeros[1])),
+        execution: scale(summary_from_loghist(&l.exec, l.zeros[2])),
+        end_to_end: scale(summary_from_loghist(&e2e, l.zeros[3] + l.zeros[4])),
+        end_to_end_cold: scale(summary_from_loghist(&l.e2e_cold, l.zeros[3])),
+        end_to_end_warm: scale(summary_from_loghist(&l.e2e_warm, l.zeros[4])),
     };
 
     let u = &p.usage;
@@ -294,6 +306,26 @@ mod tests {
     fn default_pricing_parses() {
         let p = load_pricing(None).unwrap();
         assert!(p.pay_per_use.is_some() && p.provisioned.is_some() && p.cpu_time.is_some());
+    }
+
+    #[test]
+    fn loghist_summary_is_close_to_raw_summary() {
+        let v: Vec<u64> = (1..=10_000).map(|i| i * 997).collect();
+        let mut h = LogHist::default();
+        for &x in &v {
+            h.record(x);
+        }
+        let a = summary_from_loghist(&h, 0);
+        let b = Summary::from_nanos(&v);
+        assert_eq!((a.count, a.min, a.max, a.mean), (b.count, b.min, b.max, b.mean));
+        for (x, y) in [(a.p50, b.p50), (a.p90, b.p90), (a.p99, b.p99)] {
+            let (x, y) = (x.unwrap() as f64, y.unwrap() as f64);
+            assert!((x - y).abs() / y < 0.01, "{x} vs {y}");
+        }
+        // Small values are exact.
+        let mut h = LogHist::default();
+        h.record(5);
+        assert_eq!(summary_from_loghist(&h, 0).p50, Some(5));
     }
 
     #[test]

@@ -1,17 +1,15 @@
 //! The discrete-event simulator: the [`Platform`] state machine on a virtual clock, with
 //! start-up latencies and memory from a [`Calibration`] and execution times from the trace.
 //!
-//! Events are `u128` keys in a binary heap: `time << 64 | kind << 32 | index`, so that ties
-//! resolve deterministically: at equal times, start completions, then execution completions,
+//! Events are unique [`Ev`] keys, `(time << 1 | kind, index)`, in a 4-ary heap
+//! ([`QuadHeap`]), so that ties resolve deterministically: at equal times, start completions, then execution completions,
 //! then platform timers (expiry, pre-warm), then arrivals; within a kind, by slot or job index.
 //! Arrivals are merged from the sorted trace stream and never enter the heap; with a fixed
-//! keep-alive, timers sit in the platform's FIFO. Nothing is allocated per event once the slabs
+//! the platform's timers are in a second heap, one pending timer per live unit at most. Nothing is allocated per event once the slabs
 //! have grown to the trace's peak concurrency. Randomness (start-up latency draws, exponential
 //! execution times) comes from one ChaCha8 generator seeded by the caller: a run is a pure
 //! function of (trace, policy, calibration, seed).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
@@ -19,12 +17,13 @@ use rand_chacha::ChaCha8Rng;
 use unitlab_workloads::{Invocation, TraceError};
 
 use crate::calibration::{Calibration, Execution};
+use crate::heap::{Ev, QuadHeap};
 use crate::platform::{Arrival, Driver, Job, Platform, UnitHandle};
 use crate::policy::Policy;
 use crate::PlatformError;
 
-const KIND_STARTED: u128 = 0;
-const KIND_DONE: u128 = 1;
+const KIND_STARTED: u64 = 0;
+const KIND_DONE: u64 = 1;
 
 /// Simulation options.
 #[derive(Debug, Clone)]
@@ -62,7 +61,7 @@ pub struct SimOutcome {
 }
 
 struct SimDriver<'a> {
-    heap: BinaryHeap<Reverse<u128>>,
+    heap: QuadHeap<Ev>,
     rng: ChaCha8Rng,
     cal: &'a Calibration,
     missing_duration: Option<u64>,
@@ -87,9 +86,10 @@ impl Driver for SimDriver<'_> {
     #[inline]
     fn start(&mut self, now: u64, unit: UnitHandle, job: Option<&Job>) -> Option<u64> {
         let d = self.cal.startup.sample(&mut self.rng);
-        self.heap.push(Reverse(
-            ((now + d) as u128) << 64 | KIND_STARTED << 32 | unit.slot as u128,
-        ));
+        self.heap.push(Ev {
+            key: (now + d) << 1 | KIND_STARTED,
+            idx: unit.slot,
+        });
         self.memory(job.and_then(|j| j.memory_bytes))
     }
 
@@ -120,8 +120,10 @@ impl Driver for SimDriver<'_> {
             } else {
                 0
             };
-        self.heap
-            .push(Reverse(((now + d) as u128) << 64 | KIND_DONE << 32 | job_id as u128));
+        self.heap.push(Ev {
+            key: (now + d) << 1 | KIND_DONE,
+            idx: job_id,
+        });
     }
 
     #[inline]
@@ -143,7 +145,7 @@ where
     let mut trace = trace;
     let mut p = Platform::new(policy.clone(), opts.records, opts.bin_ns);
     let mut d = SimDriver {
-        heap: BinaryHeap::with_capacity(1024),
+        heap: QuadHeap::default(),
         rng: ChaCha8Rng::seed_from_u64(opts.seed),
         cal,
         missing_duration: None,
@@ -154,15 +156,15 @@ where
     let mut last_arrival = 0u64;
     let mut now = 0u64;
     loop {
-        let ev = d.heap.peek().map(|r| r.0);
-        let t_ev = ev.map_or(u64::MAX, |k| (k >> 64) as u64);
+        let ev = d.heap.peek();
+        let t_ev = ev.map_or(u64::MAX, |k| k.key >> 1);
         let t_tm = p.next_timer().unwrap_or(u64::MAX);
         let t_ar = next.as_ref().map_or(u64::MAX, |i| i.arrival_ns);
         if let Some(k) = ev.filter(|_| t_ev <= t_tm && t_ev <= t_ar) {
             d.heap.pop();
             now = t_ev;
-            let idx = k as u32;
-            if (k >> 32) as u32 == KIND_STARTED as u32 {
+            let idx = k.idx;
+            if k.key & 1 == KIND_STARTED {
                 p.started(now, idx, &mut d);
             } else {
                 p.completed(now, idx, true, false, &mut d);

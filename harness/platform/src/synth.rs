@@ -6,7 +6,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Exp1, LogNormal, Poisson, StandardNormal};
+use rand_distr::{Distribution, Exp1, LogNormal, StandardNormal};
 use unitlab_workloads::{Invocation, TraceError, TraceMeta, TraceStream};
 
 /// An in-memory trace (must already be sorted by arrival).
@@ -119,16 +119,25 @@ pub fn multi_function(functions: u32, total_rate: f64, span_s: f64, seed: u64) -
 /// A streaming synthetic day shaped like the Azure Functions 2019 trace (Shahrad et al.):
 /// per-function mean rates log-normally spread over about eight orders of magnitude (median
 /// function invoked about once an hour, so that roughly half are invoked at most hourly), a
-/// diurnal swing of +-50%, per-function median durations log-normal around 300 ms (half the
-/// functions under ~1 s), and per-function memory log-normal around 150 MB (90% under ~400
-/// MB). Like the trace, counts are drawn per minute (Poisson with the minute's mean) and spread
-/// uniformly inside the minute; one minute at a time is held in memory.
+/// common diurnal swing of +-50%, per-function median durations log-normal around 300 ms
+/// (half the functions under ~1 s), and per-function memory log-normal around 150 MB (90%
+/// under ~400 MB). Each function is a non-homogeneous Poisson process (exponential gaps in
+/// the day's cumulative-rate time). Functions wait in per-minute buckets for their next
+/// arrival, so a minute costs only its own arrivals, and one minute at a time is held in
+/// memory (sorted).
 pub struct AzureLikeDay {
     meta: TraceMeta,
     rng: ChaCha8Rng,
+    /// Mean arrivals per minute at diurnal factor 1.
     rate_per_min: Vec<f64>,
     dur_median_s: Vec<f32>,
     mem: Vec<u64>,
+    /// Next arrival of each function in cumulative-rate units.
+    next_x: Vec<f64>,
+    /// Cumulative diurnal factor at the start of each minute (minutes + 1 entries).
+    cum: Vec<f64>,
+    /// Functions whose next arrival falls in each minute.
+    buckets: Vec<Vec<u32>>,
     minute: u32,
     minutes: u32,
     buf: Vec<Invocation>,
@@ -140,7 +149,7 @@ impl AzureLikeDay {
     /// about `target_invocations` invocations.
     pub fn new(functions: u32, minutes: u32, target_invocations: f64, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        // log10(rate per hour) ~ N(0, 1.6): median once an hour, 8 orders between 0.1st
+        // log10(rate per hour) ~ N(0, 1.6): median once an hour, 8 orders between the 0.1st
         // and 99.9th percentiles.
         let mut rates: Vec<f64> = (0..functions)
             .map(|_| {
@@ -148,7 +157,13 @@ impl AzureLikeDay {
                 10f64.powf(1.6 * z) / 60.0
             })
             .collect();
-        let total: f64 = rates.iter().sum::<f64>() * minutes as f64;
+        let mut cum = Vec::with_capacity(minutes as usize + 1);
+        cum.push(0.0);
+        for m in 0..minutes {
+            let d = 1.0 + 0.5 * (2.0 * std::f64::consts::PI * (m as f64 / 1440.0 - 0.25)).sin();
+            cum.push(cum[m as usize] + d);
+        }
+        let total: f64 = rates.iter().sum::<f64>() * cum[minutes as usize];
         let k = target_invocations / total;
         for r in &mut rates {
             *r *= k;
@@ -165,6 +180,17 @@ impl AzureLikeDay {
                 (150e6 * (0.75 * z).exp()) as u64
             })
             .collect();
+        let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); minutes as usize];
+        let mut next_x = vec![f64::INFINITY; functions as usize];
+        for f in 0..functions as usize {
+            let e: f64 = rng.sample(Exp1);
+            let x = e / rates[f];
+            next_x[f] = x;
+            let m = cum.partition_point(|&c| c <= x);
+            if m >= 1 && m <= minutes as usize {
+                buckets[m - 1].push(f as u32);
+            }
+        }
         AzureLikeDay {
             meta: TraceMeta {
                 functions: (0..functions).map(|i| format!("f{i}")).collect(),
@@ -178,6 +204,9 @@ impl AzureLikeDay {
             rate_per_min: rates,
             dur_median_s,
             mem,
+            next_x,
+            cum,
+            buckets,
             minute: 0,
             minutes,
             buf: Vec::new(),
@@ -188,27 +217,31 @@ impl AzureLikeDay {
     fn fill(&mut self) {
         self.buf.clear();
         self.pos = 0;
-        let m = self.minute;
-        let diurnal = 1.0 + 0.5 * (2.0 * std::f64::consts::PI * (m as f64 / 1440.0 - 0.25)).sin();
+        let m = self.minute as usize;
+        let (c0, c1) = (self.cum[m], self.cum[m + 1]);
+        let d = c1 - c0;
         let base = m as u64 * 60_000_000_000;
-        for f in 0..self.rate_per_min.len() {
-            let mean = self.rate_per_min[f] * diurnal;
-            let n = if mean < 1e-3 {
-                // Cheap path for the many rare functions: at most one arrival.
-                (self.rng.gen::<f64>() < mean) as u64
-            } else {
-                Poisson::new(mean).map(|p| p.sample(&mut self.rng) as u64).unwrap_or(0)
-            };
-            for _ in 0..n {
-                let off = self.rng.gen_range(0..60_000_000_000u64);
+        let due = std::mem::take(&mut self.buckets[m]);
+        for &f in &due {
+            let fi = f as usize;
+            let mut x = self.next_x[fi];
+            while x < c1 {
+                let off = ((x - c0) / d * 60e9) as u64;
                 let z: f64 = self.rng.sample(StandardNormal);
-                let d = self.dur_median_s[f] as f64 * (0.5 * z).exp();
+                let dur = self.dur_median_s[fi] as f64 * (0.5 * z).exp();
                 self.buf.push(Invocation {
-                    arrival_ns: base + off,
-                    function: f as u32,
-                    duration_ns: Some((d * 1e9).max(1e3) as u64),
-                    memory_bytes: Some(self.mem[f]),
+                    arrival_ns: base + off.min(59_999_999_999),
+                    function: f,
+                    duration_ns: Some((dur * 1e9).max(1e3) as u64),
+                    memory_bytes: Some(self.mem[fi]),
                 });
+                let e: f64 = self.rng.sample(Exp1);
+                x += e / self.rate_per_min[fi];
+            }
+            self.next_x[fi] = x;
+            let nm = self.cum.partition_point(|&c| c <= x);
+            if nm >= 1 && nm <= self.minutes as usize {
+                self.buckets[nm - 1].push(f);
             }
         }
         self.buf.sort_unstable_by_key(|i| (i.arrival_ns, i.function));

@@ -18,7 +18,9 @@ impl DoctorCmd {
     pub fn execute(self) -> Result<()> {
         for kind in BackendKind::ALL {
             match kind.availability() {
-                Availability::Available(what) => println!("{:<10} available    {what}", kind.name()),
+                Availability::Available(what) => {
+                    println!("{:<10} available    {what}", kind.name())
+                }
                 Availability::Unavailable { reason, fix } => {
                     println!("{:<10} unavailable  {reason}", kind.name());
                     println!("{:<10}              fix: {fix}", "");

@@ -1,24 +1,18 @@
 //! `unitlab measure`: cold starts, warm invokes and memory per unit.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use unitlab::measure::{self, Options, Progress};
-use unitlab::BackendKind;
 
 /// Cold starts, warm invokes and memory per unit of one backend and function.
 #[derive(Debug, Args, Clone)]
 pub struct MeasureCmd {
-    /// The backend.
-    #[arg(long, short)]
-    pub backend: BackendKind,
-    /// A catalogue function (noop, cpu, alloc), a file of your own (.wasm, .js, an executable
-    /// speaking the runner protocol), or `image:NAME` for the container backend.
-    #[arg(long, short, default_value = "noop")]
-    pub function: String,
+    /// Backend and function.
+    #[command(flatten)]
+    pub unit: super::unit::UnitArgs,
     /// Cold starts to measure (each a new unit).
     #[arg(long, short, default_value_t = 100)]
     pub units: u32,
@@ -34,24 +28,6 @@ pub struct MeasureCmd {
     /// Seed for request inputs, recorded with the result.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Strategy, for backends that have one (wasm: pooling, pooling-nocow, ondemand).
-    #[arg(long)]
-    pub strategy: Option<String>,
-    /// Network mode, for the container backend (none, bridge).
-    #[arg(long)]
-    pub network: Option<String>,
-    /// Memory limit per unit (e.g. 64MiB).
-    #[arg(long, value_parser = super::parse_bytes)]
-    pub memory_limit: Option<u64>,
-    /// Deadline per invocation (e.g. 2s); a guest running longer is stopped.
-    #[arg(long, value_parser = super::parse_duration)]
-    pub deadline: Option<Duration>,
-    /// CPU limit per unit in cores (containers).
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// Backend option `key=value` (repeatable); `unitlab doctor --options` lists them.
-    #[arg(long = "opt", value_parser = super::parse_kv)]
-    pub opts: Vec<(String, String)>,
     /// Expected answer of a user function (catalogue functions are always verified).
     #[arg(long)]
     pub expect: Option<u32>,
@@ -80,27 +56,10 @@ fn progress(p: Progress) {
 }
 
 impl MeasureCmd {
-    /// The backend options this command sets, in order.
-    pub fn backend_options(&self) -> Vec<(String, String)> {
-        let mut o = Vec::new();
-        if let Some(s) = &self.strategy {
-            o.push(("strategy".to_string(), s.clone()));
-        }
-        if let Some(n) = &self.network {
-            o.push(("network".to_string(), n.clone()));
-        }
-        o.extend(self.opts.iter().cloned());
-        o
-    }
-
     /// Runs the measurement and returns the results directory.
     pub fn run(&self) -> Result<PathBuf> {
-        let spec =
-            super::function_spec(&self.function, self.memory_limit, self.deadline, self.cpus)?;
-        let backend = self
-            .backend
-            .build(&self.backend_options())
-            .with_context(|| format!("setting up the `{}` backend", self.backend))?;
+        let spec = self.unit.spec()?;
+        let backend = self.unit.build()?;
         let size = self.size.unwrap_or_else(|| {
             spec.catalogue_function()
                 .map(|f| f.default_size())
@@ -126,7 +85,10 @@ impl MeasureCmd {
         };
         let overhead = unitlab::overhead::measure(100_000);
         let m = measure::run(&*backend, &spec, &opts, overhead).with_context(|| {
-            format!("measuring `{}` on the `{}` backend", spec.name, self.backend)
+            format!(
+                "measuring `{}` on the `{}` backend",
+                spec.name, self.unit.backend
+            )
         })?;
         if let Some(bar) = BAR.get() {
             bar.finish_and_clear();

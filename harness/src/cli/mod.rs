@@ -1,7 +1,12 @@
 //! One module per subcommand, each a clap `Args` struct with `execute(self) -> Result<()>`.
 
+pub mod clean;
 pub mod doctor;
 pub mod measure;
+pub mod platform;
+pub mod report;
+pub mod run;
+pub mod unit;
 
 use anyhow::{bail, Result};
 
@@ -29,7 +34,11 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         "" | "s" => v,
         "m" | "min" => v * 60.0,
         "h" => v * 3600.0,
-        _ => return Err(format!("unknown duration unit `{unit}` in `{s}` (ns, us, ms, s, m, h)")),
+        _ => {
+            return Err(format!(
+                "unknown duration unit `{unit}` in `{s}` (ns, us, ms, s, m, h)"
+            ))
+        }
     };
     if !(secs.is_finite() && secs >= 0.0) {
         return Err(format!("duration out of range: `{s}`"));
@@ -50,9 +59,14 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "k" | "kib" | "kb" => 1 << 10,
         "m" | "mib" | "mb" => 1 << 20,
         "g" | "gib" | "gb" => 1 << 30,
-        _ => return Err(format!("unknown size unit `{unit}` in `{s}` (B, KiB, MiB, GiB)")),
+        _ => {
+            return Err(format!(
+                "unknown size unit `{unit}` in `{s}` (B, KiB, MiB, GiB)"
+            ))
+        }
     };
-    v.checked_mul(mult).ok_or_else(|| format!("size too large: `{s}`"))
+    v.checked_mul(mult)
+        .ok_or_else(|| format!("size too large: `{s}`"))
 }
 
 /// Fails with the available list when `name` is not a catalogue function or an existing file.

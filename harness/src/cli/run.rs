@@ -1,0 +1,261 @@
+//! `unitlab run`, the README's main job: measure every available backend with the catalogue,
+//! run the default bursty workload through simulation (calibrated by those measurements) and a
+//! short validated replay, and write the HTML report.
+//!
+//! Unit counts per backend are sized so that the whole job finishes in a few minutes on two
+//! cores: a container cold start costs ~10^5 times a Wasm one, so each backend gets as many
+//! units as fit in a few seconds, never fewer than 20 cold starts (spread needs samples).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser};
+use unitlab::BackendKind;
+use unitlab_backend::{Availability, Function};
+
+use super::measure::MeasureCmd;
+use super::unit::UnitArgs;
+
+/// Measures every available backend, simulates and replays the default bursty workload, and
+/// writes the HTML report.
+#[derive(Debug, Args)]
+pub struct RunCmd {
+    /// Root of the results; the run gets its own `run-<time>` directory in it.
+    #[arg(long, short, default_value = "results")]
+    pub out: PathBuf,
+    /// Only these backends (default: every available one but mock).
+    #[arg(long, short, value_delimiter = ',')]
+    pub backends: Vec<BackendKind>,
+    /// Scale every backend's unit count (0.1 for a smoke run, 10 for tighter percentiles).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Seed for request inputs and the synthetic workload.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Wall-clock seconds of trace replayed on each in-process backend (0: no replay).
+    #[arg(long, default_value_t = 20)]
+    pub replay_seconds: u32,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// (cold starts for noop, for cpu and alloc, warm invokes per unit, units alive for memory)
+fn plan(kind: BackendKind) -> (u32, u32, u32, u32) {
+    match kind {
+        BackendKind::Container => (30, 10, 5, 10),
+        BackendKind::Deno => (60, 20, 10, 20),
+        BackendKind::V8 => (300, 50, 10, 100),
+        BackendKind::Wasm => (2000, 200, 10, 1000),
+        BackendKind::Process => (300, 50, 10, 50),
+        BackendKind::Mock => (100, 20, 10, 10),
+    }
+}
+
+impl RunCmd {
+    /// Runs the main job and prints the report's path.
+    pub fn execute(self) -> Result<()> {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let root = self.out.join(format!("run-{stamp}"));
+        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        let kinds: Vec<BackendKind> = if self.backends.is_empty() {
+            BackendKind::ALL
+                .into_iter()
+                .filter(|k| *k != BackendKind::Mock)
+                .collect()
+        } else {
+            self.backends.clone()
+        };
+
+        let mut available = Vec::new();
+        let mut skipped = Vec::new();
+        for k in kinds {
+            match k.availability() {
+                Availability::Available(what) => {
+                    eprintln!("[run] {k}: available ({what})");
+                    available.push(k);
+                }
+                Availability::Unavailable { reason, fix } => {
+                    eprintln!("[run] {k}: skipped: {reason}\n      fix: {fix}");
+                    skipped.push(format!("{k}: {reason} (fix: {fix})"));
+                }
+            }
+        }
+        anyhow::ensure!(
+            !available.is_empty(),
+            "no backend is available here; `unitlab doctor` says why and how to fix it"
+        );
+        std::fs::write(root.join("skipped.txt"), skipped.join("\n") + "\n")
+            .context("writing skipped.txt")?;
+
+        // 1. Measure.
+        let measure_root = root.join("measure");
+        let mut noop_dirs: Vec<(BackendKind, PathBuf)> = Vec::new();
+        for &k in &available {
+            let (noop_units, other_units, warm, memory_units) = plan(k);
+            let scaled = |n: u32| ((n as f64 * self.scale).round() as u32).max(20);
+            for f in Function::ALL {
+                let units = scaled(if f == Function::Noop {
+                    noop_units
+                } else {
+                    other_units
+                });
+                // Memory is read for noop only: the unit's own cost, not the function's.
+                let mem = if f == Function::Noop {
+                    memory_units.min(units)
+                } else {
+                    0
+                };
+                let size = match f {
+                    Function::Noop => None,
+                    Function::Cpu => Some(64),
+                    Function::Alloc => Some(16),
+                };
+                eprintln!("[run] measure {k} {f}: {units} cold starts x {warm} warm");
+                let cmd = MeasureCmd {
+                    unit: UnitArgs {
+                        backend: k,
+                        function: f.name().to_string(),
+                        strategy: None,
+                        network: None,
+                        memory_limit: None,
+                        deadline: None,
+                        cpus: None,
+                        opts: Vec::new(),
+                    },
+                    units,
+                    warm,
+                    memory_units: Some(mem),
+                    size,
+                    seed: self.seed,
+                    expect: None,
+                    out: measure_root.clone(),
+                    quiet: self.quiet,
+                };
+                match cmd.run() {
+                    Ok(dir) => {
+                        if f == Function::Noop {
+                            noop_dirs.push((k, dir));
+                        }
+                    }
+                    Err(e) => {
+                        // One backend failing must not lose the others' results.
+                        eprintln!("[run] measure {k} {f} failed: {e:#}");
+                        skipped.push(format!("{k} {f}: measurement failed: {e:#}"));
+                    }
+                }
+            }
+        }
+        std::fs::write(root.join("skipped.txt"), skipped.join("\n") + "\n")
+            .context("writing skipped.txt")?;
+
+        // 2. Simulate the default bursty workload, calibrated by the noop measurements.
+        if !noop_dirs.is_empty() {
+            let mut argv: Vec<String> = vec![
+                "simulate".into(),
+                "--trace".into(),
+                "synthetic:bursty".into(),
+                "--trace-seed".into(),
+                self.seed.to_string(),
+                "--seed".into(),
+                self.seed.to_string(),
+                "--out".into(),
+                root.join("simulate").display().to_string(),
+            ];
+            for p in ["keepalive:10m", "keepalive:20m", "hybrid", "provisioned:1"] {
+                argv.push("--policy".into());
+                argv.push(p.into());
+            }
+            for (_, dir) in &noop_dirs {
+                argv.push("--calibration".into());
+                argv.push(dir.display().to_string());
+            }
+            if !self.quiet {
+                argv.push("--progress".into());
+            }
+            eprintln!(
+                "[run] simulate the default bursty workload on {} backends",
+                noop_dirs.len()
+            );
+            let args = SimWrap::try_parse_from(&argv)
+                .context("building the simulate command")?
+                .args;
+            let env = unitlab::env::collect(self.seed);
+            if let Err(e) = args.execute(Some(env)) {
+                eprintln!("[run] simulation failed: {e:#}");
+            }
+        }
+
+        // 3. A short replay, validated against the simulation, on in-process backends.
+        if self.replay_seconds > 0 {
+            for (k, dir) in noop_dirs
+                .iter()
+                .filter(|(k, _)| matches!(k, BackendKind::Wasm | BackendKind::V8))
+            {
+                eprintln!(
+                    "[run] validate {k}: {} s replay of the default bursty workload",
+                    self.replay_seconds
+                );
+                if let Err(e) = self.validate(*k, dir, &root) {
+                    eprintln!("[run] validate {k} failed: {e:#}");
+                }
+            }
+        }
+
+        // 4. The report.
+        let report_dir = root.join("report");
+        let files = super::report::build(
+            std::slice::from_ref(&root),
+            &report_dir,
+            "unitlab: what each execution model costs to start, to keep, and to keep waiting",
+        )?;
+        println!("{}", files.index.display());
+        Ok(())
+    }
+
+    fn validate(&self, kind: BackendKind, calibration: &Path, root: &Path) -> Result<()> {
+        let argv: Vec<String> = vec![
+            "validate".into(),
+            "--trace".into(),
+            "synthetic:bursty".into(),
+            "--trace-seed".into(),
+            self.seed.to_string(),
+            "--span".into(),
+            format!("{}s", self.replay_seconds),
+            "--calibration".into(),
+            calibration.display().to_string(),
+            "--out".into(),
+            root.join("validate").display().to_string(),
+        ];
+        let args = ValWrap::try_parse_from(&argv)
+            .context("building the validate command")?
+            .args;
+        let unit = UnitArgs {
+            backend: kind,
+            function: "noop".into(),
+            strategy: None,
+            network: None,
+            memory_limit: None,
+            deadline: None,
+            cpus: None,
+            opts: Vec::new(),
+        };
+        let backend = unit.build()?;
+        let spec = unit.spec()?;
+        let env = unitlab::env::collect(self.seed);
+        args.execute(&*backend, &spec, Some(env))?;
+        Ok(())
+    }
+}
+
+#[derive(Parser)]
+struct SimWrap {
+    #[command(flatten)]
+    args: unitlab_platform::cli::SimulateArgs,
+}
+
+#[derive(Parser)]
+struct ValWrap {
+    #[command(flatten)]
+    args: unitlab_platform::cli::ValidateArgs,
+}

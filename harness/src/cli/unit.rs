@@ -1,0 +1,65 @@
+//! The arguments that pick a backend and a function, shared by measure, replay and validate.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use unitlab::BackendKind;
+use unitlab_backend::{Backend, FunctionSpec};
+
+/// Which backend runs which function, with which limits.
+#[derive(Debug, Args, Clone)]
+pub struct UnitArgs {
+    /// The backend (`unitlab doctor` shows which are available here).
+    #[arg(long, short)]
+    pub backend: BackendKind,
+    /// A catalogue function (noop, cpu, alloc), a file of your own (.wasm, .js, an executable
+    /// speaking the runner protocol), or `image:NAME` for the container backend.
+    #[arg(long, short, default_value = "noop")]
+    pub function: String,
+    /// Strategy, for backends that have one (wasm: pooling, pooling-nocow, ondemand).
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// Network mode, for the container backend (none, bridge).
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Memory limit per unit (e.g. 64MiB).
+    #[arg(long, value_parser = super::parse_bytes)]
+    pub memory_limit: Option<u64>,
+    /// Deadline per invocation (e.g. 2s); a guest running longer is stopped.
+    #[arg(long, value_parser = super::parse_duration)]
+    pub deadline: Option<Duration>,
+    /// CPU limit per unit in cores (containers).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Backend option `key=value` (repeatable); `unitlab doctor --options` lists them.
+    #[arg(long = "opt", value_parser = super::parse_kv)]
+    pub opts: Vec<(String, String)>,
+}
+
+impl UnitArgs {
+    /// The backend options these arguments set, in order.
+    pub fn backend_options(&self) -> Vec<(String, String)> {
+        let mut o = Vec::new();
+        if let Some(s) = &self.strategy {
+            o.push(("strategy".to_string(), s.clone()));
+        }
+        if let Some(n) = &self.network {
+            o.push(("network".to_string(), n.clone()));
+        }
+        o.extend(self.opts.iter().cloned());
+        o
+    }
+
+    /// The function to prepare.
+    pub fn spec(&self) -> Result<FunctionSpec> {
+        super::function_spec(&self.function, self.memory_limit, self.deadline, self.cpus)
+    }
+
+    /// Builds the backend.
+    pub fn build(&self) -> Result<Box<dyn Backend>> {
+        self.backend
+            .build(&self.backend_options())
+            .with_context(|| format!("setting up the `{}` backend", self.backend))
+    }
+}
