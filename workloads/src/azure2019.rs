@@ -66,7 +66,9 @@ const FN_BITS: u32 = 28;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Spread {
     /// Independent uniform times (a Poisson process conditioned on the count). Seeded.
+    /// `poisson` is accepted as another name for it.
     #[default]
+    #[value(alias = "poisson")]
     Uniform,
     /// The centres of equal slots: `(k + 1/2) * 60 s / c`.
     Equidistant,
