@@ -1027,7 +1027,7 @@ pub struct SyntheticDay {
 
 impl Default for SyntheticDay {
     /// 50,000 functions, 4 per app; daily counts log-normal with median 20 and sigma 2.6,
-    /// capped at 2 million (about 46% of functions at most once an hour, 93% at most once a
+    /// capped at 2 million (by construction about 53% of functions at most once an hour and 95% at most once a
     /// minute on average; the 2019 paper reports 45% and 81% of apps).
     fn default() -> Self {
         SyntheticDay {
