@@ -103,11 +103,11 @@ pub fn run(
     overhead: Overhead,
 ) -> Result<Measurement, MeasureError> {
     let env = crate::env::collect(opts.seed);
-    let info = backend.info();
-
     let t_prepare = Instant::now();
     let prepared = backend.prepare(spec)?;
     let prepare_ns = t_prepare.elapsed().as_nanos() as u64;
+    // After prepare: the backend may only know what it runs (an image id) once prepared.
+    let info = backend.info();
 
     let mut samples = Vec::with_capacity(opts.units as usize * (1 + opts.warm_per_unit as usize));
     let mut phases = Vec::with_capacity(opts.units as usize);
