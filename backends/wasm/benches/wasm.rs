@@ -32,8 +32,14 @@ fn cold_start(c: &mut Criterion) {
     let mut group = c.benchmark_group("cold_start");
     for strategy in Strategy::ALL {
         let b = backend(strategy);
-        for (function, size) in [(Function::Noop, 0), (Function::Cpu, 1), (Function::Alloc, 1)] {
-            let prepared = b.prepare(&FunctionSpec::catalogue(function)).expect("prepare");
+        for (function, size) in [
+            (Function::Noop, 0),
+            (Function::Cpu, 1),
+            (Function::Alloc, 1),
+        ] {
+            let prepared = b
+                .prepare(&FunctionSpec::catalogue(function))
+                .expect("prepare");
             let req = Request { size, seed: 7 };
             let expected = function.expected(size, 7);
             group.bench_function(format!("{strategy}/{function}"), |bench| {
@@ -59,7 +65,9 @@ fn warm_invoke(c: &mut Criterion) {
     let mut group = c.benchmark_group("warm_invoke");
     for strategy in Strategy::ALL {
         let b = backend(strategy);
-        let prepared = b.prepare(&FunctionSpec::catalogue(Function::Noop)).expect("prepare");
+        let prepared = b
+            .prepare(&FunctionSpec::catalogue(Function::Noop))
+            .expect("prepare");
         let mut unit = prepared.start().expect("start");
         let req = Request { size: 0, seed: 1 };
         unit.invoke(&req).expect("first invoke");

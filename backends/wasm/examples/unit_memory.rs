@@ -14,7 +14,11 @@ use unitlab_backend_wasm::{Config, WasmBackend};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let n: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10_000);
+    let n: usize = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(10_000);
     let strategy = args.next().unwrap_or_else(|| "pooling".into());
     let function = args.next().unwrap_or_else(|| "noop".into());
     let function = Function::from_name(&function).ok_or("unknown function")?;
@@ -47,7 +51,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for unit in &mut units {
         let m = unit.memory()?;
         committed += m.engine_bytes.unwrap_or(0);
-        resident += m.details.get("linear_memory_resident").copied().unwrap_or(0);
+        resident += m
+            .details
+            .get("linear_memory_resident")
+            .copied()
+            .unwrap_or(0);
     }
     let per = |bytes: u64| bytes as f64 / n as f64 / 1024.0;
     let delta = after.saturating_sub(before);

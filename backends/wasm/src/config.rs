@@ -31,7 +31,11 @@ pub enum Strategy {
 
 impl Strategy {
     /// Every strategy, in display order.
-    pub const ALL: [Strategy; 3] = [Strategy::OnDemand, Strategy::Pooling, Strategy::PoolingNoCow];
+    pub const ALL: [Strategy; 3] = [
+        Strategy::OnDemand,
+        Strategy::Pooling,
+        Strategy::PoolingNoCow,
+    ];
 
     /// The name `--strategy` takes.
     pub fn name(self) -> &'static str {
@@ -243,7 +247,10 @@ mod tests {
         let err = c.set("max_units", "-3").unwrap_err().to_string();
         assert!(err.contains("max_units"), "{err}");
         let err = c.set("colour", "red").unwrap_err().to_string();
-        assert!(err.contains("unknown option `colour`") && err.contains("strategy"), "{err}");
+        assert!(
+            err.contains("unknown option `colour`") && err.contains("strategy"),
+            "{err}"
+        );
     }
 
     #[test]

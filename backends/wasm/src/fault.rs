@@ -25,7 +25,10 @@ pub(crate) fn call_error(err: wasmtime::Error, cx: &FaultContext<'_>) -> Backend
         }
     }
     if let Some(denied) = cx.denied_grow {
-        return memory_limit(cx, format!("{denied}; the guest then failed: {}", describe(&err)));
+        return memory_limit(
+            cx,
+            format!("{denied}; the guest then failed: {}", describe(&err)),
+        );
     }
     BackendError::Guest {
         message: describe(&err),
@@ -56,7 +59,9 @@ pub(crate) fn start_error(
     }
     let text = describe(&err);
     if text.contains("maximum concurrent limit of") {
-        let slots = max_units.map(|n| n.to_string()).unwrap_or_else(|| "?".into());
+        let slots = max_units
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "?".into());
         return BackendError::Start {
             message: format!(
                 "the pooling allocator is full ({text}): all max_units = {slots} slots hold live \
@@ -141,7 +146,10 @@ mod tests {
     fn pool_exhaustion_names_max_units() {
         let err = wasmtime::format_err!("maximum concurrent limit of 3 for memories reached");
         let e = start_error(err, &cx(None), "noop", Some(3)).to_string();
-        assert!(e.contains("max_units = 3") && e.contains("--opt max_units"), "{e}");
+        assert!(
+            e.contains("max_units = 3") && e.contains("--opt max_units"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -153,10 +161,19 @@ mod tests {
             &cx(Some("grow denied")),
         );
         assert!(
-            matches!(e, BackendError::MemoryLimit { limit: Some(1048576), .. }),
+            matches!(
+                e,
+                BackendError::MemoryLimit {
+                    limit: Some(1048576),
+                    ..
+                }
+            ),
             "{e}"
         );
-        let e = call_error(wasmtime::Error::from(Trap::UnreachableCodeReached), &cx(None));
+        let e = call_error(
+            wasmtime::Error::from(Trap::UnreachableCodeReached),
+            &cx(None),
+        );
         assert!(e.to_string().contains("unreachable"), "{e}");
     }
 }

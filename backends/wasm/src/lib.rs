@@ -117,8 +117,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use unitlab_backend::{
-    Availability, Backend, BackendError, BackendInfo, FunctionSource, FunctionSpec, Prepared,
-    Unit,
+    Availability, Backend, BackendError, BackendInfo, FunctionSource, FunctionSpec, Prepared, Unit,
 };
 use wasmtime::{ExternType, InstancePre, Linker, Module, ModuleExport, ValType};
 
@@ -194,9 +193,8 @@ impl WasmBackend {
         };
         let bytes = wat::parse_str(CATALOGUE_WAT)
             .map_err(|e| prepare_error(format!("guests/catalogue.wat: {e}")))?;
-        let module = Module::from_binary(&self.engine, &bytes).map_err(|e| {
-            prepare_error(format!("guests/catalogue.wat: {}", fault::describe(&e)))
-        })?;
+        let module = Module::from_binary(&self.engine, &bytes)
+            .map_err(|e| prepare_error(format!("guests/catalogue.wat: {}", fault::describe(&e))))?;
         Ok(self.catalogue.get_or_init(|| module).clone())
     }
 
@@ -356,9 +354,9 @@ impl Backend for WasmBackend {
             ),
             other => {
                 return Err(prepare_error(format!(
-                    "the wasm backend runs catalogue functions and .wasm/.wat files, not {other:?}; \
+                "the wasm backend runs catalogue functions and .wasm/.wat files, not {other:?}; \
                      use the container backend for images"
-                )))
+            )))
             }
         };
 
@@ -399,7 +397,11 @@ impl Backend for WasmBackend {
                      `(i32, i32) -> i32`"
                 )))
             }
-            None if module.get_export("_start").as_ref().is_some_and(is_unit_func) => {
+            None if module
+                .get_export("_start")
+                .as_ref()
+                .is_some_and(is_unit_func) =>
+            {
                 Entry::Command {
                     start: module
                         .get_export_index("_start")
@@ -483,10 +485,13 @@ mod tests {
     #[test]
     fn version_comes_from_cargo_lock() {
         assert!(WASMTIME_VERSION.starts_with("48."), "{WASMTIME_VERSION}");
-        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
-            .unwrap();
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+                .unwrap();
         assert!(
-            lock.contains(&format!("name = \"wasmtime\"\nversion = \"{WASMTIME_VERSION}\"")),
+            lock.contains(&format!(
+                "name = \"wasmtime\"\nversion = \"{WASMTIME_VERSION}\""
+            )),
             "Cargo.lock does not pin wasmtime {WASMTIME_VERSION}"
         );
         assert_eq!(

@@ -134,7 +134,10 @@ fn next_id() -> String {
 }
 
 /// Instantiates in `store`, mapping failures.
-fn instantiate(prepared: &PreparedInner, store: &mut Store<State>) -> Result<Instance, BackendError> {
+fn instantiate(
+    prepared: &PreparedInner,
+    store: &mut Store<State>,
+) -> Result<Instance, BackendError> {
     prepared.pre.instantiate(&mut *store).map_err(|e| {
         fault::start_error(
             e,
@@ -154,7 +157,9 @@ fn memory_of(
 ) -> UnitMemory {
     let mut mem = UnitMemory::default();
     let memory = match (instance, export) {
-        (Some(i), Some(e)) => i.get_module_export(&mut *store, e).and_then(|x| x.into_memory()),
+        (Some(i), Some(e)) => i
+            .get_module_export(&mut *store, e)
+            .and_then(|x| x.into_memory()),
         _ => None,
     };
     if let Some(memory) = memory {
@@ -163,7 +168,8 @@ fn memory_of(
         mem.details
             .insert("linear_memory_pages".into(), memory.size(&*store));
         if let Some(resident) = crate::resident::resident_bytes(memory.data_ptr(&*store), size) {
-            mem.details.insert("linear_memory_resident".into(), resident);
+            mem.details
+                .insert("linear_memory_resident".into(), resident);
         }
     }
     mem
@@ -210,7 +216,10 @@ impl CoreUnit {
             .get_module_export(&mut store, export)
             .and_then(|x| x.into_func())
             .ok_or_else(|| BackendError::Start {
-                message: format!("the entry export of `{}` is not a function", prepared.spec.name),
+                message: format!(
+                    "the entry export of `{}` is not a function",
+                    prepared.spec.name
+                ),
             })?
             .typed::<(i32, i32), i32>(&store)
             .map_err(|e| BackendError::Start {
@@ -359,7 +368,9 @@ impl CommandUnit {
                 None => return Err(fault::call_error(e, &fault_context(prepared, store))),
             },
         };
-        let err_text = String::from_utf8_lossy(&stderr.contents()).trim().to_string();
+        let err_text = String::from_utf8_lossy(&stderr.contents())
+            .trim()
+            .to_string();
         if status != 0 {
             if let Some(denied) = store.data_mut().limiter.denied.take() {
                 return Err(fault::memory_limit(
@@ -371,7 +382,11 @@ impl CommandUnit {
                 message: format!(
                     "the WASI command `{}` exited with status {status}; stderr: {}",
                     prepared.spec.name,
-                    if err_text.is_empty() { "(empty)" } else { &err_text }
+                    if err_text.is_empty() {
+                        "(empty)"
+                    } else {
+                        &err_text
+                    }
                 ),
             });
         }
@@ -436,7 +451,7 @@ impl Unit for CommandUnit {
     }
 
     fn memory(&mut self) -> Result<UnitMemory, BackendError> {
-        let export = self.prepared.memory_export.clone();
+        let export = self.prepared.memory_export;
         let slot = self.ready.as_mut().or(self.last.as_mut());
         Ok(match slot {
             Some((store, instance)) => memory_of(store, Some(*instance), export.as_ref()),

@@ -36,8 +36,7 @@ fn catalogue_answers_on_every_strategy() {
                     assert!(verify(&spec, &req, &resp, None).unwrap());
                 }
                 assert!(unit.id().starts_with("wasm-"));
-                let phases: Vec<String> =
-                    unit.start_phases().into_iter().map(|p| p.name).collect();
+                let phases: Vec<String> = unit.start_phases().into_iter().map(|p| p.name).collect();
                 assert_eq!(phases, ["store", "instantiate"]);
                 unit.stop().unwrap();
             }
@@ -55,7 +54,7 @@ fn memory_reports_linear_memory_size_and_residency() {
     assert_eq!(m.engine_bytes, Some(65536), "{m:?}");
     assert_eq!(m.details["linear_memory_pages"], 1);
     let resident = m.details["linear_memory_resident"];
-    assert!(resident >= 4096 && resident <= 65536, "{m:?}");
+    assert!((4096..=65536).contains(&resident), "{m:?}");
 
     let alloc = prepare(&b, &FunctionSpec::catalogue(Function::Alloc));
     let mut unit = alloc.start().unwrap();

@@ -47,14 +47,23 @@ fn an_endless_loop_hits_the_deadline_and_the_next_unit_works() {
         assert!(t.elapsed() >= deadline, "stopped before its deadline");
         assert_eq!(cold(p.as_ref(), 0, 1).unwrap(), 2);
         // A unit that ran for a while but under its deadline is fine.
-        let cpu = prepare(&b, &limited(FunctionSpec::catalogue(Function::Cpu), Some(deadline), None));
-        assert_eq!(cold(cpu.as_ref(), 1, 3).unwrap(), Function::Cpu.expected(1, 3));
+        let cpu = prepare(
+            &b,
+            &limited(FunctionSpec::catalogue(Function::Cpu), Some(deadline), None),
+        );
+        assert_eq!(
+            cold(cpu.as_ref(), 1, 3).unwrap(),
+            Function::Cpu.expected(1, 3)
+        );
     }
 }
 
 #[test]
 fn the_default_deadline_comes_from_the_config() {
-    let b = backend_with(Strategy::Pooling, &[("deadline_ms", "20"), ("tick_us", "500")]);
+    let b = backend_with(
+        Strategy::Pooling,
+        &[("deadline_ms", "20"), ("tick_us", "500")],
+    );
     let p = prepare(&b, &faults());
     let err = cold(p.as_ref(), 2, 0).unwrap_err();
     assert!(
@@ -79,17 +88,29 @@ fn growing_past_the_memory_limit_is_a_memory_limit_error() {
         assert!(err.to_string().contains("limits.memory_bytes"), "{err}");
         // Returns -1 after the denied grow.
         let err = cold(p.as_ref(), 4, 0).unwrap_err();
-        assert!(matches!(err, BackendError::MemoryLimit { .. }), "{strategy}: {err}");
+        assert!(
+            matches!(err, BackendError::MemoryLimit { .. }),
+            "{strategy}: {err}"
+        );
         // Copes with the denied grow: its answer stands.
         assert_eq!(cold(p.as_ref(), 5, 0).unwrap(), 7);
         // And the next unit works.
         assert_eq!(cold(p.as_ref(), 0, 2).unwrap(), 3);
 
         // The catalogue's alloc under the same limit.
-        let alloc = prepare(&b, &limited(FunctionSpec::catalogue(Function::Alloc), None, Some(limit)));
+        let alloc = prepare(
+            &b,
+            &limited(FunctionSpec::catalogue(Function::Alloc), None, Some(limit)),
+        );
         let err = cold(alloc.as_ref(), 2, 1).unwrap_err();
-        assert!(matches!(err, BackendError::MemoryLimit { .. }), "{strategy}: {err}");
-        assert_eq!(cold(alloc.as_ref(), 0, 1).unwrap(), Function::Alloc.expected(0, 1));
+        assert!(
+            matches!(err, BackendError::MemoryLimit { .. }),
+            "{strategy}: {err}"
+        );
+        assert_eq!(
+            cold(alloc.as_ref(), 0, 1).unwrap(),
+            Function::Alloc.expected(0, 1)
+        );
     }
 }
 
@@ -103,7 +124,10 @@ fn the_pooling_slot_size_bounds_memory_and_says_which_option_to_raise() {
         "{err}"
     );
     assert!(err.to_string().contains("max_memory_mib"), "{err}");
-    assert_eq!(cold(alloc.as_ref(), 2, 1).unwrap(), Function::Alloc.expected(2, 1));
+    assert_eq!(
+        cold(alloc.as_ref(), 2, 1).unwrap(),
+        Function::Alloc.expected(2, 1)
+    );
 }
 
 #[test]
@@ -114,7 +138,11 @@ fn an_invalid_module_fails_prepare_naming_the_file() {
     std::fs::write(&garbage, b"\0asm\x01\0\0\0\x7fnot a section").unwrap();
     // Well-formed but fails validation: the function returns nothing but promises an i32.
     let invalid = dir.path().join("invalid.wasm");
-    std::fs::write(&invalid, wat::parse_str("(module (func (result i32)))").unwrap()).unwrap();
+    std::fs::write(
+        &invalid,
+        wat::parse_str("(module (func (result i32)))").unwrap(),
+    )
+    .unwrap();
     let b = backend(Strategy::Pooling);
     for path in [garbage, invalid] {
         let err = match b.prepare(&file_spec("bad", path.clone())) {
@@ -142,7 +170,10 @@ fn an_invalid_module_fails_prepare_naming_the_file() {
     assert!(err.contains("gone.wasm"), "{err}");
     // The backend still works.
     let noop = prepare(&b, &FunctionSpec::catalogue(Function::Noop));
-    assert_eq!(cold(noop.as_ref(), 0, 0).unwrap(), Function::Noop.expected(0, 0));
+    assert_eq!(
+        cold(noop.as_ref(), 0, 0).unwrap(),
+        Function::Noop.expected(0, 0)
+    );
 }
 
 #[test]
@@ -153,10 +184,19 @@ fn a_full_pool_names_max_units_and_frees_slots_on_drop() {
     let err = p.start().err().unwrap();
     let text = err.to_string();
     assert!(matches!(err, BackendError::Start { .. }), "{text}");
-    assert!(text.contains("max_units = 3") && text.contains("--opt max_units"), "{text}");
+    assert!(
+        text.contains("max_units = 3") && text.contains("--opt max_units"),
+        "{text}"
+    );
     units.pop();
-    assert_eq!(cold(p.as_ref(), 0, 0).unwrap(), Function::Noop.expected(0, 0));
+    assert_eq!(
+        cold(p.as_ref(), 0, 0).unwrap(),
+        Function::Noop.expected(0, 0)
+    );
     for mut u in units {
-        assert_eq!(u.invoke(&Request { size: 0, seed: 0 }).unwrap().value, 0x2A2A_2A2A);
+        assert_eq!(
+            u.invoke(&Request { size: 0, seed: 0 }).unwrap().value,
+            0x2A2A_2A2A
+        );
     }
 }

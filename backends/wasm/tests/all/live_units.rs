@@ -21,7 +21,10 @@ fn twenty_thousand_live_noop_units_all_answer() {
             .start()
             .unwrap_or_else(|e| panic!("unit {i} of {UNITS} failed to start: {e}"));
         let resp = unit
-            .invoke(&Request { size: 0, seed: i as u32 })
+            .invoke(&Request {
+                size: 0,
+                seed: i as u32,
+            })
             .unwrap_or_else(|e| panic!("unit {i} failed its first invoke: {e}"));
         assert_eq!(resp.value, Function::Noop.expected(0, 0));
         units.push(unit);

@@ -48,14 +48,22 @@ pub fn file_spec(name: &str, path: PathBuf) -> FunctionSpec {
 }
 
 /// A spec with a deadline and/or memory limit.
-pub fn limited(mut spec: FunctionSpec, deadline: Option<Duration>, memory: Option<u64>) -> FunctionSpec {
+pub fn limited(
+    mut spec: FunctionSpec,
+    deadline: Option<Duration>,
+    memory: Option<u64>,
+) -> FunctionSpec {
     spec.limits.deadline = deadline;
     spec.limits.memory_bytes = memory;
     spec
 }
 
 /// Starts a unit and invokes it once.
-pub fn cold(prepared: &dyn Prepared, size: u32, seed: u32) -> Result<u32, unitlab_backend::BackendError> {
+pub fn cold(
+    prepared: &dyn Prepared,
+    size: u32,
+    seed: u32,
+) -> Result<u32, unitlab_backend::BackendError> {
     let mut unit = prepared.start()?;
     unit.invoke(&Request { size, seed }).map(|r| r.value)
 }

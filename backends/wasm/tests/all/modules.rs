@@ -27,8 +27,14 @@ fn a_core_module_following_the_abi_runs_and_keeps_state_between_invokes() {
         let b = backend(strategy);
         let p = prepare(&b, &file_spec("counter", path.clone()));
         let mut unit = p.start().unwrap();
-        assert_eq!(unit.invoke(&Request { size: 2, seed: 5 }).unwrap().value, 11);
-        assert_eq!(unit.invoke(&Request { size: 2, seed: 5 }).unwrap().value, 12);
+        assert_eq!(
+            unit.invoke(&Request { size: 2, seed: 5 }).unwrap().value,
+            11
+        );
+        assert_eq!(
+            unit.invoke(&Request { size: 2, seed: 5 }).unwrap().value,
+            12
+        );
         // No exported memory: its size is unknown, not zero.
         assert_eq!(unit.memory().unwrap().engine_bytes, None);
     }
@@ -46,7 +52,13 @@ fn an_unknown_export_is_a_clear_prepare_error() {
     let err = b.prepare(&file_spec("other", path.clone())).err().unwrap();
     let text = err.to_string();
     assert!(matches!(err, BackendError::Prepare { .. }), "{text}");
-    for needle in ["other.wasm", "`run`", "`_start`", "`work`", "--opt entry=NAME"] {
+    for needle in [
+        "other.wasm",
+        "`run`",
+        "`_start`",
+        "`work`",
+        "--opt entry=NAME",
+    ] {
         assert!(text.contains(needle), "missing {needle}: {text}");
     }
     // Naming the export with --opt entry makes it work.
@@ -64,8 +76,15 @@ fn an_entry_with_the_wrong_type_or_a_foreign_import_is_rejected() {
         "wrong.wasm",
         r#"(module (func (export "run") (param i64) (result i32) (i32.const 0)))"#,
     );
-    let text = b.prepare(&file_spec("wrong", wrong)).err().unwrap().to_string();
-    assert!(text.contains("(i64) -> (i32)") && text.contains("(i32, i32) -> (i32)"), "{text}");
+    let text = b
+        .prepare(&file_spec("wrong", wrong))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("(i64) -> (i32)") && text.contains("(i32, i32) -> (i32)"),
+        "{text}"
+    );
 
     let foreign = write_wat(
         &dir,
@@ -73,8 +92,15 @@ fn an_entry_with_the_wrong_type_or_a_foreign_import_is_rejected() {
         r#"(module (import "env" "host" (func))
              (func (export "run") (param i32 i32) (result i32) (i32.const 0)))"#,
     );
-    let text = b.prepare(&file_spec("foreign", foreign)).err().unwrap().to_string();
-    assert!(text.contains("`env::host`") && text.contains("wasi_snapshot_preview1"), "{text}");
+    let text = b
+        .prepare(&file_spec("foreign", foreign))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("`env::host`") && text.contains("wasi_snapshot_preview1"),
+        "{text}"
+    );
 
     let image = FunctionSpec {
         name: "img".into(),
@@ -91,8 +117,14 @@ fn a_wasi_reactor_gets_a_context_and_its_initialize_runs() {
     let p = prepare(&b, &file_spec("reactor", guest("reactor.wat")));
     let mut unit = p.start().unwrap();
     // argc = 1 (the function name), plus the seed.
-    assert_eq!(unit.invoke(&Request { size: 0, seed: 10 }).unwrap().value, 11);
-    assert_eq!(unit.invoke(&Request { size: 0, seed: 20 }).unwrap().value, 21);
+    assert_eq!(
+        unit.invoke(&Request { size: 0, seed: 10 }).unwrap().value,
+        11
+    );
+    assert_eq!(
+        unit.invoke(&Request { size: 0, seed: 20 }).unwrap().value,
+        21
+    );
 }
 
 #[test]
@@ -102,7 +134,10 @@ fn a_wasi_command_prints_its_value_and_warm_invokes_reinstantiate() {
         let p = prepare(&b, &file_spec("hello", guest("hello_command.wat")));
         let mut unit = p.start().unwrap();
         for _ in 0..3 {
-            assert_eq!(unit.invoke(&Request { size: 1, seed: 2 }).unwrap().value, 42);
+            assert_eq!(
+                unit.invoke(&Request { size: 1, seed: 2 }).unwrap().value,
+                42
+            );
         }
         assert_eq!(unit.memory().unwrap().engine_bytes, Some(65536));
         // Non-zero exit status: a guest error carrying stderr; the next invoke works.
@@ -110,7 +145,10 @@ fn a_wasi_command_prints_its_value_and_warm_invokes_reinstantiate() {
         let text = err.to_string();
         assert!(matches!(err, BackendError::Guest { .. }), "{text}");
         assert!(text.contains("status 3") && text.contains("bad"), "{text}");
-        assert_eq!(unit.invoke(&Request { size: 1, seed: 2 }).unwrap().value, 42);
+        assert_eq!(
+            unit.invoke(&Request { size: 1, seed: 2 }).unwrap().value,
+            42
+        );
     }
 }
 
@@ -121,6 +159,9 @@ fn a_wasi_command_on_a_full_pool_reuses_its_own_slot() {
     let p = prepare(&b, &file_spec("hello", guest("hello_command.wat")));
     let mut unit = p.start().unwrap();
     for _ in 0..3 {
-        assert_eq!(unit.invoke(&Request { size: 1, seed: 2 }).unwrap().value, 42);
+        assert_eq!(
+            unit.invoke(&Request { size: 1, seed: 2 }).unwrap().value,
+            42
+        );
     }
 }

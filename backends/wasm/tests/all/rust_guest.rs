@@ -13,13 +13,18 @@ const TARGET: &str = "wasm32-wasip1";
 
 /// Builds the guest into this test run's scratch directory and returns the .wasm path.
 fn build_rust_guest() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/rust-catalogue/Cargo.toml");
+    let manifest =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/rust-catalogue/Cargo.toml");
     let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rust-catalogue");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == TARGET))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET)
+        })
         .unwrap_or(false);
     let output = Command::new(cargo)
         .args(["build", "--release", "--target", TARGET, "--manifest-path"])
@@ -41,7 +46,11 @@ fn build_rust_guest() -> PathBuf {
         panic!("building guests/rust-catalogue failed:\n{stderr}");
     }
     let wasm = target_dir.join(TARGET).join("release/rust-catalogue.wasm");
-    assert!(wasm.is_file(), "cargo succeeded but {} is missing", wasm.display());
+    assert!(
+        wasm.is_file(),
+        "cargo succeeded but {} is missing",
+        wasm.display()
+    );
     wasm
 }
 
@@ -58,13 +67,21 @@ fn the_rust_wasi_guest_builds_and_answers_like_the_catalogue() {
                 let resp = unit
                     .invoke(&Request { size, seed })
                     .unwrap_or_else(|e| panic!("{strategy} {f} {size} {seed}: {e}"));
-                assert_eq!(resp.value, f.expected(size, seed), "{strategy} {f} {size} {seed}");
+                assert_eq!(
+                    resp.value,
+                    f.expected(size, seed),
+                    "{strategy} {f} {size} {seed}"
+                );
             }
         }
     }
     // An unknown function name: the guest exits with status 2 and says why.
     let b = backend(Strategy::Pooling);
     let p = prepare(&b, &file_spec("nope", wasm));
-    let err = p.start().unwrap().invoke(&Request { size: 0, seed: 0 }).unwrap_err();
+    let err = p
+        .start()
+        .unwrap()
+        .invoke(&Request { size: 0, seed: 0 })
+        .unwrap_err();
     assert!(err.to_string().contains("unknown function `nope`"), "{err}");
 }
