@@ -82,10 +82,15 @@
 //!
 //! The pool holds `max_units` (default 20,000) instances, memories and tables, each memory up
 //! to `max_memory_mib` (default 128 MiB), reserved as address space only. When all slots are
-//! live, `start` fails with a [`BackendError::Start`] naming `max_units`. The on-demand
-//! allocator holds about three kernel mappings per live instance and so stops near 21,000 live
-//! units at the default `vm.max_map_count` of 65530; that failure is reported as a
-//! [`BackendError::Start`] naming `vm.max_map_count` and the fix.
+//! live, `start` fails with a [`BackendError::Start`] naming `max_units`.
+//!
+//! Kernel mappings bound live units too: a live instance holds about three with `ondemand`
+//! (its own reservation) and with `pooling` (the copy-on-write image mapped into its slot
+//! splits the pool's mapping), two with `pooling-nocow`. At the default `vm.max_map_count` of
+//! 65530 that is about 21,800 live units (measured: 20,000 pooled units fit, 30,000 do not),
+//! or 32,700 with `pooling-nocow` (30,000 fit). Hitting it is reported as a
+//! [`BackendError::Start`] naming `vm.max_map_count` and the fixes
+//! (`sysctl -w vm.max_map_count=262144`, or `--strategy pooling-nocow`).
 //!
 //! # Limits
 //!
