@@ -307,7 +307,13 @@ impl Calibration {
         }
         let s = unitlab_results::Summary::from_nanos(&starts);
         let mut points = Vec::new();
-        for (q, v) in [(0.0, s.min), (0.5, s.p50), (0.9, s.p90), (0.99, s.p99), (1.0, s.max)] {
+        for (q, v) in [
+            (0.0, s.min),
+            (0.5, s.p50),
+            (0.9, s.p90),
+            (0.99, s.p99),
+            (1.0, s.max),
+        ] {
             if let Some(v) = v {
                 let v = points.last().map_or(v, |&(_, p): &(f64, u64)| v.max(p));
                 points.push((q, v));

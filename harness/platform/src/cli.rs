@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use unitlab_backend::{Backend, BackendInfo, FunctionSpec, Request};
-use unitlab_results::platform::{PlatformRun, PlatformSummary, RunKind, TraceInfo, PLATFORM_SCHEMA};
+use unitlab_results::platform::{
+    PlatformRun, PlatformSummary, RunKind, TraceInfo, PLATFORM_SCHEMA,
+};
 use unitlab_results::EnvRecord;
 use unitlab_workloads::{BoxedTrace, Invocation, LoadOptions, TraceError, TraceMeta, TraceStream};
 
@@ -196,8 +198,10 @@ fn progress(on: bool, len: Option<u64>, what: &str) -> Option<indicatif::Progres
         None => indicatif::ProgressBar::new_spinner(),
     };
     pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {pos} invocations [{elapsed_precise}] {per_sec}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        indicatif::ProgressStyle::with_template(
+            "{msg} {pos} invocations [{elapsed_precise}] {per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     pb.set_message(what.to_string());
     pb.enable_steady_tick(Duration::from_millis(200));
@@ -235,11 +239,13 @@ impl<T: Iterator<Item = Result<Invocation, TraceError>>> Iterator for Counting<T
 }
 
 fn fill_avoidance(runs: &mut [PlatformRun], pricing: &unitlab_results::platform::Pricing) {
-    if let Some(bi) = runs
-        .iter()
-        .position(|r| r.policy_settings.get("keep_alive").map(String::as_str) == Some("none")
-            && r.policy_settings.get("provisioned_per_function").map(String::as_str) == Some("0"))
-    {
+    if let Some(bi) = runs.iter().position(|r| {
+        r.policy_settings.get("keep_alive").map(String::as_str) == Some("none")
+            && r.policy_settings
+                .get("provisioned_per_function")
+                .map(String::as_str)
+                == Some("0")
+    }) {
         let base = runs[bi].clone();
         for (i, r) in runs.iter_mut().enumerate() {
             if i != bi && r.backend == base.backend {
@@ -562,8 +568,18 @@ impl ValidateArgs {
         )?;
         let dir = new_results_dir(&self.output.out, "validate", backend.name())?;
         write_json(&dir.join("validation.json"), &v.report)?;
-        write_run_files(&dir.join("replay"), &policy.name, &v.replay.platform, &v.replay.memory_samples)?;
-        write_run_files(&dir.join("simulate"), &policy.name, &v.simulate.platform, &[])?;
+        write_run_files(
+            &dir.join("replay"),
+            &policy.name,
+            &v.replay.platform,
+            &v.replay.memory_samples,
+        )?;
+        write_run_files(
+            &dir.join("simulate"),
+            &policy.name,
+            &v.simulate.platform,
+            &[],
+        )?;
         Ok(dir)
     }
 }

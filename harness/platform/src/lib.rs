@@ -22,8 +22,8 @@
 #![warn(missing_docs)]
 
 pub mod calibration;
-pub mod heap;
 pub mod cli;
+pub mod heap;
 pub mod output;
 pub mod platform;
 pub mod policy;

@@ -1190,10 +1190,12 @@ impl Platform {
     fn evictable(&self) -> Option<u32> {
         let mut best: Option<(u32, u64)> = None;
         for (i, u) in self.units.iter().enumerate() {
-            if u.state == UState::Ready && u.active == 0 && !u.provisioned {
-                if best.is_none_or(|(_, t)| u.idle_since < t) {
-                    best = Some((i as u32, u.idle_since));
-                }
+            if u.state == UState::Ready
+                && u.active == 0
+                && !u.provisioned
+                && best.is_none_or(|(_, t)| u.idle_since < t)
+            {
+                best = Some((i as u32, u.idle_since));
             }
         }
         best.map(|b| b.0)
@@ -1303,4 +1305,3 @@ impl Platform {
         self.records_on
     }
 }
-

@@ -165,7 +165,10 @@ impl Policy {
 
     /// Fixed keep-alive of `ns`.
     pub fn fixed(ns: u64) -> Self {
-        Policy::with_keep_alive(&format!("keepalive-{}", fmt_duration(ns)), KeepAlive::Fixed { ns })
+        Policy::with_keep_alive(
+            &format!("keepalive-{}", fmt_duration(ns)),
+            KeepAlive::Fixed { ns },
+        )
     }
 
     /// Hybrid histogram with the paper's parameters.
@@ -243,12 +246,21 @@ impl Policy {
             KeepAlive::Hybrid(h) => {
                 m.insert("hybrid.range".into(), fmt_duration(h.range_ns));
                 m.insert("hybrid.bin".into(), fmt_duration(h.bin_ns));
-                m.insert("hybrid.head_percentile".into(), h.head_percentile.to_string());
-                m.insert("hybrid.tail_percentile".into(), h.tail_percentile.to_string());
+                m.insert(
+                    "hybrid.head_percentile".into(),
+                    h.head_percentile.to_string(),
+                );
+                m.insert(
+                    "hybrid.tail_percentile".into(),
+                    h.tail_percentile.to_string(),
+                );
                 m.insert("hybrid.margin".into(), h.margin.to_string());
                 m.insert("hybrid.cv_threshold".into(), h.cv_threshold.to_string());
                 m.insert("hybrid.min_samples".into(), h.min_samples.to_string());
-                m.insert("hybrid.max_out_of_range".into(), h.max_out_of_range.to_string());
+                m.insert(
+                    "hybrid.max_out_of_range".into(),
+                    h.max_out_of_range.to_string(),
+                );
                 m.insert("hybrid.fallback".into(), fmt_duration(h.fallback_ns));
                 m.insert(
                     "hybrid.arima".into(),
@@ -258,7 +270,10 @@ impl Policy {
             }
         };
         m.insert("keep_alive".into(), ka);
-        m.insert("provisioned_per_function".into(), self.provisioned.to_string());
+        m.insert(
+            "provisioned_per_function".into(),
+            self.provisioned.to_string(),
+        );
         m.insert("concurrency".into(), self.concurrency.to_string());
         m.insert(
             "pick".into(),
@@ -430,9 +445,13 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
         "m" | "min" => 60e9,
         "h" => 3600e9,
         "d" => 86400e9,
-        _ => return Err(format!("`{s}`: unknown unit `{unit}` (ns, us, ms, s, m, h, d)")),
+        _ => {
+            return Err(format!(
+                "`{s}`: unknown unit `{unit}` (ns, us, ms, s, m, h, d)"
+            ))
+        }
     };
-    if !(v >= 0.0) || !v.is_finite() {
+    if v.is_nan() || v < 0.0 || !v.is_finite() {
         return Err(format!("`{s}`: must be a finite non-negative duration"));
     }
     Ok((v * mult).round() as u64)
@@ -449,7 +468,7 @@ pub fn fmt_duration(ns: u64) -> String {
         (1_000, "us"),
     ];
     for (div, u) in UNITS {
-        if ns >= div && ns % div == 0 {
+        if ns >= div && ns.is_multiple_of(div) {
             return format!("{}{u}", ns / div);
         }
     }

@@ -372,7 +372,9 @@ pub fn replay<T: TraceStream>(
                 break;
             }
             if t == t_held {
-                let Some(Reverse((_, job))) = held.pop() else { break };
+                let Some(Reverse((_, job))) = held.pop() else {
+                    break;
+                };
                 last_v = last_v.max(t);
                 platform.completed(last_v, job, true, false, &mut d);
             } else if t == t_tm {

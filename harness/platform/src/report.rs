@@ -269,7 +269,10 @@ pub fn compare_with_baseline(run: &mut PlatformRun, baseline: &PlatformRun, pric
         gb_seconds_per_avoided_cold_start: per(extra_gb),
         extra_cost_pay_per_use: extra_cost,
         cost_per_avoided_cold_start: per(extra_cost),
-        mean_latency_saved_ns: diff(run.latency.end_to_end.mean, baseline.latency.end_to_end.mean),
+        mean_latency_saved_ns: diff(
+            run.latency.end_to_end.mean,
+            baseline.latency.end_to_end.mean,
+        ),
         p99_latency_saved_ns: diff(
             run.latency.end_to_end.p99.map(|v| v as f64),
             baseline.latency.end_to_end.p99.map(|v| v as f64),
@@ -287,7 +290,10 @@ pub fn load_pricing(path: Option<&std::path::Path>) -> Result<Pricing, crate::Pl
             })?,
             p.display().to_string(),
         ),
-        None => (DEFAULT_PRICING.to_string(), "built-in pricing.toml".to_string()),
+        None => (
+            DEFAULT_PRICING.to_string(),
+            "built-in pricing.toml".to_string(),
+        ),
     };
     toml::from_str(&text).map_err(|e| crate::PlatformError::Config {
         what: name,
@@ -317,7 +323,10 @@ mod tests {
         }
         let a = summary_from_loghist(&h, 0);
         let b = Summary::from_nanos(&v);
-        assert_eq!((a.count, a.min, a.max, a.mean), (b.count, b.min, b.max, b.mean));
+        assert_eq!(
+            (a.count, a.min, a.max, a.mean),
+            (b.count, b.min, b.max, b.mean)
+        );
         for (x, y) in [(a.p50, b.p50), (a.p90, b.p90), (a.p99, b.p99)] {
             let (x, y) = (x.unwrap() as f64, y.unwrap() as f64);
             assert!((x - y).abs() / y < 0.01, "{x} vs {y}");

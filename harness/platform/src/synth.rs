@@ -244,7 +244,8 @@ impl AzureLikeDay {
                 self.buckets[nm - 1].push(f);
             }
         }
-        self.buf.sort_unstable_by_key(|i| (i.arrival_ns, i.function));
+        self.buf
+            .sort_unstable_by_key(|i| (i.arrival_ns, i.function));
         self.minute += 1;
     }
 }

@@ -53,7 +53,10 @@ fn keep_alive_three_invocations_five_minutes_apart() {
     assert_eq!(p.usage.idle_byte_ns, idle_ns as u128 * GB as u128);
     assert_eq!(p.usage.window_end_ns, 1201 * S);
     let u = &p.records.units[0];
-    assert_eq!((u.created_ns, u.ready_ns, u.destroyed_ns), (0, Some(S / 2), 1201 * S));
+    assert_eq!(
+        (u.created_ns, u.ready_ns, u.destroyed_ns),
+        (0, Some(S / 2), 1201 * S)
+    );
     let inv = &p.records.invocations;
     assert_eq!(inv[0].e2e_ns, 3 * S / 2);
     assert_eq!(inv[0].startup_ns, S / 2);
@@ -94,7 +97,10 @@ fn keep_alive_boundary() {
     assert_eq!(out.platform.counts.cold_starts, 2);
     let items = vec![inv(0, 0, S), inv(11 * S, 0, S)];
     let out = run(items, &Policy::fixed(10 * S), &cal(0));
-    assert_eq!(out.platform.counts.cold_starts, 2, "arrival at expiry is cold");
+    assert_eq!(
+        out.platform.counts.cold_starts, 2,
+        "arrival at expiry is cold"
+    );
 }
 
 /// One provisioned unit, overflow with no keep-alive: two simultaneous arrivals, one warm on
@@ -174,7 +180,11 @@ fn cap_with_rejection() {
 /// unit 1 (created last).
 #[test]
 fn pick_rules() {
-    for (rule, want) in [(PickRule::Mru, 0), (PickRule::Lru, 1), (PickRule::Newest, 1)] {
+    for (rule, want) in [
+        (PickRule::Mru, 0),
+        (PickRule::Lru, 1),
+        (PickRule::Newest, 1),
+    ] {
         let items = vec![inv(0, 0, 2 * S), inv(0, 0, S), inv(3 * S, 0, S)];
         let mut p = Policy::fixed(600 * S);
         p.pick = rule;
@@ -202,7 +212,10 @@ fn concurrency_two() {
     assert_eq!(r.iter().find(|x| x.seq == 3).unwrap().unit, Some(1));
     // Unit 0 runs two invocations at once from 0 to 1 s: 1 s of executing, not 2.
     let u0 = pl.records.units.iter().find(|u| u.unit == 0).unwrap();
-    assert_eq!((u0.executing_ns, u0.idle_ns, u0.invocations), (S, 600 * S, 2));
+    assert_eq!(
+        (u0.executing_ns, u0.idle_ns, u0.invocations),
+        (S, 600 * S, 2)
+    );
     let u1 = pl.records.units.iter().find(|u| u.unit == 1).unwrap();
     assert_eq!((u1.executing_ns, u1.idle_ns), (2 * S, 4 * S + 600 * S));
 }
@@ -276,7 +289,10 @@ fn timeline_matches_totals() {
     let live: f64 = bins.iter().map(|b| b.live * b.width_s).sum();
     let exec: f64 = bins.iter().map(|b| b.executing * b.width_s).sum();
     let total_live = (p.usage.starting_ns + p.usage.executing_ns + p.usage.idle_ns) as f64 / 1e9;
-    assert!((live - total_live).abs() < 1e-6 * total_live, "{live} vs {total_live}");
+    assert!(
+        (live - total_live).abs() < 1e-6 * total_live,
+        "{live} vs {total_live}"
+    );
     assert!((exec - p.usage.executing_ns as f64 / 1e9).abs() < 1e-6 * total_live);
     let arrivals: u64 = bins.iter().map(|b| b.arrivals).sum();
     assert_eq!(arrivals, p.counts.invocations);

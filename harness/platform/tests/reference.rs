@@ -74,9 +74,17 @@ fn short_service_matches_closed_form() {
     let f = sim(items, t, PickRule::Mru);
     let p = (-lambda * (s + t)).exp();
     let se = (p * (1.0 - p) / n as f64).sqrt();
-    assert!((f.p_cold - p).abs() < 4.0 * se, "P(cold) {} vs {p}", f.p_cold);
+    assert!(
+        (f.p_cold - p).abs() < 4.0 * se,
+        "P(cold) {} vs {p}",
+        f.p_cold
+    );
     let live = 1.0 - p;
-    assert!((f.mean_live - live).abs() < 4.0 * se, "live {} vs {live}", f.mean_live);
+    assert!(
+        (f.mean_live - live).abs() < 4.0 * se,
+        "live {} vs {live}",
+        f.mean_live
+    );
     assert!(
         (f.mean_idle - (live - lambda * s)).abs() < 4.0 * se,
         "idle {} vs {}",
@@ -87,18 +95,34 @@ fn short_service_matches_closed_form() {
 
 fn check_simfaas(lambda: f64, mu: f64, t: f64, simfaas: [f64; 4]) {
     let n = 300_000;
-    let f = sim(
-        poisson_exponential(lambda, mu, n, 5),
-        t,
-        PickRule::Newest,
-    );
+    let f = sim(poisson_exponential(lambda, mu, n, 5), t, PickRule::Newest);
     let [p_cold, live, busy, idle] = simfaas;
     let rel = |a: f64, b: f64| (a - b).abs() / b;
-    assert!(rel(f.p_cold, p_cold) < 0.02, "P(cold) {} vs SimFaaS {p_cold}", f.p_cold);
-    assert!(rel(f.mean_live, live) < 0.02, "live {} vs SimFaaS {live}", f.mean_live);
-    assert!(rel(f.mean_idle, idle) < 0.02, "idle {} vs SimFaaS {idle}", f.mean_idle);
-    assert!(rel(f.mean_busy, busy) < 0.015, "busy {} vs SimFaaS {busy}", f.mean_busy);
-    assert!(rel(f.mean_busy, lambda / mu) < 0.015, "busy {} vs lambda/mu", f.mean_busy);
+    assert!(
+        rel(f.p_cold, p_cold) < 0.02,
+        "P(cold) {} vs SimFaaS {p_cold}",
+        f.p_cold
+    );
+    assert!(
+        rel(f.mean_live, live) < 0.02,
+        "live {} vs SimFaaS {live}",
+        f.mean_live
+    );
+    assert!(
+        rel(f.mean_idle, idle) < 0.02,
+        "idle {} vs SimFaaS {idle}",
+        f.mean_idle
+    );
+    assert!(
+        rel(f.mean_busy, busy) < 0.015,
+        "busy {} vs SimFaaS {busy}",
+        f.mean_busy
+    );
+    assert!(
+        rel(f.mean_busy, lambda / mu) < 0.015,
+        "busy {} vs lambda/mu",
+        f.mean_busy
+    );
 }
 
 /// lambda = 1/s, mu = 1/s, T = 2 s.

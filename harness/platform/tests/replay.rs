@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use unitlab_backend::{
-    Backend, BackendError, BackendInfo, Function, FunctionSpec, Prepared, Request, Response,
-    Unit, UnitMemory,
+    Backend, BackendError, BackendInfo, Function, FunctionSpec, Prepared, Request, Response, Unit,
+    UnitMemory,
 };
 use unitlab_platform::calibration::{Calibration, Startup};
 use unitlab_platform::policy::{Policy, NS_PER_S};
@@ -135,9 +135,16 @@ fn replay_keep_alive_matches_the_decisions_of_the_simulator() {
     let inv = &p.records.invocations;
     assert_eq!(inv.len(), 7);
     assert!(inv.iter().all(|r| r.outcome == Outcome::Ok));
-    assert!(inv.iter().filter(|r| r.function == 0).all(|r| r.unit == Some(0)));
+    assert!(inv
+        .iter()
+        .filter(|r| r.function == 0)
+        .all(|r| r.unit == Some(0)));
     assert_eq!(out.memory_samples.len(), 2);
-    assert!(p.records.units.iter().all(|u| u.memory_bytes == Some(1_000_000)));
+    assert!(p
+        .records
+        .units
+        .iter()
+        .all(|u| u.memory_bytes == Some(1_000_000)));
     assert!(p.records.units.iter().all(|u| u.backend_id.is_some()));
     assert_eq!(p.usage.units_without_memory, 0);
     // Held for the trace's 0.5 s: executing >= 7 x 0.5 s of trace time; each unit idles its
