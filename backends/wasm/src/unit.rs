@@ -129,8 +129,9 @@ fn fault_context<'a>(prepared: &'a PreparedInner, store: &'a Store<State>) -> Fa
     }
 }
 
-fn next_id() -> String {
-    format!("wasm-{}", NEXT_UNIT.fetch_add(1, Ordering::Relaxed))
+/// A process-unique unit number; formatted only when `id()` is asked for.
+fn next_id() -> u64 {
+    NEXT_UNIT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Instantiates in `store`, mapping failures.
@@ -182,7 +183,7 @@ pub(crate) struct CoreUnit {
     entry: TypedFunc<(i32, i32), i32>,
     prepared: Arc<PreparedInner>,
     phases: [Duration; 2],
-    id: String,
+    id: u64,
     /// Set after a trap, deadline or memory fault: the instance is not reused.
     poisoned: Option<String>,
 }
@@ -243,7 +244,7 @@ impl Unit for CoreUnit {
         if let Some(why) = &self.poisoned {
             return Err(BackendError::Guest {
                 message: format!(
-                    "unit {} is not reused after an earlier failure ({why}); start a new unit",
+                    "unit wasm-{} is not reused after an earlier failure ({why}); start a new unit",
                     self.id
                 ),
             });
@@ -292,7 +293,7 @@ impl Unit for CoreUnit {
     }
 
     fn id(&self) -> String {
-        self.id.clone()
+        format!("wasm-{}", self.id)
     }
 
     fn stop(self: Box<Self>) -> Result<(), BackendError> {
@@ -310,7 +311,7 @@ pub(crate) struct CommandUnit {
     last: Option<(Store<State>, Instance)>,
     prepared: Arc<PreparedInner>,
     phases: [Duration; 2],
-    id: String,
+    id: u64,
 }
 
 impl CommandUnit {
@@ -460,7 +461,7 @@ impl Unit for CommandUnit {
     }
 
     fn id(&self) -> String {
-        self.id.clone()
+        format!("wasm-{}", self.id)
     }
 
     fn stop(self: Box<Self>) -> Result<(), BackendError> {
