@@ -472,8 +472,10 @@ mod tests {
 
     #[test]
     fn wrong_answers_are_errors_not_samples() {
-        let mut cfg = Config::default();
-        cfg.wrong_answer = true;
+        let cfg = Config {
+            wrong_answer: true,
+            ..Config::default()
+        };
         let b = MockBackend::new(cfg).unwrap();
         let err = run(
             &b,
@@ -491,8 +493,10 @@ mod tests {
 
     #[test]
     fn a_failing_unit_is_recorded_and_the_run_goes_on() {
-        let mut cfg = Config::default();
-        cfg.fail_start_every = 3;
+        let cfg = Config {
+            fail_start_every: 3,
+            ..Config::default()
+        };
         let b = MockBackend::new(cfg).unwrap();
         let mut o = opts(9, 2);
         o.memory_units = 0;

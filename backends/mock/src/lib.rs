@@ -52,11 +52,26 @@ impl Default for Config {
 impl Config {
     /// Keys accepted by [`Config::set`].
     pub const OPTIONS: &'static [(&'static str, &'static str)] = &[
-        ("start_us", "start latencies in us, comma-separated, used in turn (default 100)"),
-        ("invoke_us", "invoke latencies in us, comma-separated, used in turn (default 10)"),
-        ("memory_bytes", "engine memory reported per unit (default 1 MiB)"),
-        ("fail_start_every", "every n-th start fails (default 0: never)"),
-        ("fail_invoke_every", "every n-th invoke fails (default 0: never)"),
+        (
+            "start_us",
+            "start latencies in us, comma-separated, used in turn (default 100)",
+        ),
+        (
+            "invoke_us",
+            "invoke latencies in us, comma-separated, used in turn (default 10)",
+        ),
+        (
+            "memory_bytes",
+            "engine memory reported per unit (default 1 MiB)",
+        ),
+        (
+            "fail_start_every",
+            "every n-th start fails (default 0: never)",
+        ),
+        (
+            "fail_invoke_every",
+            "every n-th invoke fails (default 0: never)",
+        ),
         ("wrong_answer", "true: every invoke returns a wrong value"),
     ];
 
@@ -68,18 +83,22 @@ impl Config {
         let num = |v: &str| v.trim().parse::<u64>().map_err(|_| bad("a whole number"));
         match key {
             "start_us" => self.start_us = value.split(',').map(num).collect::<Result<_, _>>()?,
-            "invoke_us" => {
-                self.invoke_us = value.split(',').map(num).collect::<Result<_, _>>()?
-            }
+            "invoke_us" => self.invoke_us = value.split(',').map(num).collect::<Result<_, _>>()?,
             "memory_bytes" => self.memory_bytes = num(value)?,
             "fail_start_every" => self.fail_start_every = num(value)?,
             "fail_invoke_every" => self.fail_invoke_every = num(value)?,
-            "wrong_answer" => self.wrong_answer = value.parse().map_err(|_| bad("true or false"))?,
+            "wrong_answer" => {
+                self.wrong_answer = value.parse().map_err(|_| bad("true or false"))?
+            }
             _ => {
                 return Err(BackendError::Start {
                     message: format!(
                         "unknown mock option `{key}`; known: {}",
-                        Self::OPTIONS.iter().map(|o| o.0).collect::<Vec<_>>().join(", ")
+                        Self::OPTIONS
+                            .iter()
+                            .map(|o| o.0)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 })
             }
@@ -139,9 +158,12 @@ impl Backend for MockBackend {
             in_process: true,
             ..BackendInfo::default()
         };
-        info.versions.insert("mock".into(), env!("CARGO_PKG_VERSION").into());
-        info.settings.insert("start_us".into(), format!("{:?}", self.config.start_us));
-        info.settings.insert("invoke_us".into(), format!("{:?}", self.config.invoke_us));
+        info.versions
+            .insert("mock".into(), env!("CARGO_PKG_VERSION").into());
+        info.settings
+            .insert("start_us".into(), format!("{:?}", self.config.start_us));
+        info.settings
+            .insert("invoke_us".into(), format!("{:?}", self.config.invoke_us));
         info
     }
 
@@ -172,7 +194,7 @@ impl Prepared for MockPrepared {
     fn start(&self) -> Result<Box<dyn Unit>, BackendError> {
         let n = self.backend.starts.fetch_add(1, Ordering::Relaxed);
         let cfg = &self.backend.config;
-        if cfg.fail_start_every > 0 && (n + 1) % cfg.fail_start_every == 0 {
+        if cfg.fail_start_every > 0 && (n + 1).is_multiple_of(cfg.fail_start_every) {
             return Err(BackendError::Start {
                 message: format!("scripted start failure (start {})", n + 1),
             });
@@ -199,7 +221,7 @@ impl Unit for MockUnit {
         let n = self.backend.invokes.fetch_add(1, Ordering::Relaxed);
         let cfg = &self.backend.config;
         let took = spin(pick(&cfg.invoke_us, n));
-        if cfg.fail_invoke_every > 0 && (n + 1) % cfg.fail_invoke_every == 0 {
+        if cfg.fail_invoke_every > 0 && (n + 1).is_multiple_of(cfg.fail_invoke_every) {
             return Err(BackendError::Guest {
                 message: format!("scripted invoke failure (invoke {})", n + 1),
             });
