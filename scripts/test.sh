@@ -13,3 +13,12 @@ say "cargo test --workspace --all-targets"
 cargo test --workspace --all-targets "$@"
 say "cargo test --workspace --doc"
 cargo test --workspace --doc "$@"
+
+# Nothing the lab created may outlive the suite.
+if command -v docker >/dev/null 2>&1; then
+    left=$(docker ps -aq --filter label=unitlab=1)
+    if [ -n "$left" ]; then
+        die "containers labelled unitlab=1 remain after the test suite: $(echo $left) (unitlab clean removes them)"
+    fi
+    say "no container labelled unitlab=1 remains"
+fi
