@@ -9,10 +9,12 @@ bash "$REPO/scripts/setup.sh" --strict
 cd "$REPO"
 # Every backend was set up above: a test that finds one missing must fail, not skip.
 export UNITLAB_REQUIRE_V8=1
-say "cargo test --workspace --all-targets"
-cargo test --workspace --all-targets "$@"
+log=$(mktemp -t unitlab-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
 say "cargo test --workspace --doc"
-cargo test --workspace --doc "$@"
+cargo test --workspace --doc "$@" 2>&1 | tee -a "$log"
+say "cargo test --workspace --all-targets"
+cargo test --workspace --all-targets "$@" 2>&1 | tee -a "$log"
 
 # Nothing the lab created may outlive the suite.
 if command -v docker >/dev/null 2>&1; then
@@ -22,3 +24,6 @@ if command -v docker >/dev/null 2>&1; then
     fi
     say "no container labelled unitlab=1 remains"
 fi
+
+# One closing line over every test binary (cargo prints one `test result` line per binary).
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
