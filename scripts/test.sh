@@ -14,7 +14,7 @@ trap 'rm -f "$log"' EXIT
 say "cargo test --workspace --doc"
 cargo test --workspace --doc "$@" 2>&1 | tee -a "$log"
 say "cargo test --workspace --all-targets"
-cargo test --workspace --all-targets "$@" 2>&1 | tee -a "$log"
+cargo test --workspace --all-targets --no-fail-fast "$@" 2>&1 | tee -a "$log"
 
 # Nothing the lab created may outlive the suite.
 if command -v docker >/dev/null 2>&1; then

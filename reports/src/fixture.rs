@@ -390,7 +390,7 @@ fn platform_run(policy: &str, keep_alive: Option<f64>, bins: &[TimelineBin]) -> 
         avoidance: None,
         calibration: Some(CalibrationRecord {
             backend: "wasm".to_string(),
-            source: "builtin:fixture".to_string(),
+            source: "assume:fixture (synthetic fixture, not measured)".to_string(),
             startup_model: "percentiles".to_string(),
             startup_p50_ns: Some(4_500),
             first_invoke_extra_ns: 1_000,

@@ -301,16 +301,30 @@ impl ContainerUnit {
         let wait = WaitContainerOptionsBuilder::default()
             .condition("not-running")
             .build();
+        let limited = self.memory_limit.is_some();
         let inspected = e.block_on(async {
             let mut w = e.docker.wait_container(&self.id, Some(wait));
             // A non-zero exit arrives as an Err; either way the container has stopped.
             let _ = tokio::time::timeout(Duration::from_secs(5), w.next()).await;
-            e.docker
-                .inspect_container(
+            let inspect = || {
+                e.docker.inspect_container(
                     &self.id,
                     None::<bollard::query_parameters::InspectContainerOptions>,
                 )
-                .await
+            };
+            let mut info = inspect().await;
+            // With cgroup v1 the engine may record the exit (SIGKILL, 137) before the OOM
+            // event that explains it: give the OOM flag up to 2 s to catch up.
+            for _ in 0..20 {
+                let sigkilled_unflagged = matches!(&info, Ok(i) if i.state.as_ref().is_some_and(|s|
+                    s.exit_code == Some(137) && !s.oom_killed.unwrap_or(false)));
+                if !(limited && sigkilled_unflagged) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                info = inspect().await;
+            }
+            info
         });
         match inspected {
             Ok(info) => {

@@ -35,7 +35,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let functions: u32 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(50_000);
     let target: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100e6);
-    let cal = Calibration::builtin("wasm").expect("built-in wasm figures");
+    let cal = Calibration::assumed("wasm", 5_000, 64 * 1024);
     let pricing = load_pricing(None).expect("built-in pricing");
 
     // The generator's own cost, alone.
@@ -71,7 +71,7 @@ fn main() {
             RunInfo {
                 kind: RunKind::Simulate,
                 backend: "wasm".into(),
-                memory_kind: "builtin+trace".into(),
+                memory_kind: "assumed+trace".into(),
                 calibration: None,
                 run_seconds: wall,
                 latency_divisor: 1.0,

@@ -27,7 +27,7 @@ fn main() {
     let span: f64 = a.get(3).and_then(|s| s.parse().ok()).unwrap_or(250.0);
     let trace = multi_function(functions, rate, span, 1);
     let n = trace.len();
-    let cal = Calibration::builtin("wasm").expect("built-in wasm figures");
+    let cal = Calibration::assumed("wasm", 5_000, 64 * 1024);
     println!("trace: {functions} functions, {n} invocations over {span} s");
     let only = std::env::var("POLICY").ok();
     for policy in [

@@ -6,8 +6,9 @@
 //! through min, p50, p90, p99, p99.9, max), the first invoke's extra time over a warm invoke and
 //! the warm invoke time are the measured medians, and memory per unit is the in-process RSS
 //! delta (in-process backends) or the host view (PSS of the unit's processes) or the engine
-//! view, in that order. Built-in figures ([`Calibration::builtin`]) exist only for when the user
-//! asks for them by name; nothing falls back to them silently.
+//! view, in that order. A stated model ([`Calibration::assumed`], `assume:<name>:<start-up>:<memory>`) exists for
+//! what-if runs and simulator benchmarks; it is labelled "assumed, not measured" in every result
+//! and nothing falls back to it.
 
 use std::path::Path;
 
@@ -226,31 +227,41 @@ impl Calibration {
         })
     }
 
-    /// Built-in figures, only when asked for by name (`builtin:<backend>`): medians seen on a
-    /// 2-vCPU VM (the project's ENVIRONMENT notes), not measurements of this machine.
-    pub fn builtin(backend: &str) -> Result<Self, PlatformError> {
-        let (startup_ns, memory, note) = match backend {
-            "wasm" => (4_500, 10 * 1024, "wasmtime pooling allocator, new Store + instantiate + first call"),
-            "v8" => (1_300_000, 874 * 1024, "libnode isolate + context + compile + run"),
-            "deno" => (8_000_000, 7 * 1024 * 1024, "deno Worker to first message"),
-            "container" => (101_000_000, 3_300_000, "docker create+start+wait+remove, network disabled; shim PSS"),
-            _ => {
-                return Err(PlatformError::Calibration {
-                    source_name: format!("builtin:{backend}"),
-                    message: "no built-in figures for this backend (known: wasm, v8, deno, container)\n  fix: calibrate from a measurement: --calibration <dir written by unitlab measure>".into(),
-                })
-            }
-        };
-        Ok(Calibration {
-            backend: backend.into(),
-            source: format!("builtin:{backend} ({note}; ENVIRONMENT notes, not this machine)"),
+    /// A model the user states outright (`assume:<name>:<start-up>:<memory>`, e.g.
+    /// `assume:container:150ms:1MiB`): fixed start-up latency and memory per unit, labelled as
+    /// an assumption in every result, never as a measurement. For what-if runs and for
+    /// benchmarks of the simulator itself; calibrate from `unitlab measure` for real figures.
+    pub fn assumed(name: &str, startup_ns: u64, memory_bytes: u64) -> Self {
+        Calibration {
+            backend: name.into(),
+            source: format!(
+                "assumed by the user (not measured): start-up {startup_ns} ns, memory {memory_bytes} B per unit"
+            ),
             startup: Startup::Fixed { ns: startup_ns },
             first_invoke_extra_ns: 0,
             invoke_overhead_ns: 0,
-            memory_bytes: Some(memory),
+            memory_bytes: Some(memory_bytes),
             add_trace_memory: true,
             execution: Execution::Required,
-        })
+        }
+    }
+
+    fn parse_assumed(spec: &str) -> Result<Self, PlatformError> {
+        let bad = |m: String| {
+            PlatformError::Calibration {
+            source_name: format!("assume:{spec}"),
+            message: format!(
+                "{m}\n  expected assume:<name>:<start-up>:<memory>, e.g. assume:container:150ms:1MiB"
+            ),
+        }
+        };
+        let parts: Vec<&str> = spec.split(':').collect();
+        let [name, startup, memory] = parts[..] else {
+            return Err(bad("wrong number of fields".into()));
+        };
+        let startup_ns = crate::policy::parse_duration(startup).map_err(bad)?;
+        let memory_bytes = parse_memory(memory).map_err(bad)?;
+        Ok(Self::assumed(name, startup_ns, memory_bytes))
     }
 
     /// Measures a calibration on the spot: `units` cold starts (start, then first invoke),
@@ -342,10 +353,10 @@ impl Calibration {
         })
     }
 
-    /// Parses `builtin:<backend>`, `ideal` or a measure result path.
+    /// Parses `assume:<name>:<start-up>:<memory>`, `ideal` or a measure result path.
     pub fn parse(s: &str) -> Result<Self, PlatformError> {
-        if let Some(b) = s.strip_prefix("builtin:") {
-            Self::builtin(b)
+        if let Some(b) = s.strip_prefix("assume:") {
+            Self::parse_assumed(b)
         } else if s == "ideal" {
             Ok(Self::ideal(None))
         } else {
@@ -371,6 +382,29 @@ impl Calibration {
     }
 }
 
+/// Parses a memory size: bytes, or with KiB/MiB/GiB (also K/M/G, binary).
+fn parse_memory(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: u64 = num
+        .parse()
+        .map_err(|_| format!("expected a memory size like 64KiB, got `{s}`"))?;
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "unknown memory unit `{unit}` in `{s}` (B, KiB, MiB, GiB)"
+            ))
+        }
+    };
+    v.checked_mul(mult)
+        .ok_or_else(|| format!("memory size too large: `{s}`"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,9 +419,13 @@ mod tests {
     }
 
     #[test]
-    fn builtin_only_by_name() {
-        assert!(Calibration::parse("builtin:wasm").is_ok());
-        assert!(Calibration::parse("builtin:nope").is_err());
+    fn assumed_only_by_name() {
+        let c = Calibration::parse("assume:wasm:5us:64KiB").unwrap();
+        assert_eq!(c.startup.p50(), 5_000);
+        assert_eq!(c.memory_bytes, Some(64 * 1024));
+        assert!(c.source.contains("not measured"));
+        assert!(Calibration::parse("assume:wasm:5us").is_err());
+        assert!(Calibration::parse("builtin:wasm").is_err());
         assert!(Calibration::parse("/nonexistent/dir").is_err());
     }
 }

@@ -265,8 +265,9 @@ pub struct SimulateArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Backend calibrations (repeat for several backends): a `unitlab measure` result
-    /// directory, `builtin:<wasm|v8|deno|container>` (the project's reference figures, not
-    /// this machine), or `ideal` (zero start-up). Required: nothing is assumed silently.
+    /// directory, `assume:<name>:<start-up>:<memory>` (a what-if model you state, e.g.
+    /// `assume:container:150ms:1MiB`, labelled as not measured), or `ideal` (zero start-up).
+    /// Required: nothing is assumed silently.
     #[arg(long = "calibration", required = true)]
     pub calibrations: Vec<String>,
     /// Execution time of invocations without one: `trace` (refuse), `fixed:<dur>`,
@@ -512,7 +513,7 @@ pub struct ValidateArgs {
     #[arg(long = "policy", default_value = "keepalive:10m")]
     pub policy: String,
     /// The backend's calibration: a `unitlab measure` result directory, `auto` (measure 30
-    /// cold starts now, before the replay) or `builtin:<name>`.
+    /// cold starts now, before the replay) or `assume:<name>:<start-up>:<memory>`.
     #[arg(long, default_value = "auto")]
     pub calibration: String,
     /// Seed of the simulator's draws.

@@ -10,14 +10,13 @@
 //! - [`sim`]: the discrete-event simulator driving it with [`calibration`]s.
 //! - [`replay`]: the real-time driver, starting and invoking real backend units on worker
 //!   threads, open loop.
-//! - [`report`]: counts, latency summaries, GB-seconds, money ([`pricing.toml`]), and the two
+//! - [`report`]: counts, latency summaries, GB-seconds, money (`harness/platform/pricing.toml`), and the two
 //!   answers: what did waiting cost, what did avoiding cold starts cost.
 //! - [`output`]: the results directory (`summary.json` + CSVs, types in
 //!   `unitlab_results::platform`).
 //! - [`validate`]: replay vs simulation of the same trace.
 //! - [`cli`]: the `unitlab replay | simulate | validate` argument structs.
 //!
-//! [`pricing.toml`]: https://example.invalid/unitlab/harness/platform/pricing.toml
 
 #![warn(missing_docs)]
 

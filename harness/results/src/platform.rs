@@ -287,7 +287,7 @@ pub struct MemorySource {
 pub struct CalibrationRecord {
     /// Backend name.
     pub backend: String,
-    /// Where the numbers come from (`measure:<dir>` or `builtin:<name>` or `override`).
+    /// Where the numbers come from (`measure:<dir>` or `assume:<name>:..` or `override`).
     pub source: String,
     /// Start-up latency model (`percentiles`, `fixed`).
     pub startup_model: String,
