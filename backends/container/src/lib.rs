@@ -163,18 +163,7 @@ fn bad_option(key: &str, value: &str, want: &str) -> BackendError {
 
 /// Parses a byte size: plain bytes or with a `k`, `m`, `g` suffix (binary units).
 pub fn parse_bytes(text: &str) -> Option<u64> {
-    let t = text.trim().to_ascii_lowercase();
-    let t = t
-        .strip_suffix("ib")
-        .or_else(|| t.strip_suffix('b'))
-        .unwrap_or(&t);
-    let (num, mult) = match t.chars().last()? {
-        'k' => (&t[..t.len() - 1], 1u64 << 10),
-        'm' => (&t[..t.len() - 1], 1 << 20),
-        'g' => (&t[..t.len() - 1], 1 << 30),
-        _ => (t, 1),
-    };
-    num.trim().parse::<u64>().ok()?.checked_mul(mult)
+    unitlab_backend::units::parse_bytes(text).ok()
 }
 
 impl Config {

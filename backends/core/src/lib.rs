@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod catalogue;
+pub mod units;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -260,7 +260,7 @@ impl Calibration {
             return Err(bad("wrong number of fields".into()));
         };
         let startup_ns = crate::policy::parse_duration(startup).map_err(bad)?;
-        let memory_bytes = parse_memory(memory).map_err(bad)?;
+        let memory_bytes = unitlab_backend::units::parse_bytes(memory).map_err(bad)?;
         Ok(Self::assumed(name, startup_ns, memory_bytes))
     }
 
@@ -380,29 +380,6 @@ impl Calibration {
             execution_model: self.execution.describe(),
         }
     }
-}
-
-/// Parses a memory size: bytes, or with KiB/MiB/GiB (also K/M/G, binary).
-fn parse_memory(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let v: u64 = num
-        .parse()
-        .map_err(|_| format!("expected a memory size like 64KiB, got `{s}`"))?;
-    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        _ => {
-            return Err(format!(
-                "unknown memory unit `{unit}` in `{s}` (B, KiB, MiB, GiB)"
-            ))
-        }
-    };
-    v.checked_mul(mult)
-        .ok_or_else(|| format!("memory size too large: `{s}`"))
 }
 
 #[cfg(test)]

@@ -427,34 +427,10 @@ impl fmt::Display for Policy {
     }
 }
 
-/// Parses `500ms`, `10s`, `10m`, `4h`, `250us`, `100ns` or a bare number of seconds.
+/// Parses `500ms`, `10s`, `10m`, `4h`, `250us`, `100ns` or a bare number of seconds, into ns
+/// (the one parser every unitlab crate uses: `unitlab_backend::units`).
 pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}`: expected a duration like 10m, 30s, 500ms"))?;
-    let mult = match unit {
-        "" | "s" => 1e9,
-        "ns" => 1.0,
-        "us" => 1e3,
-        "ms" => 1e6,
-        "m" | "min" => 60e9,
-        "h" => 3600e9,
-        "d" => 86400e9,
-        _ => {
-            return Err(format!(
-                "`{s}`: unknown unit `{unit}` (ns, us, ms, s, m, h, d)"
-            ))
-        }
-    };
-    if v.is_nan() || v < 0.0 || !v.is_finite() {
-        return Err(format!("`{s}`: must be a finite non-negative duration"));
-    }
-    Ok((v * mult).round() as u64)
+    unitlab_backend::units::parse_duration(s).map(|d| d.as_nanos() as u64)
 }
 
 /// Formats ns as a short duration (`10m`, `1.5s`, `250ms`).
