@@ -176,7 +176,7 @@ impl PolicyArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutputArgs {
     /// Results directory (a timestamped subdirectory is created in it).
-    #[arg(long, default_value = "results")]
+    #[arg(long, short, default_value = "results")]
     pub out: PathBuf,
     /// Pricing TOML (default: harness/platform/pricing.toml, built in).
     #[arg(long)]
