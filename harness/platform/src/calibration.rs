@@ -4,9 +4,9 @@
 //! Calibrations come from `unitlab measure` results ([`Calibration::from_measure`]): start-up
 //! latency is sampled from the measured percentiles of `start` (piecewise-linear inverse CDF
 //! through min, p50, p90, p99, p99.9, max), the first invoke's extra time over a warm invoke and
-//! the warm invoke time are the measured medians, and memory per unit is the in-process RSS
-//! delta (in-process backends) or the host view (PSS of the unit's processes) or the engine
-//! view, in that order. A stated model ([`Calibration::assumed`], `assume:<name>:<start-up>:<memory>`) exists for
+//! the warm invoke time are the measured medians, and memory per unit is the unit's host view (PSS of its
+//! processes), else its engine view, else the in-process RSS delta: the order replay reads
+//! each live unit in, so both price the same bytes. A stated model ([`Calibration::assumed`], `assume:<name>:<start-up>:<memory>`) exists for
 //! what-if runs and simulator benchmarks; it is labelled "assumed, not measured" in every result
 //! and nothing falls back to it.
 
@@ -206,15 +206,13 @@ impl Calibration {
             _ => 0,
         };
         let mem = &m.memory;
-        let memory = if m.backend.in_process {
-            mem.rss_delta_per_unit
-                .or(mem.host_bytes_per_unit)
-                .or(mem.engine_bytes_per_unit)
-        } else {
-            mem.host_bytes_per_unit
-                .or(mem.engine_bytes_per_unit)
-                .or(mem.rss_delta_per_unit)
-        };
+        // The same view replay reads from each live unit (host, else engine), so that replay
+        // and simulation price the same bytes; the RSS delta is the fallback for backends
+        // whose units report neither.
+        let memory = mem
+            .host_bytes_per_unit
+            .or(mem.engine_bytes_per_unit)
+            .or(mem.rss_delta_per_unit);
         Ok(Calibration {
             backend: m.backend.name.clone(),
             source: source.into(),
