@@ -291,7 +291,7 @@ impl Prepared for ProcessPrepared {
             }
         }
         let t0 = Instant::now();
-        let mut child = cmd.spawn().map_err(|e| BackendError::Start {
+        let mut child = unitlab_runner::spawn(&mut cmd).map_err(|e| BackendError::Start {
             message: format!("cannot spawn {}: {e}", self.program.display()),
         })?;
         let t_spawn = t0.elapsed();

@@ -37,12 +37,40 @@ pub fn install(dir: &Path) -> io::Result<PathBuf> {
     let path = dir.join("unitlab-runner");
     let current = std::fs::read(&path).ok();
     if current.as_deref() != Some(RUNNER) {
-        let tmp = dir.join(format!(".unitlab-runner.{}", std::process::id()));
+        // A name of its own per call: concurrent installs (threads of one process, or several
+        // processes) must not rename each other's half-written file.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".unitlab-runner.{}.{n}", std::process::id()));
         std::fs::write(&tmp, RUNNER)?;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
         std::fs::rename(&tmp, &path)?;
     }
     Ok(path)
+}
+
+/// Spawns `cmd`, retrying while the kernel says the executable is busy (ETXTBSY).
+///
+/// A file just written by this process can be briefly "busy" because another thread forked
+/// while the file was still open for writing: the child holds the descriptor until it execs.
+/// The retry waits that window out (a few milliseconds at most) instead of failing the unit.
+pub fn spawn(cmd: &mut std::process::Command) -> io::Result<std::process::Child> {
+    let mut delay = std::time::Duration::from_micros(200);
+    for _ in 0..20 {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc_etxtbsy()) => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+    cmd.spawn()
+}
+
+/// ETXTBSY on Linux (the only platform the runner is built for).
+const fn libc_etxtbsy() -> i32 {
+    26
 }
 
 /// Formats a request line (with its newline).
@@ -93,11 +121,12 @@ mod tests {
     fn runner_answers_the_catalogue() {
         let dir = std::env::temp_dir().join(format!("unitlab-runner-test-{}", std::process::id()));
         let exe = install(&dir).unwrap();
-        let mut child = Command::new(&exe)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(
+            Command::new(&exe)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped()),
+        )
+        .unwrap();
         let mut stdin = child.stdin.take().unwrap();
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
@@ -133,13 +162,12 @@ mod tests {
     fn fault_modes() {
         let dir = std::env::temp_dir().join(format!("unitlab-runner-fault-{}", std::process::id()));
         let exe = install(&dir).unwrap();
-        let status = Command::new(&exe).args(["--exit", "3"]).status().unwrap();
-        assert_eq!(status.code(), Some(3));
-        let mut hang = Command::new(&exe)
-            .arg("--hang")
-            .stdout(Stdio::piped())
-            .spawn()
+        let status = spawn(Command::new(&exe).args(["--exit", "3"]))
+            .unwrap()
+            .wait()
             .unwrap();
+        assert_eq!(status.code(), Some(3));
+        let mut hang = spawn(Command::new(&exe).arg("--hang").stdout(Stdio::piped())).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert!(hang.try_wait().unwrap().is_none(), "still running");
         hang.kill().unwrap();
