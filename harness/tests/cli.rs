@@ -108,7 +108,9 @@ fn bad_backend_options_are_named() {
         .args(["measure", "-b", "mock", "--opt", "warp=9"])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("unknown mock option `warp`"));
+        .stderr(predicate::str::contains(
+            "unknown option `warp` for backend `mock`; known: start_us",
+        ));
 }
 
 /// The main job end to end on the fast backends, and the report it writes, opened in headless

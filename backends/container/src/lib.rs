@@ -206,18 +206,7 @@ impl Config {
                     .map_err(|_| bad_option(key, value, "milliseconds"))?;
                 self.start_timeout = Some(Duration::from_millis(ms));
             }
-            _ => {
-                return Err(BackendError::Start {
-                    message: format!(
-                        "unknown option `{key}` for backend `container`; known: {}",
-                        OPTIONS
-                            .iter()
-                            .map(|(k, _)| *k)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                })
-            }
+            _ => return Err(BackendError::unknown_option("container", key, OPTIONS)),
         }
         Ok(())
     }

@@ -326,6 +326,21 @@ impl BackendError {
         }
     }
 
+    /// An option key a backend does not know, listing the ones it does (`options` is the
+    /// backend's `OPTIONS` table of key and help).
+    pub fn unknown_option(backend: &str, key: &str, options: &[(&str, &str)]) -> Self {
+        BackendError::Start {
+            message: format!(
+                "unknown option `{key}` for backend `{backend}`; known: {}",
+                options
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
     /// True when this error concerns one unit only and the run can go on with the next unit.
     pub fn is_unit_fault(&self) -> bool {
         matches!(

@@ -90,18 +90,7 @@ impl Config {
             "wrong_answer" => {
                 self.wrong_answer = value.parse().map_err(|_| bad("true or false"))?
             }
-            _ => {
-                return Err(BackendError::Start {
-                    message: format!(
-                        "unknown mock option `{key}`; known: {}",
-                        Self::OPTIONS
-                            .iter()
-                            .map(|o| o.0)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                })
-            }
+            _ => return Err(BackendError::unknown_option("mock", key, Self::OPTIONS)),
         }
         if self.start_us.is_empty() || self.invoke_us.is_empty() {
             return Err(bad("at least one latency"));

@@ -176,18 +176,7 @@ impl Config {
             "catalogue_prelude" => self.catalogue_prelude = Some(boolean(value)?),
             "trim_after_dispose" => self.trim_after_dispose = Some(boolean(value)?),
             "v8_flags" => self.v8_flags = Some(value.trim().to_string()),
-            _ => {
-                return Err(BackendError::Start {
-                    message: format!(
-                        "unknown v8 option `{key}`; known: {}",
-                        Self::OPTIONS
-                            .iter()
-                            .map(|o| o.0)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                })
-            }
+            _ => return Err(BackendError::unknown_option("v8", key, Self::OPTIONS)),
         }
         Ok(())
     }

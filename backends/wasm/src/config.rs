@@ -174,20 +174,7 @@ impl Config {
                 }
                 self.entry = Some(value.trim().to_string());
             }
-            _ => {
-                return Err(BackendError::Unavailable {
-                    backend: "wasm".into(),
-                    reason: format!("unknown option `{key}`"),
-                    fix: format!(
-                        "use one of: {}",
-                        Self::OPTIONS
-                            .iter()
-                            .map(|(k, _)| *k)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                })
-            }
+            _ => return Err(BackendError::unknown_option("wasm", key, Self::OPTIONS)),
         }
         Ok(())
     }
