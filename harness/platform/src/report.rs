@@ -28,10 +28,12 @@ pub fn summary_from_histogram(h: &Histogram<u64>, zeros: u64) -> Summary {
     }
     s.min = Some(h.min());
     s.max = Some(h.max());
-    s.p50 = Some(h.value_at_quantile(0.5));
-    s.p90 = Some(h.value_at_quantile(0.9));
-    s.p99 = Some(h.value_at_quantile(0.99));
-    s.p999 = Some(h.value_at_quantile(0.999));
+    // As in `Summary::from_nanos`: a quantile's bucket top can lie above the largest sample.
+    let q = |p: f64| Some(h.value_at_quantile(p).min(h.max()));
+    s.p50 = q(0.5);
+    s.p90 = q(0.9);
+    s.p99 = q(0.99);
+    s.p999 = q(0.999);
     s.mean = Some(h.mean());
     if n > 1 {
         s.stdev = Some(h.stdev());
