@@ -11,8 +11,9 @@
 //! Design for speed (the simulator must handle >= 10M invocations/s): dense function ids index
 //! a `Vec` of per-function pools (no hashing); units live in a slab with a free list; idle
 //! units of a function sit in a deque of `(slot, generation)` entries, and a generation bump
-//! invalidates stale entries and stale expiry timers lazily; with a fixed keep-alive the expiry
-//! timers come due in the order they are set, so they live in a FIFO instead of a heap.
+//! invalidates stale entries lazily; expiry and pre-warm timers live in a 4-ary heap with at
+//! most one pending expiry per unit (a unit that idles again before its timer fires has it
+//! re-armed on firing, not pushed again).
 
 use std::collections::VecDeque;
 

@@ -1,12 +1,13 @@
 //! The discrete-event simulator: the [`Platform`] state machine on a virtual clock, with
 //! start-up latencies and memory from a [`Calibration`] and execution times from the trace.
 //!
-//! Events are unique [`Ev`] keys, `(time << 1 | kind, index)`, in a 4-ary heap
-//! ([`QuadHeap`]), so that ties resolve deterministically: at equal times, start completions, then execution completions,
-//! then platform timers (expiry, pre-warm), then arrivals; within a kind, by slot or job index.
-//! Arrivals are merged from the sorted trace stream and never enter the heap; with a fixed
-//! the platform's timers are in a second heap, one pending timer per live unit at most. Nothing is allocated per event once the slabs
-//! have grown to the trace's peak concurrency. Randomness (start-up latency draws, exponential
+//! Events are unique [`Ev`] keys, `(time << 1 | kind, index)`, in a calendar queue
+//! ([`EventQueue`]: per-bucket 4-ary heaps), so that ties resolve deterministically: at equal
+//! times, start completions, then execution completions, then platform timers (expiry,
+//! pre-warm), then arrivals; within a kind, by slot or job index. Arrivals are merged from the
+//! sorted trace stream and never enter the queue; the platform's timers are in a second heap,
+//! one pending timer per live unit at most. Nothing is allocated per event once the slabs have
+//! grown to the trace's peak concurrency. Randomness (start-up latency draws, exponential
 //! execution times) comes from one ChaCha8 generator seeded by the caller: a run is a pure
 //! function of (trace, policy, calibration, seed).
 
@@ -17,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use unitlab_workloads::{Invocation, TraceError};
 
 use crate::calibration::{Calibration, Execution};
-use crate::heap::{Ev, QuadHeap};
+use crate::heap::{Ev, EventQueue};
 use crate::platform::{Arrival, Driver, Job, Platform, UnitHandle};
 use crate::policy::Policy;
 use crate::PlatformError;
@@ -61,7 +62,7 @@ pub struct SimOutcome {
 }
 
 struct SimDriver<'a> {
-    heap: QuadHeap<Ev>,
+    heap: EventQueue,
     rng: ChaCha8Rng,
     cal: &'a Calibration,
     missing_duration: Option<u64>,
@@ -145,7 +146,7 @@ where
     let mut trace = trace;
     let mut p = Platform::new(policy.clone(), opts.records, opts.bin_ns);
     let mut d = SimDriver {
-        heap: QuadHeap::default(),
+        heap: EventQueue::default(),
         rng: ChaCha8Rng::seed_from_u64(opts.seed),
         cal,
         missing_duration: None,
