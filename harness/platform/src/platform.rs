@@ -66,6 +66,44 @@ pub struct Job {
     pub memory_bytes: Option<u64>,
 }
 
+/// A [`Job`] as the platform stores it: the fields read when it completes, in one 64-byte
+/// cache line (the trace's memory, read only when a unit starts for it, is kept apart).
+#[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
+struct JobSlot {
+    seq: u64,
+    arrival_ns: u64,
+    assigned_ns: u64,
+    startup_ns: u64,
+    dispatch_ns: u64,
+    /// Meaningful when `has_duration`.
+    duration_ns: u64,
+    function: u32,
+    unit: u32,
+    cold: bool,
+    has_duration: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<JobSlot>() == 64);
+
+impl JobSlot {
+    #[inline]
+    fn to_job(self, memory_bytes: Option<u64>) -> Job {
+        Job {
+            seq: self.seq,
+            function: self.function,
+            arrival_ns: self.arrival_ns,
+            assigned_ns: self.assigned_ns,
+            startup_ns: self.startup_ns,
+            dispatch_ns: self.dispatch_ns,
+            cold: self.cold,
+            unit: self.unit,
+            duration_ns: self.has_duration.then_some(self.duration_ns),
+            memory_bytes,
+        }
+    }
+}
+
 /// A unit as the driver sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnitHandle {
@@ -99,30 +137,40 @@ enum UState {
     Dead,
 }
 
+/// A unit's fields that every invocation touches: one 64-byte cache line (the slab is
+/// accessed at random, and its lines are the simulator's main cache misses). The rest is in
+/// [`UnitCold`], a parallel slab.
 #[derive(Debug, Clone)]
+#[repr(align(64))]
 struct Unit {
     id: u64,
+    /// Start of the current state (idle or executing) once ready; while the unit is ready and
+    /// idle, when it became idle (eviction picks the smallest).
+    last_ns: u64,
+    /// When the current expiry timer fires (u64::MAX: none).
+    expires_ns: u64,
+    executing_ns: u64,
+    idle_ns: u64,
+    invocations: u64,
     function: u32,
     gen: u32,
     active: u32,
     state: UState,
     provisioned: bool,
-    prewarmed: bool,
     lost: bool,
     timer_pending: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<Unit>() == 64);
+
+/// A unit's fields read at its start, first dispatch and destruction only.
+#[derive(Debug, Clone)]
+struct UnitCold {
     bound_job: u32,
+    prewarmed: bool,
     created_ns: u64,
     ready_ns: Option<u64>,
-    /// Start of the current state (idle or executing) once ready.
-    last_ns: u64,
-    /// When the unit became idle (for eviction) .
-    idle_since: u64,
-    /// When the current expiry timer fires (u64::MAX: none).
-    expires_ns: u64,
     starting_ns: u64,
-    executing_ns: u64,
-    idle_ns: u64,
-    invocations: u64,
     memory: Option<u64>,
 }
 
@@ -557,10 +605,13 @@ pub struct Platform {
     policy: Policy,
     concurrency: u32,
     units: Vec<Unit>,
+    ucold: Vec<UnitCold>,
     free_slots: Vec<u32>,
     next_unit_id: u64,
     fns: Vec<FnState>,
-    jobs: Vec<Job>,
+    jobs: Vec<JobSlot>,
+    /// Per job: the trace's memory.
+    job_mem: Vec<Option<u64>>,
     free_jobs: Vec<u32>,
     jobs_in_flight: u64,
     starting_units: u64,
@@ -588,10 +639,12 @@ impl Platform {
             concurrency: policy.concurrency.max(1),
             policy,
             units: Vec::new(),
+            ucold: Vec::new(),
             free_slots: Vec::new(),
             next_unit_id: 0,
             fns: Vec::new(),
             jobs: Vec::new(),
+            job_mem: Vec::new(),
             free_jobs: Vec::new(),
             jobs_in_flight: 0,
             starting_units: 0,
@@ -629,8 +682,8 @@ impl Platform {
     }
 
     /// The job with this id.
-    pub fn job(&self, id: u32) -> &Job {
-        &self.jobs[id as usize]
+    pub fn job(&self, id: u32) -> Job {
+        self.jobs[id as usize].to_job(self.job_mem[id as usize])
     }
 
     /// The handle of the unit in `slot`.
@@ -645,9 +698,9 @@ impl Platform {
 
     /// Sets a unit's memory (replay, once measured) while it is alive.
     pub fn set_unit_memory(&mut self, slot: u32, bytes: u64) {
-        if let Some(u) = self.units.get_mut(slot as usize) {
+        if let Some(u) = self.units.get(slot as usize) {
             if u.state != UState::Dead {
-                u.memory = Some(bytes);
+                self.ucold[slot as usize].memory = Some(bytes);
             }
         }
     }
@@ -669,10 +722,11 @@ impl Platform {
                 let h = self.unit_handle(slot);
                 let mem = driver.provision(h);
                 let u = &mut self.units[slot as usize];
-                u.memory = mem;
                 u.provisioned = true;
                 u.state = UState::Ready;
-                u.ready_ns = Some(0);
+                let c = &mut self.ucold[slot as usize];
+                c.memory = mem;
+                c.ready_ns = Some(0);
                 self.starting_units -= 1;
                 self.counts.units_started -= 1;
                 self.counts.units_provisioned += 1;
@@ -689,19 +743,20 @@ impl Platform {
             active: 0,
             state: UState::Starting,
             provisioned: false,
-            prewarmed: false,
             lost: false,
             timer_pending: false,
-            bound_job: job,
-            created_ns: now,
-            ready_ns: None,
             last_ns: now,
-            idle_since: now,
             expires_ns: u64::MAX,
-            starting_ns: 0,
             executing_ns: 0,
             idle_ns: 0,
             invocations: 0,
+        };
+        let cold = UnitCold {
+            bound_job: job,
+            prewarmed: false,
+            created_ns: now,
+            ready_ns: None,
+            starting_ns: 0,
             memory: None,
         };
         self.next_unit_id += 1;
@@ -709,10 +764,12 @@ impl Platform {
             Some(s) => {
                 let gen = self.units[s as usize].gen.wrapping_add(1);
                 self.units[s as usize] = Unit { gen, ..unit };
+                self.ucold[s as usize] = cold;
                 s
             }
             None => {
                 self.units.push(unit);
+                self.ucold.push(cold);
                 (self.units.len() - 1) as u32
             }
         };
@@ -734,10 +791,10 @@ impl Platform {
             j.cold = true;
             j.unit = slot;
             j.assigned_ns = now;
-            Some(*j)
+            Some(j.to_job(self.job_mem[job as usize]))
         };
         let mem = driver.start(now, h, jref.as_ref());
-        self.units[slot as usize].memory = mem;
+        self.ucold[slot as usize].memory = mem;
     }
 
     #[inline]
@@ -795,10 +852,10 @@ impl Platform {
         }
         self.counts.units_prewarmed += 1;
         let slot = self.new_unit(now, f, NONE);
-        self.units[slot as usize].prewarmed = true;
+        self.ucold[slot as usize].prewarmed = true;
         let h = self.unit_handle(slot);
         let mem = driver.start(now, h, None);
-        self.units[slot as usize].memory = mem;
+        self.ucold[slot as usize].memory = mem;
     }
 
     /// An invocation arrives at `now`.
@@ -823,7 +880,7 @@ impl Platform {
                 }
             }
         }
-        let job = Job {
+        let job = JobSlot {
             seq: a.seq,
             function: f,
             arrival_ns: now,
@@ -832,16 +889,18 @@ impl Platform {
             dispatch_ns: now,
             cold: false,
             unit: NONE,
-            duration_ns: a.duration_ns,
-            memory_bytes: a.memory_bytes,
+            duration_ns: a.duration_ns.unwrap_or(0),
+            has_duration: a.duration_ns.is_some(),
         };
         let id = match self.free_jobs.pop() {
             Some(i) => {
                 self.jobs[i as usize] = job;
+                self.job_mem[i as usize] = a.memory_bytes;
                 i
             }
             None => {
                 self.jobs.push(job);
+                self.job_mem.push(a.memory_bytes);
                 (self.jobs.len() - 1) as u32
             }
         };
@@ -939,7 +998,7 @@ impl Platform {
         } else {
             self.counts.warm_starts += 1;
         }
-        let job = *j;
+        let job = j.to_job(self.job_mem[job_id as usize]);
         let h = self.unit_handle(slot);
         driver.run(now, h, job_id, &job, first);
     }
@@ -951,11 +1010,12 @@ impl Platform {
         let u = &mut self.units[slot as usize];
         debug_assert_eq!(u.state, UState::Starting);
         u.state = UState::Ready;
-        u.ready_ns = Some(now);
-        u.starting_ns = now - u.created_ns;
         u.last_ns = now;
-        let (created, job) = (u.created_ns, u.bound_job);
-        u.bound_job = NONE;
+        let c = &mut self.ucold[slot as usize];
+        c.ready_ns = Some(now);
+        c.starting_ns = now - c.created_ns;
+        let (created, job) = (c.created_ns, c.bound_job);
+        c.bound_job = NONE;
         self.timeline.add(1, created, now);
         if job != NONE {
             self.jobs[job as usize].startup_ns = now - created;
@@ -970,12 +1030,13 @@ impl Platform {
         self.last_now = self.last_now.max(now);
         self.starting_units -= 1;
         let u = &mut self.units[slot as usize];
-        u.starting_ns = now - u.created_ns;
         u.last_ns = now;
-        let (created, job) = (u.created_ns, u.bound_job);
-        u.bound_job = NONE;
-        self.timeline.add(1, created, now);
         u.state = UState::Ready;
+        let c = &mut self.ucold[slot as usize];
+        c.starting_ns = now - c.created_ns;
+        let (created, job) = (c.created_ns, c.bound_job);
+        c.bound_job = NONE;
+        self.timeline.add(1, created, now);
         if job != NONE {
             self.counts.failed += 1;
             self.finish_job(now, job, Outcome::Failed);
@@ -1133,7 +1194,6 @@ impl Platform {
 
     fn make_idle(&mut self, now: u64, slot: u32, driver: &mut impl Driver) {
         let u = &mut self.units[slot as usize];
-        u.idle_since = now;
         let provisioned = u.provisioned;
         let f = u.function;
         let (keep, prewarm) = if provisioned {
@@ -1143,7 +1203,7 @@ impl Platform {
                 KeepAlive::None => (0, None),
                 KeepAlive::Fixed { ns } => (*ns, None),
                 KeepAlive::Hybrid(p) => {
-                    let prewarmed_unit = u.prewarmed && u.invocations == 0;
+                    let prewarmed_unit = u.invocations == 0 && self.ucold[slot as usize].prewarmed;
                     let fs = &mut self.fns[f as usize];
                     if prewarmed_unit {
                         (fs.prewarm_ka, None)
@@ -1194,9 +1254,9 @@ impl Platform {
             if u.state == UState::Ready
                 && u.active == 0
                 && !u.provisioned
-                && best.is_none_or(|(_, t)| u.idle_since < t)
+                && best.is_none_or(|(_, t)| u.last_ns < t)
             {
-                best = Some((i as u32, u.idle_since));
+                best = Some((i as u32, u.last_ns));
             }
         }
         best.map(|b| b.0)
@@ -1208,36 +1268,37 @@ impl Platform {
         if u.state == UState::Dead {
             return;
         }
-        let was_ready = u.state == UState::Ready && u.ready_ns.is_some();
+        let cold = &self.ucold[slot as usize];
+        let was_ready = u.state == UState::Ready && cold.ready_ns.is_some();
         if was_ready && u.active == 0 {
             u.idle_ns += now - u.last_ns;
         }
         u.state = UState::Dead;
         u.gen = u.gen.wrapping_add(1);
-        let rec_live_start = u.created_ns;
         let unit = u.clone();
-        self.timeline.add(0, rec_live_start, now);
+        let cold = cold.clone();
+        self.timeline.add(0, cold.created_ns, now);
         self.usage.window_end_ns = self.usage.window_end_ns.max(now);
         self.usage.add_unit(
-            unit.starting_ns,
+            cold.starting_ns,
             unit.executing_ns,
             unit.idle_ns,
-            unit.memory,
+            cold.memory,
         );
         if self.records_on {
             self.records.units.push(UnitRecord {
                 unit: unit.id,
                 function: unit.function,
                 provisioned: unit.provisioned,
-                prewarmed: unit.prewarmed,
-                created_ns: unit.created_ns,
-                ready_ns: unit.ready_ns,
+                prewarmed: cold.prewarmed,
+                created_ns: cold.created_ns,
+                ready_ns: cold.ready_ns,
                 destroyed_ns: now,
-                starting_ns: unit.starting_ns,
+                starting_ns: cold.starting_ns,
                 executing_ns: unit.executing_ns,
                 idle_ns: unit.idle_ns,
                 invocations: unit.invocations,
-                memory_bytes: unit.memory,
+                memory_bytes: cold.memory,
                 backend_id: None,
             });
         }
