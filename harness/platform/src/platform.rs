@@ -66,40 +66,53 @@ pub struct Job {
     pub memory_bytes: Option<u64>,
 }
 
-/// A [`Job`] as the platform stores it: the fields read when it completes, in one 64-byte
-/// cache line (the trace's memory, read only when a unit starts for it, is kept apart).
+/// A [`Job`] as the platform stores it, in one 64-byte cache line (the job slab is accessed
+/// at random). The start-up time is not stored: a cold job is assigned when its unit is
+/// created and dispatched when that unit has started, so it is `dispatch - assigned` (and 0 for
+/// a warm job, or one whose start failed, never dispatched).
 #[derive(Debug, Clone, Copy)]
 #[repr(align(64))]
 struct JobSlot {
     seq: u64,
     arrival_ns: u64,
     assigned_ns: u64,
-    startup_ns: u64,
     dispatch_ns: u64,
     /// Meaningful when `has_duration`.
     duration_ns: u64,
+    /// Meaningful when `has_memory`.
+    memory_bytes: u64,
     function: u32,
     unit: u32,
     cold: bool,
     has_duration: bool,
+    has_memory: bool,
 }
 
 const _: () = assert!(std::mem::size_of::<JobSlot>() == 64);
 
 impl JobSlot {
     #[inline]
-    fn to_job(self, memory_bytes: Option<u64>) -> Job {
+    fn startup_ns(&self) -> u64 {
+        if self.cold {
+            self.dispatch_ns.saturating_sub(self.assigned_ns)
+        } else {
+            0
+        }
+    }
+
+    #[inline]
+    fn to_job(self) -> Job {
         Job {
             seq: self.seq,
             function: self.function,
             arrival_ns: self.arrival_ns,
             assigned_ns: self.assigned_ns,
-            startup_ns: self.startup_ns,
+            startup_ns: self.startup_ns(),
             dispatch_ns: self.dispatch_ns,
             cold: self.cold,
             unit: self.unit,
             duration_ns: self.has_duration.then_some(self.duration_ns),
-            memory_bytes,
+            memory_bytes: self.has_memory.then_some(self.memory_bytes),
         }
     }
 }
@@ -610,8 +623,6 @@ pub struct Platform {
     next_unit_id: u64,
     fns: Vec<FnState>,
     jobs: Vec<JobSlot>,
-    /// Per job: the trace's memory.
-    job_mem: Vec<Option<u64>>,
     free_jobs: Vec<u32>,
     jobs_in_flight: u64,
     starting_units: u64,
@@ -644,7 +655,6 @@ impl Platform {
             next_unit_id: 0,
             fns: Vec::new(),
             jobs: Vec::new(),
-            job_mem: Vec::new(),
             free_jobs: Vec::new(),
             jobs_in_flight: 0,
             starting_units: 0,
@@ -683,7 +693,7 @@ impl Platform {
 
     /// The job with this id.
     pub fn job(&self, id: u32) -> Job {
-        self.jobs[id as usize].to_job(self.job_mem[id as usize])
+        self.jobs[id as usize].to_job()
     }
 
     /// The handle of the unit in `slot`.
@@ -791,7 +801,7 @@ impl Platform {
             j.cold = true;
             j.unit = slot;
             j.assigned_ns = now;
-            Some(j.to_job(self.job_mem[job as usize]))
+            Some(j.to_job())
         };
         let mem = driver.start(now, h, jref.as_ref());
         self.ucold[slot as usize].memory = mem;
@@ -885,22 +895,21 @@ impl Platform {
             function: f,
             arrival_ns: now,
             assigned_ns: now,
-            startup_ns: 0,
             dispatch_ns: now,
             cold: false,
             unit: NONE,
             duration_ns: a.duration_ns.unwrap_or(0),
             has_duration: a.duration_ns.is_some(),
+            memory_bytes: a.memory_bytes.unwrap_or(0),
+            has_memory: a.memory_bytes.is_some(),
         };
         let id = match self.free_jobs.pop() {
             Some(i) => {
                 self.jobs[i as usize] = job;
-                self.job_mem[i as usize] = a.memory_bytes;
                 i
             }
             None => {
                 self.jobs.push(job);
-                self.job_mem.push(a.memory_bytes);
                 (self.jobs.len() - 1) as u32
             }
         };
@@ -998,7 +1007,7 @@ impl Platform {
         } else {
             self.counts.warm_starts += 1;
         }
-        let job = j.to_job(self.job_mem[job_id as usize]);
+        let job = j.to_job();
         let h = self.unit_handle(slot);
         driver.run(now, h, job_id, &job, first);
     }
@@ -1018,7 +1027,7 @@ impl Platform {
         c.bound_job = NONE;
         self.timeline.add(1, created, now);
         if job != NONE {
-            self.jobs[job as usize].startup_ns = now - created;
+            // Its start-up time is `now - created`: dispatch (now) minus assigned (created).
             self.dispatch(now, slot, job, driver);
         } else {
             self.unit_free(now, slot, driver);
@@ -1131,7 +1140,7 @@ impl Platform {
             if outcome == Outcome::Ok {
                 Latency::rec(&mut l.exec, &mut l.zeros[2], exec);
                 if j.cold {
-                    Latency::rec(&mut l.startup, &mut l.zeros[1], j.startup_ns);
+                    Latency::rec(&mut l.startup, &mut l.zeros[1], j.startup_ns());
                     Latency::rec(&mut l.e2e_cold, &mut l.zeros[3], e2e);
                 } else {
                     Latency::rec(&mut l.e2e_warm, &mut l.zeros[4], e2e);
@@ -1145,7 +1154,7 @@ impl Platform {
                 arrival_ns: j.arrival_ns,
                 queue_ns: queue,
                 cold: j.cold,
-                startup_ns: j.startup_ns,
+                startup_ns: j.startup_ns(),
                 exec_ns: exec,
                 e2e_ns: if outcome == Outcome::Rejected { 0 } else { e2e },
                 unit: if j.unit == NONE {
