@@ -27,6 +27,9 @@ pub struct Ev {
     pub key: u64,
     /// Slot or job index.
     pub idx: u32,
+    /// Payload, not part of the order (the simulator puts the unit slot of an execution
+    /// there, to prefetch it).
+    pub aux: u32,
 }
 
 /// A heap key: a cheap strict "less than" (derived `Ord` on structs goes through
@@ -200,6 +203,8 @@ pub struct EventQueue {
     cur: u64,
     /// Events in the ring.
     in_ring: usize,
+    /// A bucket was moved into `near` since [`EventQueue::take_fresh`] was last called.
+    fresh: bool,
 }
 
 impl Default for EventQueue {
@@ -211,6 +216,7 @@ impl Default for EventQueue {
             far: QuadHeap::default(),
             cur: 0,
             in_ring: 0,
+            fresh: false,
         }
     }
 }
@@ -266,6 +272,17 @@ impl EventQueue {
         self.near.pop()
     }
 
+    /// The events of the bucket that became current since the last call, if one did (in heap
+    /// order, not sorted): the caller can prefetch what they will touch, a bucket ahead.
+    #[inline]
+    pub fn take_fresh(&mut self) -> Option<&[Ev]> {
+        if !self.fresh {
+            return None;
+        }
+        self.fresh = false;
+        Some(&self.near.v)
+    }
+
     /// The ring's next non-empty bucket after the current one, as an absolute bucket number.
     fn next_in_ring(&self) -> Option<u64> {
         if self.in_ring == 0 {
@@ -306,6 +323,7 @@ impl EventQueue {
             let v = std::mem::take(&mut self.ring[i]);
             self.in_ring -= v.len();
             self.ring[i] = self.near.replace(v);
+            self.fresh = true;
         }
         // Far events now within the ring's span (or in the current bucket) move in.
         while let Some(e) = self.far.peek() {
@@ -376,6 +394,7 @@ mod tests {
                 let e = Ev {
                     key: (now + d) << 1 | rng.gen_range(0..2u64),
                     idx: if step % 7 == 0 { 0 } else { idx },
+                    aux: 0,
                 };
                 idx += 1;
                 if reference.insert((e.key, e.idx)) {

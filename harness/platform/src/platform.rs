@@ -309,11 +309,17 @@ impl Timers {
     }
 }
 
-/// Difference-array timeline: time-average unit counts per bin in O(1) per interval.
+/// Difference-array timeline: time-average unit counts per bin in O(1) per interval. The last
+/// bin looked up is remembered with its bounds: most intervals (executions, start-ups) begin
+/// and end in it, and are then added without computing a bin index.
 #[derive(Debug, Clone)]
 struct Timeline {
     bin_ns: u64,
     inv_bin: f64,
+    /// The remembered bin and its bounds `[lo, hi)` (`lo > hi` before the first lookup).
+    cur: usize,
+    cur_lo: u64,
+    cur_hi: u64,
     /// Per bin: partial areas (ns) and full-bin coverage changes, for live/starting/executing.
     area: Vec<[u64; 3]>,
     diff: Vec<[i64; 3]>,
@@ -326,6 +332,9 @@ impl Timeline {
         Timeline {
             bin_ns: bin_ns.max(1),
             inv_bin: 1.0 / bin_ns.max(1) as f64,
+            cur: 0,
+            cur_lo: 1,
+            cur_hi: 0,
             area: Vec::new(),
             diff: Vec::new(),
             arrivals: Vec::new(),
@@ -358,14 +367,37 @@ impl Timeline {
         i as usize
     }
 
+    /// The bin of `t`, grown into the arrays and remembered.
+    #[inline]
+    fn lookup(&mut self, t: u64) -> usize {
+        if t >= self.cur_lo && t < self.cur_hi {
+            return self.cur;
+        }
+        self.lookup_slow(t)
+    }
+
+    #[inline(never)]
+    fn lookup_slow(&mut self, t: u64) -> usize {
+        let b = self.bin(t);
+        self.grow(b);
+        self.cur = b;
+        self.cur_lo = b as u64 * self.bin_ns;
+        self.cur_hi = self.cur_lo.saturating_add(self.bin_ns);
+        b
+    }
+
     #[inline]
     fn add(&mut self, which: usize, a: u64, b: u64) {
         if b <= a {
             return;
         }
+        if a >= self.cur_lo && b < self.cur_hi {
+            self.area[self.cur][which] += b - a;
+            return;
+        }
         let w = self.bin_ns;
-        let (ba, bb) = (self.bin(a), self.bin(b));
-        self.grow(bb);
+        let bb = self.lookup(b);
+        let ba = self.bin(a);
         if ba == bb {
             self.area[ba][which] += b - a;
         } else {
@@ -380,8 +412,7 @@ impl Timeline {
 
     #[inline]
     fn count(&mut self, t: u64, cold: bool) {
-        let b = self.bin(t);
-        self.grow(b);
+        let b = self.lookup(t);
         if cold {
             self.colds[b] += 1;
         } else {
@@ -613,6 +644,20 @@ pub struct Records {
     pub busy: Vec<BusyInterval>,
 }
 
+/// Asks the CPU to start loading the cache line at `r` (a hint: no effect on results).
+#[inline(always)]
+fn prefetch_line<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never faults or
+        // reads memory architecturally (any address is allowed; this one is valid anyway).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
 /// The platform state machine. See the module docs.
 pub struct Platform {
     policy: Policy,
@@ -703,6 +748,20 @@ impl Platform {
             slot,
             id: u.id,
             function: u.function,
+        }
+    }
+
+    /// Hints the CPU to load the lines an event will touch: the job (when `job`) with index
+    /// `idx`, and the unit in `slot`. No effect on results.
+    #[inline]
+    pub fn prefetch(&self, job: bool, idx: u32, slot: u32) {
+        if job {
+            if let Some(j) = self.jobs.get(idx as usize) {
+                prefetch_line(j);
+            }
+        }
+        if let Some(u) = self.units.get(slot as usize) {
+            prefetch_line(u);
         }
     }
 
@@ -943,7 +1002,7 @@ impl Platform {
     }
 
     /// Picks a unit with a free slot for `f`, per the pick rule.
-    #[inline]
+    #[inline(always)]
     fn pick(&mut self, f: u32) -> Option<u32> {
         let units = &self.units;
         let fs = &mut self.fns[f as usize];
@@ -982,6 +1041,7 @@ impl Platform {
         Some(slot)
     }
 
+    #[inline(always)]
     fn dispatch(&mut self, now: u64, slot: u32, job_id: u32, driver: &mut impl Driver) {
         let c = self.concurrency;
         let u = &mut self.units[slot as usize];
@@ -1120,6 +1180,7 @@ impl Platform {
         }
     }
 
+    #[inline(always)]
     fn finish_job(&mut self, now: u64, id: u32, outcome: Outcome) {
         let j = self.jobs[id as usize];
         self.jobs_in_flight -= 1;
@@ -1168,6 +1229,7 @@ impl Platform {
     }
 
     /// A unit has a free slot and nothing queued took it, or became idle: apply the policy.
+    #[inline(always)]
     fn unit_free(&mut self, now: u64, slot: u32, driver: &mut impl Driver) {
         let f = self.units[slot as usize].function;
         // The cap queue first: a waiter of this function takes the unit.
@@ -1201,6 +1263,7 @@ impl Platform {
         self.make_idle(now, slot, driver);
     }
 
+    #[inline(always)]
     fn make_idle(&mut self, now: u64, slot: u32, driver: &mut impl Driver) {
         let u = &mut self.units[slot as usize];
         let provisioned = u.provisioned;

@@ -90,6 +90,7 @@ impl Driver for SimDriver<'_> {
         self.heap.push(Ev {
             key: (now + d) << 1 | KIND_STARTED,
             idx: unit.slot,
+            aux: unit.slot,
         });
         self.memory(job.and_then(|j| j.memory_bytes))
     }
@@ -99,7 +100,7 @@ impl Driver for SimDriver<'_> {
     }
 
     #[inline]
-    fn run(&mut self, now: u64, _unit: UnitHandle, job_id: u32, job: &Job, first: bool) {
+    fn run(&mut self, now: u64, unit: UnitHandle, job_id: u32, job: &Job, first: bool) {
         let exec = match job.duration_ns {
             Some(d) => d,
             None => match &self.cal.execution {
@@ -124,6 +125,7 @@ impl Driver for SimDriver<'_> {
         self.heap.push(Ev {
             key: (now + d) << 1 | KIND_DONE,
             idx: job_id,
+            aux: unit.slot,
         });
     }
 
@@ -158,6 +160,13 @@ where
     let mut now = 0u64;
     loop {
         let ev = d.heap.peek();
+        if let Some(evs) = d.heap.take_fresh() {
+            // The next bucket's events, a few hundred ns ahead: start loading their jobs and
+            // units (random lines of slabs larger than the L2 cache).
+            for e in evs {
+                p.prefetch(e.key & 1 == KIND_DONE, e.idx, e.aux);
+            }
+        }
         let t_ev = ev.map_or(u64::MAX, |k| k.key >> 1);
         let t_tm = p.next_timer().unwrap_or(u64::MAX);
         let t_ar = next.as_ref().map_or(u64::MAX, |i| i.arrival_ns);
