@@ -29,6 +29,8 @@ std::once_flag g_init_once;
 // Leaked on purpose: isolates may be created until the process exits, and V8 has no safe
 // moment to shut the platform down under a library caller.
 v8::Platform *g_platform = nullptr;
+// The anchor isolate (see ul_init in shim.h), leaked on purpose like the platform.
+v8::Isolate *g_anchor = nullptr;
 
 char *dup_string(const std::string &s) {
   char *p = static_cast<char *>(std::malloc(s.size() + 1));
@@ -376,9 +378,9 @@ extern "C" {
 
 uint32_t ul_abi_version(void) { return UL_ABI_VERSION; }
 
-const char *ul_init(const char *flags) {
+const char *ul_init(const char *flags, int anchor) {
   static std::string applied;
-  std::call_once(g_init_once, [flags] {
+  std::call_once(g_init_once, [flags, anchor] {
     if (flags != nullptr && flags[0] != '\0') {
       applied = flags;
       // V8: V8::SetFlagsFromString parses V8 command-line flags; they must be set before
@@ -392,9 +394,20 @@ const char *ul_init(const char *flags) {
     // libnode's, and aborts with a message if not.
     v8::V8::InitializePlatform(g_platform);
     v8::V8::Initialize();
+    if (anchor != 0) {
+      v8::Isolate::CreateParams params;
+      // V8: V8's own malloc-backed ArrayBuffer allocator; the anchor never runs code.
+      params.array_buffer_allocator_shared =
+          std::shared_ptr<v8::ArrayBuffer::Allocator>(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+      // V8: Isolate::New; the first isolate also sets up the process's shared read-only
+      // heap, which later isolates attach to while any isolate is alive.
+      g_anchor = v8::Isolate::New(params);
+    }
   });
   return applied.c_str();
 }
+
+int ul_anchored(void) { return g_anchor != nullptr ? 1 : 0; }
 
 const char *ul_v8_version(void) {
   // V8: static version string of the linked V8.
@@ -404,7 +417,7 @@ const char *ul_v8_version(void) {
 void ul_string_free(char *s) { std::free(s); }
 
 ul_unit *ul_unit_new(uint64_t heap_limit_bytes) {
-  ul_init(nullptr);  // normally done by the caller already, with its flags
+  ul_init(nullptr, 0);  // normally done by the caller already, with its flags
   auto *u = new ul_unit();
   u->heap_limit = heap_limit_bytes;
   u->allocator = std::make_shared<CountingAllocator>(heap_limit_bytes);
@@ -463,7 +476,9 @@ int ul_unit_context(ul_unit *u, char **err) {
 }
 
 int ul_unit_run_script(ul_unit *u, const char *src, size_t len, const char *name,
+                       const uint8_t *cache, size_t cache_len, int *cache_rejected,
                        uint64_t deadline_ns, char **err) {
+  if (cache_rejected != nullptr) *cache_rejected = 0;
   if (u == nullptr || u->isolate == nullptr) return dead(u, err);
   if (u->context.IsEmpty()) return fail(err, UL_ERR_STATE, "no context: call ul_unit_context");
   v8::Isolate *isolate = u->isolate;
@@ -496,8 +511,27 @@ int ul_unit_run_script(ul_unit *u, const char *src, size_t len, const char *name
       v8::Local<v8::Script> script;
       // V8: Script::Compile parses and compiles a classic script (syntax errors are thrown
       // here); Script::Run runs its top level in the current context.
-      bool ok = v8::Script::Compile(ctx, source, &origin).ToLocal(&script) &&
-                !script->Run(ctx).IsEmpty();
+      bool ok;
+      if (cache != nullptr && cache_len > 0) {
+        // V8: CachedData wraps the cache bytes without copying (BufferNotOwned); Source
+        // takes ownership of the CachedData object.
+        v8::ScriptCompiler::Source with_cache(
+            source, origin,
+            new v8::ScriptCompiler::CachedData(cache, static_cast<int>(cache_len),
+                                               v8::ScriptCompiler::CachedData::BufferNotOwned));
+        // V8: ScriptCompiler::Compile with kConsumeCodeCache deserializes the compiled
+        // bytecode instead of parsing; V8 falls back to compiling the source if the cache
+        // does not match (it then marks the CachedData rejected).
+        ok = v8::ScriptCompiler::Compile(ctx, &with_cache,
+                                         v8::ScriptCompiler::kConsumeCodeCache)
+                 .ToLocal(&script);
+        if (cache_rejected != nullptr && with_cache.GetCachedData()->rejected) {
+          *cache_rejected = 1;
+        }
+      } else {
+        ok = v8::Script::Compile(ctx, source, &origin).ToLocal(&script);
+      }
+      ok = ok && !script->Run(ctx).IsEmpty();
       bool fired = watch != 0 && watchdog().fired(watch);
       rc = outcome(u, ctx, tc, ok, fired, deadline_ns, err);
       rc = settle(u, watch, fired, rc, deadline_ns, err);
@@ -505,6 +539,53 @@ int ul_unit_run_script(ul_unit *u, const char *src, size_t len, const char *name
   }
   finish(u);
   return rc;
+}
+
+int ul_unit_code_cache(ul_unit *u, const char *src, size_t len, const char *name,
+                       uint8_t **out, size_t *out_len, char **err) {
+  *out = nullptr;
+  *out_len = 0;
+  if (u == nullptr || u->isolate == nullptr) return dead(u, err);
+  if (u->context.IsEmpty()) return fail(err, UL_ERR_STATE, "no context: call ul_unit_context");
+  v8::Isolate *isolate = u->isolate;
+  v8::Locker locker(isolate);
+  v8::Isolate::Scope isolate_scope(isolate);
+  v8::HandleScope handle_scope(isolate);
+  v8::Local<v8::Context> ctx = u->context.Get(isolate);
+  v8::Context::Scope context_scope(ctx);
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::String> source;
+  v8::Local<v8::String> origin_name;
+  if (!v8::String::NewFromUtf8(isolate, src, v8::NewStringType::kNormal, static_cast<int>(len))
+           .ToLocal(&source) ||
+      !v8::String::NewFromUtf8(isolate, name).ToLocal(&origin_name)) {
+    return fail(err, UL_ERR_GUEST, std::string("cannot make a V8 string of script ") + name);
+  }
+  v8::ScriptOrigin origin(isolate, origin_name);
+  v8::ScriptCompiler::Source source_in(source, origin);
+  v8::Local<v8::UnboundScript> unbound;
+  // V8: CompileUnboundScript with kEagerCompile compiles every function now (not lazily at
+  // first call), so that the cache holds their bytecode too.
+  if (!v8::ScriptCompiler::CompileUnboundScript(isolate, &source_in,
+                                                v8::ScriptCompiler::kEagerCompile)
+           .ToLocal(&unbound)) {
+    return fail(err, UL_ERR_GUEST,
+                std::string("compiling ") + name + " for the code cache: " +
+                    (tc.HasCaught() ? describe(isolate, ctx, tc) : std::string("?")));
+  }
+  // V8: CreateCodeCache serializes the script's compiled bytecode; V8 owns the returned
+  // CachedData's buffer, which we copy into a malloc'ed one for the caller.
+  std::unique_ptr<v8::ScriptCompiler::CachedData> data(
+      v8::ScriptCompiler::CreateCodeCache(unbound));
+  if (!data || data->length <= 0) {
+    return fail(err, UL_ERR_STATE, std::string("V8 made no code cache for ") + name);
+  }
+  auto *buf = static_cast<uint8_t *>(std::malloc(static_cast<size_t>(data->length)));
+  if (buf == nullptr) return fail(err, UL_ERR_STATE, "out of memory copying the code cache");
+  std::memcpy(buf, data->data, static_cast<size_t>(data->length));
+  *out = buf;
+  *out_len = static_cast<size_t>(data->length);
+  return UL_OK;
 }
 
 int ul_unit_set_handler(ul_unit *u, const char *name, char **err) {

@@ -28,20 +28,28 @@ extern "C" {
 #define UL_ERR_STATE 4    /* misuse: unit already disposed, phase out of order */
 
 /* Bumped whenever a signature below changes; checked by the Rust side after dlopen. */
-#define UL_ABI_VERSION 2
+#define UL_ABI_VERSION 4
 uint32_t ul_abi_version(void);
 
 /*
  * Initializes V8 once per process (std::call_once): sets `flags` (V8 command-line flags, e.g.
- * "--no-verify-snapshot-checksum"; NULL or "" for none), then the platform. Later calls do
- * nothing and their flags are ignored. Returns the flags that were applied (static storage).
+ * "--no-verify-snapshot-checksum"; NULL or "" for none), then the platform. If `anchor` is
+ * non-zero, also creates one idle "anchor" isolate that lives until the process exits: V8
+ * shares its read-only heap among the live isolates of a process and tears it down with the
+ * last one, so without a live isolate every Isolate::New deserializes the read-only space
+ * again (a running runtime always has live isolates). Later calls do nothing and their
+ * arguments are ignored. Returns the flags that were applied (static storage); see
+ * ul_anchored for the anchor.
  */
-const char *ul_init(const char *flags);
+const char *ul_init(const char *flags, int anchor);
+
+/* 1 if ul_init created the anchor isolate, else 0. */
+int ul_anchored(void);
 
 /* V8's version string, e.g. "10.2.154.26-node.37". Static storage, do not free. */
 const char *ul_v8_version(void);
 
-/* Frees an error string returned by this shim. NULL is fine. */
+/* Frees an error string or code cache returned by this shim. NULL is fine. */
 void ul_string_free(char *s);
 
 typedef struct ul_unit ul_unit;
@@ -60,9 +68,21 @@ int ul_unit_context(ul_unit *u, char **err);
 /*
  * Phase `compile`: compiles `src` (len bytes of UTF-8) as a classic script named `name` and
  * runs its top level in the unit's context. deadline_ns = 0: no deadline.
+ * cache/cache_len: V8 code cache for exactly this source (from ul_unit_code_cache), or
+ * NULL/0 to compile from source. V8 checks the cache (V8 version, flags, source) and compiles
+ * from source if it rejects it; *cache_rejected (if not NULL) is then set to 1, else to 0.
  */
 int ul_unit_run_script(ul_unit *u, const char *src, size_t len, const char *name,
+                       const uint8_t *cache, size_t cache_len, int *cache_rejected,
                        uint64_t deadline_ns, char **err);
+
+/*
+ * Compiles `src` eagerly (all its functions) in the unit's context without running it and
+ * returns V8's code cache for it in *out (malloc'ed, *out_len bytes; free with
+ * ul_string_free). The script must already have compiled once (no syntax error).
+ */
+int ul_unit_code_cache(ul_unit *u, const char *src, size_t len, const char *name,
+                       uint8_t **out, size_t *out_len, char **err);
 
 /* Looks up the global function `name` and keeps it as the unit's handler. */
 int ul_unit_set_handler(ul_unit *u, const char *name, char **err);

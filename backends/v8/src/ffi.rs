@@ -13,7 +13,7 @@ pub(crate) const UL_OK: c_int = 0;
 pub(crate) const UL_ERR_GUEST: c_int = 1;
 pub(crate) const UL_ERR_DEADLINE: c_int = 2;
 pub(crate) const UL_ERR_MEMORY: c_int = 3;
-const UL_ABI_VERSION: u32 = 2;
+const UL_ABI_VERSION: u32 = 4;
 
 #[repr(C)]
 pub(crate) struct RawUnit {
@@ -37,13 +37,32 @@ type Err = *mut *mut c_char;
 
 /// The shim's functions, resolved once per process.
 pub(crate) struct Api {
-    init: unsafe extern "C" fn(*const c_char) -> *const c_char,
+    init: unsafe extern "C" fn(*const c_char, c_int) -> *const c_char,
+    anchored: unsafe extern "C" fn() -> c_int,
     version: unsafe extern "C" fn() -> *const c_char,
     string_free: unsafe extern "C" fn(*mut c_char),
     unit_new: unsafe extern "C" fn(u64) -> *mut RawUnit,
     unit_context: unsafe extern "C" fn(*mut RawUnit, Err) -> c_int,
-    unit_run_script:
-        unsafe extern "C" fn(*mut RawUnit, *const c_char, usize, *const c_char, u64, Err) -> c_int,
+    unit_run_script: unsafe extern "C" fn(
+        *mut RawUnit,
+        *const c_char,
+        usize,
+        *const c_char,
+        *const u8,
+        usize,
+        *mut c_int,
+        u64,
+        Err,
+    ) -> c_int,
+    unit_code_cache: unsafe extern "C" fn(
+        *mut RawUnit,
+        *const c_char,
+        usize,
+        *const c_char,
+        *mut *mut u8,
+        *mut usize,
+        Err,
+    ) -> c_int,
     unit_set_handler: unsafe extern "C" fn(*mut RawUnit, *const c_char, Err) -> c_int,
     unit_invoke:
         unsafe extern "C" fn(*mut RawUnit, u32, u32, u64, *mut u32, *mut u64, Err) -> c_int,
@@ -135,11 +154,13 @@ fn load() -> Result<Api, String> {
         }
         Ok(Api {
             init: func(sym("ul_init")?),
+            anchored: func(sym("ul_anchored")?),
             version: func(sym("ul_v8_version")?),
             string_free: func(sym("ul_string_free")?),
             unit_new: func(sym("ul_unit_new")?),
             unit_context: func(sym("ul_unit_context")?),
             unit_run_script: func(sym("ul_unit_run_script")?),
+            unit_code_cache: func(sym("ul_unit_code_cache")?),
             unit_set_handler: func(sym("ul_unit_set_handler")?),
             unit_invoke: func(sym("ul_unit_invoke")?),
             unit_heap_stats: func(sym("ul_unit_heap_stats")?),
@@ -157,14 +178,18 @@ pub(crate) struct ShimError {
 }
 
 impl Api {
-    /// Initializes V8 with `flags` once per process; returns the flags that were applied by
-    /// the first call (later calls change nothing).
-    pub fn init(&self, flags: &str) -> String {
+    /// Initializes V8 with `flags` once per process, with an anchor isolate if `anchor`;
+    /// returns the flags and anchor choice that the first call applied (later calls change
+    /// nothing).
+    pub fn init(&self, flags: &str, anchor: bool) -> (String, bool) {
         let c = CString::new(flags.replace('\0', " ")).expect("NULs replaced");
         // SAFETY: valid C string; thread-safe (std::call_once); returns a static string.
-        unsafe { CStr::from_ptr((self.init)(c.as_ptr())) }
+        let applied = unsafe { CStr::from_ptr((self.init)(c.as_ptr(), c_int::from(anchor))) }
             .to_string_lossy()
-            .into_owned()
+            .into_owned();
+        // SAFETY: reads a pointer set once inside ul_init's call_once, which has returned.
+        let anchored = unsafe { (self.anchored)() } != 0;
+        (applied, anchored)
     }
 
     /// V8's version string.
@@ -225,22 +250,61 @@ impl ShimUnit {
         self.api.check(code, err)
     }
 
-    /// Compiles and runs a classic script named `name`.
-    pub fn run_script(&mut self, src: &str, name: &str, deadline_ns: u64) -> Result<(), ShimError> {
+    /// Compiles and runs a classic script named `name`, from V8's code `cache` for exactly
+    /// this source if given. Returns whether V8 rejected the cache (it then compiled the
+    /// source).
+    pub fn run_script(
+        &mut self,
+        src: &str,
+        name: &str,
+        cache: Option<&[u8]>,
+        deadline_ns: u64,
+    ) -> Result<bool, ShimError> {
         let cname = CString::new(name.replace('\0', "?")).expect("NULs replaced");
         let mut err = std::ptr::null_mut();
-        // SAFETY: src is valid for len bytes; the shim copies it.
+        let mut rejected: c_int = 0;
+        let (cache_ptr, cache_len) = cache.map_or((std::ptr::null(), 0), |c| (c.as_ptr(), c.len()));
+        // SAFETY: src and cache are valid for their lengths during the call (V8 copies what
+        // it keeps); out-pointers to locals.
         let code = unsafe {
             (self.api.unit_run_script)(
                 self.raw.as_ptr(),
                 src.as_ptr().cast(),
                 src.len(),
                 cname.as_ptr(),
+                cache_ptr,
+                cache_len,
+                &mut rejected,
                 deadline_ns,
                 &mut err,
             )
         };
-        self.api.check(code, err)
+        self.api.check(code, err).map(|()| rejected != 0)
+    }
+
+    /// V8's code cache for `src` (compiled eagerly, not run), named `name`.
+    pub fn code_cache(&mut self, src: &str, name: &str) -> Result<Vec<u8>, ShimError> {
+        let cname = CString::new(name.replace('\0', "?")).expect("NULs replaced");
+        let mut err = std::ptr::null_mut();
+        let (mut out, mut out_len) = (std::ptr::null_mut::<u8>(), 0usize);
+        // SAFETY: src valid for its length; out-pointers to locals.
+        let code = unsafe {
+            (self.api.unit_code_cache)(
+                self.raw.as_ptr(),
+                src.as_ptr().cast(),
+                src.len(),
+                cname.as_ptr(),
+                &mut out,
+                &mut out_len,
+                &mut err,
+            )
+        };
+        self.api.check(code, err)?;
+        // SAFETY: on success `out` is a malloc'ed buffer of out_len bytes that we own.
+        let bytes = unsafe { std::slice::from_raw_parts(out, out_len) }.to_vec();
+        // SAFETY: frees the shim's malloc'ed buffer exactly once.
+        unsafe { (self.api.string_free)(out.cast()) };
+        Ok(bytes)
     }
 
     /// Keeps the global function `name` as the handler.

@@ -8,12 +8,16 @@
 //! (`scripts/setup-v8.sh`).
 //!
 //! # Lifecycle and phases
-//! - `prepare`: initializes the V8 platform (once per process), reads the source, and runs a
-//!   full start in a scratch isolate so that syntax errors and a missing handler surface here,
-//!   with line numbers, and not in the first cold start.
+//! - `prepare`: initializes the V8 platform (once per process, with an idle anchor isolate
+//!   unless `anchor=false`: see [`Config::anchor`]), reads the source, and runs a full start in
+//!   a scratch isolate so that syntax errors and a missing handler surface here, with line
+//!   numbers, and not in the first cold start. Unless `code_cache=false`, that scratch isolate
+//!   also compiles the scripts eagerly and keeps V8's code cache of them, as a platform does
+//!   once per deployed function; a second scratch start checks that V8 accepts the cache.
 //! - `start` (phases `isolate`, `context`, `compile`): `Isolate::New` with its own ArrayBuffer
-//!   allocator and heap limit; `Context::New`; compile and run the catalogue script (and the
-//!   user script), then look up the handler function.
+//!   allocator and heap limit; `Context::New`; compile (from the code cache: V8 deserializes
+//!   the bytecode into the new isolate instead of parsing) and run the catalogue script (and
+//!   the user script), then look up the handler function.
 //! - `invoke`: `handler(size, seed)` in the unit's context.
 //! - drop / `stop`: `Isolate::Dispose`.
 //!
@@ -115,6 +119,15 @@ pub struct Config {
     pub trim_after_dispose: Option<bool>,
     /// V8 flags, set once per process before V8 starts (default [`DEFAULT_V8_FLAGS`]).
     pub v8_flags: Option<String>,
+    /// Keep one idle anchor isolate alive for the process (default true): V8 shares the
+    /// read-only heap among live isolates and rebuilds it when the last one is disposed, so
+    /// with no other isolate alive every cold start would pay for deserializing it again
+    /// (about 0.3 ms here). A running runtime always has live isolates; `false` measures the
+    /// first isolate of an empty process instead.
+    pub anchor: Option<bool>,
+    /// Compile each unit's scripts from V8's code cache made at prepare (default true);
+    /// `false` parses and compiles the source in every cold start.
+    pub code_cache: Option<bool>,
 }
 
 /// V8 flags used unless `v8_flags` says otherwise. `--no-verify-snapshot-checksum`: V8 10.2
@@ -125,6 +138,10 @@ pub const DEFAULT_V8_FLAGS: &str = "--no-verify-snapshot-checksum";
 impl Config {
     fn flags(&self) -> &str {
         self.v8_flags.as_deref().unwrap_or(DEFAULT_V8_FLAGS).trim()
+    }
+
+    fn anchor(&self) -> bool {
+        self.anchor.unwrap_or(true)
     }
 }
 
@@ -148,6 +165,17 @@ impl Config {
             "v8_flags",
             "V8 command-line flags, process-wide, fixed by the first prepare (default \
              `--no-verify-snapshot-checksum`; empty for V8's own defaults)",
+        ),
+        (
+            "anchor",
+            "true|false: keep one idle isolate alive for the process so that V8's shared \
+             read-only heap is not rebuilt for each unit, as in a running runtime; process-wide, \
+             fixed by the first prepare (default true)",
+        ),
+        (
+            "code_cache",
+            "true|false: compile each unit's scripts from V8's code cache made once at prepare \
+             (default true); false parses and compiles the source in every cold start",
         ),
         (
             "trim_after_dispose",
@@ -176,6 +204,8 @@ impl Config {
             "catalogue_prelude" => self.catalogue_prelude = Some(boolean(value)?),
             "trim_after_dispose" => self.trim_after_dispose = Some(boolean(value)?),
             "v8_flags" => self.v8_flags = Some(value.trim().to_string()),
+            "anchor" => self.anchor = Some(boolean(value)?),
+            "code_cache" => self.code_cache = Some(boolean(value)?),
             _ => return Err(BackendError::unknown_option("v8", key, Self::OPTIONS)),
         }
         Ok(())
@@ -224,6 +254,11 @@ impl Backend for V8Backend {
             self.config.trim_after_dispose.unwrap_or(false).to_string(),
         );
         settings.insert("v8_flags".into(), self.config.flags().to_string());
+        settings.insert("anchor".into(), self.config.anchor().to_string());
+        settings.insert(
+            "code_cache".into(),
+            self.config.code_cache.unwrap_or(true).to_string(),
+        );
         settings.insert("unit".into(), "isolate+context per unit".into());
         BackendInfo {
             name: BACKEND.into(),
@@ -238,13 +273,13 @@ impl Backend for V8Backend {
             function: spec.name.clone(),
             message,
         };
-        let flags = self.config.flags();
-        let applied = self.api.init(flags);
-        if applied != flags {
+        let (flags, anchor) = (self.config.flags(), self.config.anchor());
+        let (applied, anchored) = self.api.init(flags, anchor);
+        if applied != flags || anchored != anchor {
             return Err(prep_err(format!(
-                "V8 was already started in this process with flags `{applied}`, and V8 flags \
-                 cannot change once it runs; use the same v8_flags (now `{flags}`) for every \
-                 v8 backend in one process"
+                "V8 was already started in this process with flags `{applied}` and \
+                 anchor={anchored}, which cannot change once it runs; use the same v8_flags \
+                 (now `{flags}`) and anchor (now {anchor}) for every v8 backend in one process"
             )));
         }
         let (user, handler) = match &spec.source {
@@ -273,10 +308,12 @@ impl Backend for V8Backend {
             .limits
             .deadline
             .or(self.config.deadline_ms.map(Duration::from_millis));
-        let prepared = V8Prepared {
+        let mut prepared = V8Prepared {
             spec: spec.clone(),
             api: self.api,
             user,
+            prelude_cache: None,
+            user_cache: None,
             prelude: user_prelude(&spec.source, &self.config),
             trim: self.config.trim_after_dispose.unwrap_or(false),
             handler,
@@ -287,9 +324,32 @@ impl Backend for V8Backend {
         // handler are reported now, with line numbers, instead of in the first cold start.
         // Without a deadline the check still gets PREPARE_CHECK_DEADLINE, so that a script
         // whose top level never ends fails prepare instead of hanging it.
-        prepared
-            .build(Some(deadline.unwrap_or(PREPARE_CHECK_DEADLINE)))
+        let check_deadline = Some(deadline.unwrap_or(PREPARE_CHECK_DEADLINE));
+        let mut scratch = prepared
+            .build(check_deadline)
             .map_err(|e| prep_err(format!("checking the script in a scratch isolate: {e}")))?;
+        if self.config.code_cache.unwrap_or(true) {
+            let cache_err =
+                |e: ffi::ShimError| prep_err(format!("making V8's code cache: {}", e.message));
+            if prepared.prelude {
+                let cache = scratch.raw.code_cache(CATALOGUE_JS, CATALOGUE_NAME);
+                prepared.prelude_cache = Some(cache.map_err(cache_err)?);
+            }
+            if let Some((src, name)) = &prepared.user {
+                prepared.user_cache = Some(scratch.raw.code_cache(src, name).map_err(cache_err)?);
+            }
+            drop(scratch);
+            let check = prepared
+                .build(check_deadline)
+                .map_err(|e| prep_err(format!("starting from V8's code cache: {e}")))?;
+            if check.cache_rejected {
+                return Err(prep_err(
+                    "V8 rejected the code cache it made a moment ago (a V8 flag or version \
+                     mismatch?); set code_cache=false to compile from source"
+                        .into(),
+                ));
+            }
+        }
         Ok(Box::new(prepared))
     }
 }
@@ -307,6 +367,9 @@ struct V8Prepared {
     api: &'static ffi::Api,
     /// User script and its name, for `FunctionSource::File`.
     user: Option<(String, String)>,
+    /// V8's code cache of the catalogue and of the user script (`code_cache=true`).
+    prelude_cache: Option<Vec<u8>>,
+    user_cache: Option<Vec<u8>>,
     prelude: bool,
     trim: bool,
     handler: String,
@@ -357,12 +420,21 @@ impl V8Prepared {
         let t1 = Instant::now();
         raw.context().map_err(err)?;
         let t2 = Instant::now();
+        let mut cache_rejected = false;
         if self.prelude {
-            raw.run_script(CATALOGUE_JS, CATALOGUE_NAME, dl)
+            cache_rejected |= raw
+                .run_script(
+                    CATALOGUE_JS,
+                    CATALOGUE_NAME,
+                    self.prelude_cache.as_deref(),
+                    dl,
+                )
                 .map_err(err)?;
         }
         if let Some((src, name)) = &self.user {
-            raw.run_script(src, name, dl).map_err(err)?;
+            cache_rejected |= raw
+                .run_script(src, name, self.user_cache.as_deref(), dl)
+                .map_err(err)?;
         }
         raw.set_handler(&self.handler).map_err(err)?;
         let t3 = Instant::now();
@@ -376,6 +448,7 @@ impl V8Prepared {
             ],
             deadline: self.deadline,
             heap_limit: self.heap_limit,
+            cache_rejected,
         })
     }
 }
@@ -397,6 +470,8 @@ struct V8Unit {
     phases: Vec<Phase>,
     deadline: Option<Duration>,
     heap_limit: Option<u64>,
+    /// V8 rejected a code cache in this start and compiled from source.
+    cache_rejected: bool,
 }
 
 impl Unit for V8Unit {

@@ -393,3 +393,51 @@ fn v8_flags_are_fixed_by_the_first_prepare() {
         .expect("different flags must be refused once V8 runs");
     assert!(err.to_string().contains("already started"), "{err}");
 }
+
+#[test]
+fn code_cache_and_source_compile_agree_and_keep_error_lines() {
+    let Some(_) = backend() else { return };
+    let f = js("function handler(size, seed) {\n  if (size === 9) {\n    throw new Error(\"nine\");\n  }\n  return (cpu(size, seed) ^ 3) >>> 0;\n}\n");
+    for cached in ["true", "false"] {
+        let mut c = Config::default();
+        c.set("code_cache", cached).unwrap();
+        let b = V8Backend::new(c).unwrap();
+        assert_eq!(b.info().settings["code_cache"], cached);
+        for spec in [
+            user_spec(&f, Limits::default()),
+            FunctionSpec::catalogue(Function::Alloc),
+        ] {
+            let p = b.prepare(&spec).unwrap();
+            // Several isolates from the same cache.
+            for seed in 0..3 {
+                let mut u = p.start().unwrap();
+                let r = u.invoke(&Request { size: 2, seed }).unwrap();
+                let want = match &spec.source {
+                    FunctionSource::Catalogue(f) => f.expected(2, seed),
+                    _ => Function::Cpu.expected(2, seed) ^ 3,
+                };
+                assert_eq!(r.value, want, "code_cache={cached} {spec:?}");
+            }
+        }
+        // A throw in a function that came from the cache still names its line.
+        let p = b.prepare(&user_spec(&f, Limits::default())).unwrap();
+        let err = p.start().unwrap().invoke(&Request { size: 9, seed: 0 });
+        let msg = err.unwrap_err().to_string();
+        assert!(msg.contains("nine") && msg.contains(":3"), "{msg}");
+    }
+}
+
+#[test]
+fn the_anchor_is_fixed_by_the_first_prepare() {
+    let Some(b) = backend() else { return };
+    next_unit_works(&b);
+    assert_eq!(b.info().settings["anchor"], "true");
+    let mut c = Config::default();
+    c.set("anchor", "false").unwrap();
+    let other = V8Backend::new(c).unwrap();
+    let err = other
+        .prepare(&FunctionSpec::catalogue(Function::Noop))
+        .err()
+        .expect("a different anchor choice must be refused once V8 runs");
+    assert!(err.to_string().contains("anchor"), "{err}");
+}
