@@ -209,7 +209,9 @@ impl RunCmd {
             &report_dir,
             "unitlab: what each execution model costs to start, to keep, and to keep waiting",
         )?;
-        println!("{}", files.index.display());
+        // Absolute, so that it can be opened from anywhere (scripts/run.sh runs elsewhere).
+        let index = std::fs::canonicalize(&files.index).unwrap_or(files.index);
+        println!("{}", index.display());
         Ok(())
     }
 
