@@ -361,6 +361,43 @@ int dead(ul_unit *u, char **err) {
                   "); start a new unit");
 }
 
+// The scopes every call into a unit's context needs, in the order V8 requires: the Locker
+// (one thread in the isolate at a time), the isolate entered, a HandleScope that owns the
+// Locals made during the call, and the unit's context entered (for compiling and running).
+struct InContext {
+  v8::Locker locker;
+  v8::Isolate::Scope isolate_scope;
+  v8::HandleScope handle_scope;
+  v8::Local<v8::Context> ctx;
+  v8::Context::Scope context_scope;
+  explicit InContext(ul_unit *u)
+      : locker(u->isolate),
+        isolate_scope(u->isolate),
+        handle_scope(u->isolate),
+        ctx(u->context.Get(u->isolate)),
+        context_scope(ctx) {}
+};
+
+// UL_OK if the unit has a live isolate with a context, else the error.
+int has_context(ul_unit *u, char **err) {
+  if (u == nullptr || u->isolate == nullptr) return dead(u, err);
+  if (u->context.IsEmpty()) return fail(err, UL_ERR_STATE, "no context: call ul_unit_context");
+  return UL_OK;
+}
+
+// A script's source and name as V8 strings (String::NewFromUtf8 copies the UTF-8 into the
+// heap); an error if V8 cannot make them.
+int script_strings(v8::Isolate *isolate, const char *src, size_t len, const char *name,
+                   v8::Local<v8::String> *source, v8::Local<v8::String> *origin_name,
+                   char **err) {
+  if (!v8::String::NewFromUtf8(isolate, src, v8::NewStringType::kNormal, static_cast<int>(len))
+           .ToLocal(source) ||
+      !v8::String::NewFromUtf8(isolate, name).ToLocal(origin_name)) {
+    return fail(err, UL_ERR_GUEST, std::string("cannot make a V8 string of script ") + name);
+  }
+  return UL_OK;
+}
+
 void pump(v8::Isolate *isolate) {
   // V8 libplatform: run pending foreground tasks (GC finalization etc.) without blocking.
   // Bounded so that a task that reposts itself cannot keep us here.
@@ -479,28 +516,18 @@ int ul_unit_run_script(ul_unit *u, const char *src, size_t len, const char *name
                        const uint8_t *cache, size_t cache_len, int *cache_rejected,
                        uint64_t deadline_ns, char **err) {
   if (cache_rejected != nullptr) *cache_rejected = 0;
-  if (u == nullptr || u->isolate == nullptr) return dead(u, err);
-  if (u->context.IsEmpty()) return fail(err, UL_ERR_STATE, "no context: call ul_unit_context");
+  if (int rc = has_context(u, err); rc != UL_OK) return rc;
   v8::Isolate *isolate = u->isolate;
   int rc;
   {
-    v8::Locker locker(isolate);
-    v8::Isolate::Scope isolate_scope(isolate);
-    v8::HandleScope handle_scope(isolate);
-    v8::Local<v8::Context> ctx = u->context.Get(isolate);
-    // V8: Context::Scope enters the context for compilation and execution.
-    v8::Context::Scope context_scope(ctx);
+    InContext in(u);
+    v8::Local<v8::Context> ctx = in.ctx;
     // V8: TryCatch catches exceptions (syntax errors included) thrown below.
     v8::TryCatch tc(isolate);
     v8::Local<v8::String> source;
     v8::Local<v8::String> origin_name;
-    // V8: String::NewFromUtf8 copies the UTF-8 source into the heap.
-    if (!v8::String::NewFromUtf8(isolate, src, v8::NewStringType::kNormal,
-                                 static_cast<int>(len))
-             .ToLocal(&source) ||
-        !v8::String::NewFromUtf8(isolate, name).ToLocal(&origin_name)) {
-      rc = fail(err, UL_ERR_GUEST, std::string("cannot make a V8 string of script ") + name);
-    } else {
+    rc = script_strings(isolate, src, len, name, &source, &origin_name, err);
+    if (rc == UL_OK) {
       // V8: ScriptOrigin names the script in messages and stack traces.
       v8::ScriptOrigin origin(isolate, origin_name);
       uint64_t watch = 0;
@@ -545,21 +572,15 @@ int ul_unit_code_cache(ul_unit *u, const char *src, size_t len, const char *name
                        uint8_t **out, size_t *out_len, char **err) {
   *out = nullptr;
   *out_len = 0;
-  if (u == nullptr || u->isolate == nullptr) return dead(u, err);
-  if (u->context.IsEmpty()) return fail(err, UL_ERR_STATE, "no context: call ul_unit_context");
+  if (int rc = has_context(u, err); rc != UL_OK) return rc;
   v8::Isolate *isolate = u->isolate;
-  v8::Locker locker(isolate);
-  v8::Isolate::Scope isolate_scope(isolate);
-  v8::HandleScope handle_scope(isolate);
-  v8::Local<v8::Context> ctx = u->context.Get(isolate);
-  v8::Context::Scope context_scope(ctx);
+  InContext in(u);
+  v8::Local<v8::Context> ctx = in.ctx;
   v8::TryCatch tc(isolate);
   v8::Local<v8::String> source;
   v8::Local<v8::String> origin_name;
-  if (!v8::String::NewFromUtf8(isolate, src, v8::NewStringType::kNormal, static_cast<int>(len))
-           .ToLocal(&source) ||
-      !v8::String::NewFromUtf8(isolate, name).ToLocal(&origin_name)) {
-    return fail(err, UL_ERR_GUEST, std::string("cannot make a V8 string of script ") + name);
+  if (int rc = script_strings(isolate, src, len, name, &source, &origin_name, err); rc != UL_OK) {
+    return rc;
   }
   v8::ScriptOrigin origin(isolate, origin_name);
   v8::ScriptCompiler::Source source_in(source, origin);
@@ -589,14 +610,10 @@ int ul_unit_code_cache(ul_unit *u, const char *src, size_t len, const char *name
 }
 
 int ul_unit_set_handler(ul_unit *u, const char *name, char **err) {
-  if (u == nullptr || u->isolate == nullptr) return dead(u, err);
-  if (u->context.IsEmpty()) return fail(err, UL_ERR_STATE, "no context: call ul_unit_context");
+  if (int rc = has_context(u, err); rc != UL_OK) return rc;
   v8::Isolate *isolate = u->isolate;
-  v8::Locker locker(isolate);
-  v8::Isolate::Scope isolate_scope(isolate);
-  v8::HandleScope handle_scope(isolate);
-  v8::Local<v8::Context> ctx = u->context.Get(isolate);
-  v8::Context::Scope context_scope(ctx);
+  InContext in(u);
+  v8::Local<v8::Context> ctx = in.ctx;
   v8::TryCatch tc(isolate);
   v8::Local<v8::String> key;
   v8::Local<v8::Value> value;
@@ -625,11 +642,8 @@ int ul_unit_invoke(ul_unit *u, uint32_t size, uint32_t seed, uint64_t deadline_n
   v8::Isolate *isolate = u->isolate;
   int rc;
   {
-    v8::Locker locker(isolate);
-    v8::Isolate::Scope isolate_scope(isolate);
-    v8::HandleScope handle_scope(isolate);
-    v8::Local<v8::Context> ctx = u->context.Get(isolate);
-    v8::Context::Scope context_scope(ctx);
+    InContext in(u);
+    v8::Local<v8::Context> ctx = in.ctx;
     v8::TryCatch tc(isolate);
     v8::Local<v8::Function> fn = u->handler.Get(isolate);
     // V8: Integer::NewFromUnsigned makes JS numbers 0..2^32-1.
