@@ -376,22 +376,27 @@ fn units_on_two_threads_and_moved_between_threads() {
 }
 
 #[test]
-fn v8_flags_are_fixed_by_the_first_prepare() {
+fn process_wide_settings_are_fixed_by_the_first_prepare() {
     let Some(b) = backend() else { return };
-    // Make sure V8 runs (with the default flags) before asking for others.
+    // Make sure V8 runs (with the default settings) before asking for others.
     next_unit_works(&b);
-    assert_eq!(
-        b.info().settings["v8_flags"],
-        unitlab_backend_v8::DEFAULT_V8_FLAGS
-    );
-    let mut c = Config::default();
-    c.set("v8_flags", "--stack-size=900").unwrap();
-    let other = V8Backend::new(c).unwrap();
-    let err = other
-        .prepare(&FunctionSpec::catalogue(Function::Noop))
-        .err()
-        .expect("different flags must be refused once V8 runs");
-    assert!(err.to_string().contains("already started"), "{err}");
+    let settings = b.info().settings;
+    assert_eq!(settings["v8_flags"], unitlab_backend_v8::DEFAULT_V8_FLAGS);
+    assert_eq!(settings["anchor"], "true");
+    for (key, value) in [("v8_flags", "--stack-size=900"), ("anchor", "false")] {
+        let mut c = Config::default();
+        c.set(key, value).unwrap();
+        let other = V8Backend::new(c).unwrap();
+        let err = other
+            .prepare(&FunctionSpec::catalogue(Function::Noop))
+            .err()
+            .expect("a different process-wide setting must be refused once V8 runs");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("already started") && msg.contains(key),
+            "{msg}"
+        );
+    }
 }
 
 #[test]
@@ -425,19 +430,4 @@ fn code_cache_and_source_compile_agree_and_keep_error_lines() {
         let msg = err.unwrap_err().to_string();
         assert!(msg.contains("nine") && msg.contains(":3"), "{msg}");
     }
-}
-
-#[test]
-fn the_anchor_is_fixed_by_the_first_prepare() {
-    let Some(b) = backend() else { return };
-    next_unit_works(&b);
-    assert_eq!(b.info().settings["anchor"], "true");
-    let mut c = Config::default();
-    c.set("anchor", "false").unwrap();
-    let other = V8Backend::new(c).unwrap();
-    let err = other
-        .prepare(&FunctionSpec::catalogue(Function::Noop))
-        .err()
-        .expect("a different anchor choice must be refused once V8 runs");
-    assert!(err.to_string().contains("anchor"), "{err}");
 }
