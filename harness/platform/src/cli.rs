@@ -19,7 +19,7 @@ use crate::policy::{parse_duration, Cap, OnFull, PickRule, Policy, NS_PER_S};
 use crate::replay::{replay, ReplayOptions};
 use crate::report::{compare_with_baseline, load_pricing};
 use crate::sim::{simulate, SimOptions};
-use crate::synth::{multi_function, poisson_exponential, AzureLikeDay, MemTrace};
+use crate::synth::{multi_function, poisson_exponential, AzureLikeDay, Background, MemTrace};
 use crate::validate::{replay_run, sim_run, validate};
 
 /// Which trace to run.
@@ -77,12 +77,16 @@ impl TraceArgs {
             };
             match parts[0] {
                 "bursty" => Box::new(unitlab_workloads::default_bursty(self.trace_seed)),
-                "azure-day" => Box::new(AzureLikeDay::new(
-                    num(1, "functions")? as u32,
-                    1440,
-                    num(2, "invocations")?,
-                    self.trace_seed,
-                )),
+                // Generated on its own thread, overlapping the simulation.
+                "azure-day" => Box::new(
+                    Background::new(AzureLikeDay::new(
+                        num(1, "functions")? as u32,
+                        1440,
+                        num(2, "invocations")?,
+                        self.trace_seed,
+                    ))
+                    .context("starting the trace generator thread")?,
+                ),
                 "multi" => Box::new(MemTrace::new(
                     multi_function(
                         num(1, "functions")? as u32,

@@ -3,6 +3,8 @@
 //! Azure-2019-shaped day. (The general generators and loaders are in `unitlab-workloads`;
 //! these exist so that the simulator can be benchmarked without the generator's own cost
 //! dominating, and so that a day of tens of thousands of functions streams in bounded memory.)
+//! [`Background`] runs any trace stream on its own thread, a few chunks ahead, so that
+//! generating (or parsing) overlaps with simulating.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -269,5 +271,198 @@ impl Iterator for AzureLikeDay {
 impl TraceStream for AzureLikeDay {
     fn meta(&self) -> &TraceMeta {
         &self.meta
+    }
+}
+
+/// Invocations per chunk handed from the [`Background`] thread.
+const CHUNK: usize = 16 * 1024;
+/// Chunks the [`Background`] thread may run ahead (bounds memory: a few MB).
+const CHUNKS_AHEAD: usize = 4;
+
+enum Chunk {
+    Items(Vec<Invocation>),
+    Err(TraceError),
+}
+
+/// A trace stream read on a background thread, in chunks of [`CHUNK`] invocations at most
+/// [`CHUNKS_AHEAD`] chunks ahead: the same items in the same order (errors included), with
+/// the producer's work (generation, parsing) overlapping the consumer's on another core.
+/// Emptied chunk buffers go back to the producer for reuse.
+pub struct Background {
+    meta: TraceMeta,
+    rx: Option<std::sync::mpsc::Receiver<Chunk>>,
+    back: Option<std::sync::mpsc::Sender<Vec<Invocation>>>,
+    cur: Vec<Invocation>,
+    pos: usize,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts reading `trace` on a new thread.
+    pub fn new<T>(trace: T) -> std::io::Result<Self>
+    where
+        T: TraceStream + Send + 'static,
+    {
+        let meta = trace.meta().clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS_AHEAD);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Invocation>>();
+        let handle = std::thread::Builder::new()
+            .name("trace-reader".into())
+            .spawn(move || {
+                let mut trace = trace;
+                loop {
+                    let mut buf = back_rx.try_recv().unwrap_or_default();
+                    buf.clear();
+                    buf.reserve(CHUNK);
+                    let mut err = None;
+                    let mut end = false;
+                    while buf.len() < CHUNK {
+                        match trace.next() {
+                            Some(Ok(i)) => buf.push(i),
+                            Some(Err(e)) => {
+                                err = Some(e);
+                                break;
+                            }
+                            None => {
+                                end = true;
+                                break;
+                            }
+                        }
+                    }
+                    // A failed send means the reader is gone: stop.
+                    if !buf.is_empty() && tx.send(Chunk::Items(buf)).is_err() {
+                        return;
+                    }
+                    if let Some(e) = err {
+                        if tx.send(Chunk::Err(e)).is_err() {
+                            return;
+                        }
+                    }
+                    if end {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Background {
+            meta,
+            rx: Some(rx),
+            back: Some(back_tx),
+            cur: Vec::new(),
+            pos: 0,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Iterator for Background {
+    type Item = Result<Invocation, TraceError>;
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(&i) = self.cur.get(self.pos) {
+            self.pos += 1;
+            return Some(Ok(i));
+        }
+        loop {
+            match self.rx.as_ref()?.recv() {
+                Ok(Chunk::Items(v)) => {
+                    let old = std::mem::replace(&mut self.cur, v);
+                    if let Some(b) = &self.back {
+                        // The producer may be gone already; the buffer is then dropped.
+                        let _ = b.send(old);
+                    }
+                    self.pos = 0;
+                    if let Some(&i) = self.cur.first() {
+                        self.pos = 1;
+                        return Some(Ok(i));
+                    }
+                }
+                Ok(Chunk::Err(e)) => return Some(Err(e)),
+                Err(_) => {
+                    // The producer finished, or panicked: then so does the reader, rather
+                    // than ending the trace early.
+                    self.rx = None;
+                    if let Some(h) = self.handle.take() {
+                        if let Err(panic) = h.join() {
+                            std::panic::resume_unwind(panic);
+                        }
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+impl TraceStream for Background {
+    fn meta(&self) -> &TraceMeta {
+        &self.meta
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // Hang up first, so that a producer blocked on a full channel returns.
+        self.rx = None;
+        self.back = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The background reader yields exactly the stream's items, in order, across chunks.
+    #[test]
+    fn background_matches_direct() {
+        let direct: Vec<Invocation> = AzureLikeDay::new(300, 120, 50_000.0, 3)
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(direct.len() > CHUNK, "spans several chunks");
+        let bg = Background::new(AzureLikeDay::new(300, 120, 50_000.0, 3)).unwrap();
+        assert_eq!(bg.meta().seed, Some(3));
+        let got: Vec<Invocation> = bg.map(|r| r.unwrap()).collect();
+        assert_eq!(got, direct);
+    }
+
+    /// An error comes through at its place, and the reader may stop early.
+    #[test]
+    fn background_passes_errors_and_stops_early() {
+        struct Failing(u64);
+        impl Iterator for Failing {
+            type Item = Result<Invocation, TraceError>;
+            fn next(&mut self) -> Option<Self::Item> {
+                self.0 += 1;
+                match self.0 {
+                    1..=5 => Some(Ok(inv(self.0, 0, 1))),
+                    6 => Some(Err(TraceError::Param {
+                        name: "x".into(),
+                        message: "bad".into(),
+                    })),
+                    7 => Some(Ok(inv(7, 0, 1))),
+                    _ => None,
+                }
+            }
+        }
+        impl TraceStream for Failing {
+            fn meta(&self) -> &TraceMeta {
+                static META: std::sync::OnceLock<TraceMeta> = std::sync::OnceLock::new();
+                META.get_or_init(TraceMeta::default)
+            }
+        }
+        let got: Vec<Result<u64, String>> = Background::new(Failing(0))
+            .unwrap()
+            .map(|r| r.map(|i| i.arrival_ns).map_err(|e| e.to_string()))
+            .collect();
+        assert_eq!(got.len(), 7);
+        assert_eq!(got[..5], [Ok(1), Ok(2), Ok(3), Ok(4), Ok(5)]);
+        assert!(got[5].is_err());
+        assert_eq!(got[6], Ok(7));
+        // Dropped before the end: the producer thread is stopped and joined.
+        let mut b = Background::new(AzureLikeDay::new(300, 120, 50_000.0, 3)).unwrap();
+        assert!(b.next().is_some());
+        drop(b);
     }
 }
