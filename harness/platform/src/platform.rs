@@ -22,7 +22,7 @@ use unitlab_results::platform::{
     BusyInterval, Counts, InvocationRecord, Outcome, TimelineBin, UnitRecord,
 };
 
-use crate::heap::QuadHeap;
+use crate::heap::{prefetch_line, QuadHeap};
 use crate::policy::{HybridParams, KeepAlive, OnFull, PickRule, Policy};
 
 const NONE: u32 = u32::MAX;
@@ -187,7 +187,9 @@ struct UnitCold {
     memory: Option<u64>,
 }
 
+/// Per-function state, in one 64-byte cache line (read at every arrival and completion).
 #[derive(Debug, Default, Clone)]
+#[repr(align(64))]
 struct FnState {
     /// Units with a free slot: (slot, generation).
     avail: VecDeque<(u32, u32)>,
@@ -195,17 +197,22 @@ struct FnState {
     executing: u32,
     /// Jobs of this function in the cap queue.
     waiting: u32,
-    /// End of the last execution, when none runs.
-    last_end: Option<u64>,
+    /// End of the last execution, when none runs (meaningful once `ended`).
+    last_end: u64,
+    ended: bool,
     prewarm_gen: u32,
-    /// Keep-alive of the next pre-warmed unit.
-    prewarm_ka: u64,
+    /// Hybrid policy only.
     hist: Option<Box<IdleHistogram>>,
 }
+
+const _: () = assert!(std::mem::size_of::<FnState>() == 64);
 
 /// Per-function histogram of idle times (hybrid policy).
 #[derive(Debug, Clone)]
 struct IdleHistogram {
+    /// Keep-alive of the function's next pre-warmed unit (a pre-warm is only decided from
+    /// a histogram, so the histogram exists whenever this is read).
+    prewarm_ka: u64,
     bins: Vec<u32>,
     in_range: u64,
     out_of_range: u64,
@@ -217,6 +224,7 @@ impl IdleHistogram {
     fn new(p: &HybridParams) -> Self {
         let n = (p.range_ns / p.bin_ns).max(1) as usize;
         IdleHistogram {
+            prewarm_ka: 0,
             bins: vec![0; n],
             in_range: 0,
             out_of_range: 0,
@@ -644,20 +652,6 @@ pub struct Records {
     pub busy: Vec<BusyInterval>,
 }
 
-/// Asks the CPU to start loading the cache line at `r` (a hint: no effect on results).
-#[inline(always)]
-fn prefetch_line<T>(r: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never faults or
-        // reads memory architecturally (any address is allowed; this one is valid anyway).
-        unsafe { _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast::<i8>()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
-}
-
 /// The platform state machine. See the module docs.
 pub struct Platform {
     policy: Policy,
@@ -942,7 +936,8 @@ impl Platform {
         if let KeepAlive::Hybrid(p) = &self.policy.keep_alive {
             let fs = &mut self.fns[f as usize];
             if fs.executing == 0 {
-                if let Some(end) = fs.last_end {
+                if fs.ended {
+                    let end = fs.last_end;
                     fs.hist
                         .get_or_insert_with(|| Box::new(IdleHistogram::new(p)))
                         .record(now - end, p);
@@ -1131,7 +1126,8 @@ impl Platform {
             let fs = &mut self.fns[f as usize];
             fs.executing -= 1;
             if fs.executing == 0 {
-                fs.last_end = Some(now);
+                fs.last_end = now;
+                fs.ended = true;
             }
         }
         if ok {
@@ -1278,7 +1274,7 @@ impl Platform {
                     let prewarmed_unit = u.invocations == 0 && self.ucold[slot as usize].prewarmed;
                     let fs = &mut self.fns[f as usize];
                     if prewarmed_unit {
-                        (fs.prewarm_ka, None)
+                        (fs.hist.as_ref().map_or(0, |h| h.prewarm_ka), None)
                     } else {
                         let (pre, ka) = match fs.hist.as_mut() {
                             Some(h) => h.windows(p),
@@ -1298,7 +1294,9 @@ impl Platform {
             if let Some((pre, ka)) = prewarm {
                 let fs = &mut self.fns[f as usize];
                 fs.prewarm_gen = fs.prewarm_gen.wrapping_add(1);
-                fs.prewarm_ka = ka;
+                if let Some(h) = fs.hist.as_mut() {
+                    h.prewarm_ka = ka;
+                }
                 let payload = TIMER_PREWARM | ((f as u64) << 32) | fs.prewarm_gen as u64;
                 self.timers.push(now + pre, payload);
             }
