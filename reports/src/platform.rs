@@ -682,7 +682,7 @@ pub fn warnings(d: &ReportData) -> Vec<String> {
 
 /// Replaces the headline's "you stop paying for waiting" row with measured rows when a replay or
 /// simulation result is present: the trace whose source names "burst" (else the first), one row
-/// per policy (at most 4).
+/// per backend, told through its first keep-alive policy (else its first policy).
 pub fn headline_rows(d: &ReportData, headline: &mut Table) {
     let Some(p) = headline_input(d) else {
         return;
@@ -725,40 +725,54 @@ pub fn headline_rows(d: &ReportData, headline: &mut Table) {
         }
     }
     for backend in backends {
+        let runs: Vec<_> = s.runs.iter().filter(|r| r.backend == backend).collect();
+        // The first keep-alive policy speaks for the row (scale to zero after waiting is the
+        // claim's subject); every policy is in the "Replay and simulation runs" table.
+        let Some(r) = runs
+            .iter()
+            .find(|r| r.policy.starts_with("keepalive"))
+            .or(runs.first())
+        else {
+            continue;
+        };
         let mut m = format!(
-            "{} of trace \"{}\" ({} invocations) on {backend}, pay per use versus provisioned, \
-             billed: ",
+            "{} of trace \"{}\" ({} invocations) on {backend}, policy {}: ",
             kind(s.kind),
             short(&s.trace.source, 60),
             s.trace.invocations,
+            r.policy,
         );
-        let mut parts = Vec::new();
-        for r in s.runs.iter().filter(|r| r.backend == backend) {
-            let mut part = format!("{}: ", r.policy);
-            match (&r.costs.pay_per_use, &r.costs.provisioned) {
-                (Some(ppu), Some(prov)) => {
-                    part.push_str(&format!(
-                        "{} versus {}",
-                        money(ppu.billed),
-                        money(prov.billed)
-                    ));
-                    if ppu.billed > 0.0 {
-                        part.push_str(&format!(" ({})", format::ratio(prov.billed / ppu.billed)));
-                    }
-                    part.push_str(&format!(", idle priced {}", money(prov.idle)));
-                }
-                _ => part.push_str("not computable (a price or the memory per unit is missing)"),
-            }
-            if let Some(share) = r.usage.idle_share {
-                part.push_str(&format!(", {:.0}% of unit life idle", share * 100.0));
-            }
-            parts.push(part);
+        if let Some(share) = r.usage.idle_share {
+            m.push_str(&format!("{:.0}% of unit life idle; ", share * 100.0));
         }
-        m.push_str(&parts.join("; "));
-        m.push_str(
-            ". Idle time is billed to the user under provisioned capacity and borne by the \
-             platform under pay per use.",
-        );
+        match (&r.costs.pay_per_use, &r.costs.provisioned) {
+            (Some(ppu), Some(prov)) => {
+                m.push_str(&format!(
+                    "pay per use bills {}, and the idle time the platform carries is priced {}",
+                    money(ppu.billed),
+                    money(prov.idle)
+                ));
+                if ppu.billed > 0.0 {
+                    m.push_str(&format!(
+                        " ({} the bill)",
+                        format::ratio(prov.idle / ppu.billed)
+                    ));
+                }
+                m.push_str(&format!(
+                    "; pay per use versus provisioned, billed: {} versus {}",
+                    money(ppu.billed),
+                    money(prov.billed)
+                ));
+                if ppu.billed > 0.0 {
+                    m.push_str(&format!(" ({})", format::ratio(prov.billed / ppu.billed)));
+                }
+            }
+            _ => m.push_str("cost not computable (a price or the memory per unit is missing)"),
+        }
+        m.push_str(&format!(
+            ". {} policies in the table \"Replay and simulation runs\".",
+            runs.len()
+        ));
         headline.rows.push(vec![
             Cell::text(claim),
             Cell::text(m),
