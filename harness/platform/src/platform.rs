@@ -176,8 +176,9 @@ struct Unit {
 
 const _: () = assert!(std::mem::size_of::<Unit>() == 64);
 
-/// A unit's fields read at its start, first dispatch and destruction only.
+/// A unit's fields read at its start, first dispatch and destruction only (one cache line).
 #[derive(Debug, Clone)]
+#[repr(align(64))]
 struct UnitCold {
     bound_job: u32,
     prewarmed: bool,
@@ -756,6 +757,13 @@ impl Platform {
         }
         if let Some(u) = self.units.get(slot as usize) {
             prefetch_line(u);
+        }
+        // Without a fixed keep-alive, an execution's end often destroys its unit, which
+        // reads the unit's start-time fields too.
+        if job && !matches!(self.policy.keep_alive, KeepAlive::Fixed { .. }) {
+            if let Some(c) = self.ucold.get(slot as usize) {
+                prefetch_line(c);
+            }
         }
     }
 
