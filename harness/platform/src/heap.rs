@@ -207,6 +207,11 @@ const RING_MASK: u64 = RING as u64 - 1;
 /// events (a few, at tens of thousands of events per second) instead of over every pending
 /// event, whose branchy sift-downs were half the simulator's time. A trace whose events all
 /// fall in one bucket degrades gracefully to the plain heap.
+///
+/// The ring's vectors are random memory: a ring push only prefetches its bucket's header and
+/// stages the event; staged events are written to their buckets eight at a time, and always
+/// before the ring is searched. [`EventQueue::take_fresh`] hands the caller each new current
+/// bucket, so that it can prefetch what those events will touch.
 #[derive(Debug)]
 pub struct EventQueue {
     near: QuadHeap<Ev>,

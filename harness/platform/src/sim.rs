@@ -6,10 +6,10 @@
 //! times, start completions, then execution completions, then platform timers (expiry,
 //! pre-warm), then arrivals; within a kind, by slot or job index. Arrivals are merged from the
 //! sorted trace stream and never enter the queue; the platform's timers are in a second heap,
-//! one pending timer per live unit at most. Nothing is allocated per event once the slabs have
-//! grown to the trace's peak concurrency. Randomness (start-up latency draws, exponential
-//! execution times) comes from one ChaCha8 generator seeded by the caller: a run is a pure
-//! function of (trace, policy, calibration, seed).
+//! one pending timer per live unit at most. Nothing is allocated per event once the slabs and
+//! the queue's buckets have grown to the trace's peak concurrency. Randomness (start-up
+//! latency draws, exponential execution times) comes from one ChaCha8 generator seeded by the
+//! caller: a run is a pure function of (trace, policy, calibration, seed).
 
 use std::time::Instant;
 

@@ -284,8 +284,8 @@ enum Chunk {
     Err(TraceError),
 }
 
-/// A trace stream read on a background thread, in chunks of [`CHUNK`] invocations at most
-/// [`CHUNKS_AHEAD`] chunks ahead: the same items in the same order (errors included), with
+/// A trace stream read on a background thread, in chunks of 16 Ki invocations at most
+/// four chunks ahead: the same items in the same order (errors included), with
 /// the producer's work (generation, parsing) overlapping the consumer's on another core.
 /// Emptied chunk buffers go back to the producer for reuse.
 pub struct Background {
