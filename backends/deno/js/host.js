@@ -11,8 +11,12 @@
 //   {"id","op":"define","kind":"module","url":"file:///.../f.js"}
 //       -> {"id","ok":true,"def":D}      registers worker code once (a Blob URL); no worker yet
 //   {"id","op":"start","def":D,"timeout_ms":T}
-//       -> {"id","ok":true,"unit":U,"create_ns":C,"host_ns":H}
+//       -> {"id","ok":true,"unit":U,"create_ns":C,"host_ns":H,"thread":N}
 //          C = `new Worker` until the worker's first ("ready") message, measured here.
+//          N = the name Deno gives the worker's OS thread, "worker-<k>" where k counts the
+//          Workers this process has created (1, 2, ...; assumes user code creates no nested
+//          workers). The harness watches /proc/<pid>/task for it to learn when a stopped
+//          worker's thread (and so its isolate) is really gone.
 //   {"id","op":"invoke","unit":U,"size":S,"seed":X,"deadline_ms":T}
 //       -> {"id","ok":true,"value":V,"guest_ns":G,"host_ns":H}
 //          G = the handler call as the worker measured it (performance.now() around it).
@@ -20,7 +24,8 @@
 //       -> {"id","ok":true,"heap_used","heap_total","external","rss","live"}
 //          heap_* and external come from Deno.memoryUsage() inside the worker (its isolate);
 //          rss is the whole process.
-//   {"id","op":"stop","unit":U}       -> {"id","ok":true}   (worker.terminate())
+//   {"id","op":"stop","unit":U}       -> {"id","ok":true}   (worker.terminate(); Deno drops the
+//                                         isolate on the worker's thread after this reply)
 //   {"id","op":"stats"}               -> {"id","ok":true,"live","heap_used","heap_total","rss"}
 // H (host_ns) is the time from parsing the request line to writing its reply, so the harness
 // can subtract it from its round trip and report the pipe (IPC) cost apart.
@@ -50,10 +55,12 @@ function ns(ms) {
   return Math.max(0, Math.round(ms * NS));
 }
 
-// stdout is the protocol pipe: a worker's console output goes to stderr instead (imported
-// first by every worker, so it also covers a user module's top-level code). Deno's
-// count/time helpers write to stdout internally, so they are reimplemented here.
-const CONSOLE_TO_STDERR = URL.createObjectURL(new Blob([`
+// stdout is the protocol pipe: a worker's console output goes to stderr instead. Deno's
+// count/time helpers write to stdout internally, so they are reimplemented here. A script
+// worker (the catalogue) runs this inline, before the script; a module worker imports it as
+// its first module, so that it also precedes the user module's top-level code (imports are
+// evaluated before the importing module's body). Inline saves one module load per worker.
+const CONSOLE_SRC = `{
 const e = console.error.bind(console);
 for (const k of ["log", "info", "debug", "dir", "dirxml", "table"]) console[k] = e;
 const counts = new Map();
@@ -71,11 +78,16 @@ console.timeEnd = (l = "default") => {
   console.timeLog(l);
   timers.delete(l);
 };
-`], { type: "application/javascript" }));
+}
+`;
+const CONSOLE_TO_STDERR = URL.createObjectURL(
+  new Blob([CONSOLE_SRC], { type: "application/javascript" }),
+);
 
-// The wrapper every worker runs. PRELUDE is replaced per definition.
-function workerSource(prelude) {
-  return `import ${JSON.stringify(CONSOLE_TO_STDERR)};
+// The wrapper every worker runs. HEAD (console redirect, inline or imported) and PRELUDE
+// (loads the function) are chosen per definition.
+function workerSource(head, prelude) {
+  return `${head}
 ${prelude}
 if (typeof __unitlab_entry !== "function") {
   self.postMessage({ t: "fail", message: __unitlab_missing });
@@ -131,6 +143,7 @@ const defs = new Map(); // def id -> Blob URL
 const units = new Map(); // unit id -> { worker, dead, pending }
 let nextDef = 1;
 let nextUnit = 1;
+let workersCreated = 0; // Deno numbers worker threads "worker-1", "worker-2", ... per process
 
 function liveUnits() {
   let n = 0;
@@ -161,7 +174,14 @@ function onWorkerMessage(uid, unit, e) {
     unit.timer = undefined;
     const now = performance.now();
     if (d.t === "ready") {
-      send({ id: p.id, ok: true, unit: uid, create_ns: ns(now - p.tw), host_ns: ns(now - p.t0) });
+      send({
+        id: p.id,
+        ok: true,
+        unit: uid,
+        create_ns: ns(now - p.tw),
+        host_ns: ns(now - p.t0),
+        thread: p.thread,
+      });
     } else {
       killUnit(unit);
       units.delete(uid);
@@ -218,11 +238,16 @@ function handle(req, t0) {
   const id = req.id;
   switch (req.op) {
     case "define": {
-      let prelude;
-      if (req.kind === "script") prelude = scriptPrelude(String(req.code), String(req.entry));
-      else if (req.kind === "module") prelude = modulePrelude(String(req.url));
-      else return fail(id, "request", `unknown define kind ${req.kind}`, t0);
-      const blob = new Blob([workerSource(prelude)], { type: "application/javascript" });
+      let source;
+      if (req.kind === "script") {
+        source = workerSource(CONSOLE_SRC, scriptPrelude(String(req.code), String(req.entry)));
+      } else if (req.kind === "module") {
+        source = workerSource(
+          `import ${JSON.stringify(CONSOLE_TO_STDERR)};`,
+          modulePrelude(String(req.url)),
+        );
+      } else return fail(id, "request", `unknown define kind ${req.kind}`, t0);
+      const blob = new Blob([source], { type: "application/javascript" });
       const def = nextDef++;
       defs.set(def, URL.createObjectURL(blob));
       return send({ id, ok: true, def, host_ns: ns(performance.now() - t0) });
@@ -238,7 +263,13 @@ function handle(req, t0) {
       } catch (err) {
         return fail(id, "start", String(err), t0);
       }
-      const unit = { worker, dead: false, pending: { op: "start", id, t0, tw }, timer: undefined };
+      const thread = `worker-${++workersCreated}`;
+      const unit = {
+        worker,
+        dead: false,
+        pending: { op: "start", id, t0, tw, thread },
+        timer: undefined,
+      };
       units.set(uid, unit);
       worker.onmessage = (e) => onWorkerMessage(uid, unit, e);
       worker.onerror = (e) => onWorkerError(uid, unit, e);

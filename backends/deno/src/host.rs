@@ -307,6 +307,40 @@ impl Host {
     pub fn kill(&self) {
         let _ = lock(&self.child).kill();
     }
+
+    /// Waits until the host has no thread named `name` (a worker's thread, see the `start`
+    /// reply in `js/host.js`), polling procfs, for at most `limit`. True when the thread is
+    /// gone, or when procfs cannot tell or the host died; false when it outlived `limit`.
+    pub fn wait_thread_gone(&self, name: &str, limit: Duration) -> bool {
+        let t0 = Instant::now();
+        loop {
+            if self.is_dead() || has_thread(self.pid, name) != Some(true) {
+                return true;
+            }
+            if t0.elapsed() >= limit {
+                return false;
+            }
+            std::thread::sleep(THREAD_POLL);
+        }
+    }
+}
+
+/// How often [`Host::wait_thread_gone`] looks at procfs.
+const THREAD_POLL: Duration = Duration::from_micros(200);
+
+/// Whether process `pid` has a thread named `name`, from `/proc/<pid>/task/*/comm` (which
+/// keeps the first 15 bytes of a name). `None` when procfs cannot be read.
+pub fn has_thread(pid: u32, name: &str) -> Option<bool> {
+    let want = &name.as_bytes()[..name.len().min(15)];
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in tasks.flatten() {
+        if let Ok(comm) = std::fs::read(task.path().join("comm")) {
+            if comm.strip_suffix(b"\n").unwrap_or(&comm) == want {
+                return Some(true);
+            }
+        }
+    }
+    Some(false)
 }
 
 impl Drop for Host {

@@ -20,7 +20,13 @@
 //!   had to (re)start a crashed host first.
 //! - `invoke` posts `{size, seed}` to the worker; [`Response::guest_nanos`] is the handler call
 //!   as the worker timed it. The rest of the round trip is IPC plus the host's relay.
-//! - `stop`/drop: `worker.terminate()`.
+//! - `stop`: `worker.terminate()`, then wait until the worker's thread has exited (procfs,
+//!   `/proc/<host>/task/*/comm`, the thread name `worker-<k>` that the `start` reply names),
+//!   at most [`REAP_WAIT`]. Deno drops the isolate on that thread after `terminate()` returns
+//!   (~3 ms here); without the wait that teardown ran during the next unit's cold start, as
+//!   the harness starts the next unit right after stopping one. Other backends' stops also
+//!   finish their teardown (container removed, process reaped, isolate disposed). Drop sends
+//!   the stop without waiting.
 //!
 //! # Pipe protocol
 //! JSON lines over the host's stdin/stdout, documented at the top of `js/host.js`: requests
@@ -49,6 +55,12 @@
 //!   the worker when an invoke runs past it ([`BackendError::Deadline`]); that unit is dead
 //!   afterwards (later invokes fail), the next unit works. A worker that does not load within
 //!   max(deadline, 10 s) fails its start.
+//! - `terminate()` does not stop a worker stuck in synchronous JavaScript (`for (;;) {}`):
+//!   checked with deno 2.9.8, its thread keeps a core busy for as long as the process lives.
+//!   So after a deadline the backend waits up to [`REAP_WAIT`] for the thread to exit; if it
+//!   does not, the host is *retired*: units already running on it keep working, the next
+//!   `start` boots a new host (phase `host_boot`), and the old process is killed once its
+//!   last unit is gone. Without this the spinning thread would slow every later cold start.
 //! - Heap (`limits.memory_bytes`, else `heap_limit_mib`, else V8's default): Deno has no
 //!   per-worker resource limits (no equivalent of Node's `resourceLimits`). The only knob is
 //!   `--v8-flags=--max-old-space-size=N` on the host process, which V8 applies to *every*
@@ -77,7 +89,7 @@ pub mod host;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -103,6 +115,9 @@ const MIN_START_TIMEOUT: Duration = Duration::from_secs(10);
 const GRACE: Duration = Duration::from_secs(10);
 /// How long a (re)started host gets to print its ready line.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a stop (or a deadline) waits for the worker's thread to exit; a thread that is
+/// still there afterwards is stuck in JavaScript and retires its host.
+pub const REAP_WAIT: Duration = Duration::from_millis(250);
 const MIB: u64 = 1 << 20;
 
 /// Whether Deno can run here: the binary found (see [`binary`] for the search order) and its
@@ -322,6 +337,8 @@ struct HostCtx {
     host: Host,
     def: u64,
     generation: u64,
+    /// Set when a terminated worker's thread would not exit: new units go to a new host.
+    retired: AtomicBool,
 }
 
 struct DenoPrepared {
@@ -362,7 +379,7 @@ impl DenoPrepared {
     fn host(&self) -> Result<(Arc<HostCtx>, Option<Duration>), HostError> {
         let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(ctx) = slot.as_ref() {
-            if !ctx.host.is_dead() {
+            if !ctx.host.is_dead() && !ctx.retired.load(Ordering::Relaxed) {
                 return Ok((Arc::clone(ctx), None));
             }
         }
@@ -383,6 +400,7 @@ impl DenoPrepared {
             host,
             def,
             generation: self.generation.fetch_add(1, Ordering::Relaxed),
+            retired: AtomicBool::new(false),
         });
         *slot = Some(Arc::clone(&ctx));
         Ok((ctx, Some(t0.elapsed())))
@@ -416,6 +434,10 @@ impl DenoPrepared {
                 })?;
         let host_ns = field(&reply, "host_ns");
         let create_ns = field(&reply, "create_ns");
+        let thread = reply
+            .get("thread")
+            .and_then(Value::as_str)
+            .map(String::from);
         let mut phases = Vec::new();
         if let Some(b) = boot {
             phases.push(Phase::new("host_boot", b));
@@ -438,7 +460,9 @@ impl DenoPrepared {
             deadline: self.deadline,
             heap_limit: self.heap_limit_mib.map(|m| m * MIB),
             phases,
+            thread,
             dead: false,
+            reaped: false,
             stopped: false,
         }))
     }
@@ -477,11 +501,29 @@ struct DenoUnit {
     deadline: Duration,
     heap_limit: Option<u64>,
     phases: Vec<Phase>,
+    /// The name of the worker's OS thread in the host (`worker-<k>`), from the start reply.
+    thread: Option<String>,
     dead: bool,
+    /// The worker was terminated and its thread waited for (see [`DenoUnit::reap`]).
+    reaped: bool,
     stopped: bool,
 }
 
 impl DenoUnit {
+    /// After a terminate: waits up to [`REAP_WAIT`] for the worker's thread to exit, and
+    /// retires the host when it does not (a worker stuck in JavaScript keeps spinning).
+    fn reap(&mut self) {
+        if self.reaped {
+            return;
+        }
+        self.reaped = true;
+        if let Some(thread) = &self.thread {
+            if !self.ctx.host.wait_thread_gone(thread, REAP_WAIT) {
+                self.ctx.retired.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
     fn fail(&mut self, e: HostError) -> BackendError {
         let message = describe(&self.ctx, &e);
         match e {
@@ -489,6 +531,7 @@ impl DenoUnit {
                 "guest" => BackendError::Guest { message },
                 "deadline" => {
                     self.dead = true;
+                    self.reap();
                     BackendError::Deadline {
                         deadline: self.deadline,
                     }
@@ -598,10 +641,11 @@ impl Unit for DenoUnit {
         self.ctx
             .host
             .request(json!({"op": "stop", "unit": self.unit}), GRACE)
-            .map(|_| ())
             .map_err(|e| BackendError::Protocol {
                 message: format!("stopping worker {}: {}", self.unit, describe(&self.ctx, &e)),
-            })
+            })?;
+        self.reap();
+        Ok(())
     }
 }
 

@@ -29,6 +29,26 @@ fn user(path: &Path, limits: Limits) -> FunctionSpec {
     }
 }
 
+/// The host pid in a unit id (`deno-<pid>-worker-<n>`).
+fn host_pid(unit: &dyn unitlab_backend::Unit) -> u32 {
+    unit.id().split('-').nth(1).unwrap().parse().unwrap()
+}
+
+/// Threads of `pid` that Deno runs workers on (named `worker-<k>`).
+fn worker_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|c| c.starts_with("worker-"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// Starts a unit, invokes it once and checks the answer against the catalogue.
 fn check_catalogue(prepared: &dyn Prepared, f: Function, size: u32, seed: u32) {
     let mut unit = prepared.start().unwrap();
@@ -60,6 +80,22 @@ fn catalogue_values_phases_and_memory() {
         assert!(unit.id().starts_with("deno-"));
         unit.stop().unwrap();
     }
+}
+
+#[test]
+fn stop_returns_once_the_worker_thread_is_gone() {
+    let b = backend();
+    let prepared = b.prepare(&FunctionSpec::catalogue(Function::Noop)).unwrap();
+    let first = prepared.start().unwrap();
+    let pid = host_pid(&*first);
+    let second = prepared.start().unwrap();
+    assert_eq!(worker_threads(pid), 2);
+    first.stop().unwrap();
+    // No polling here: stop itself waited for the isolate's thread to exit.
+    assert_eq!(worker_threads(pid), 1);
+    second.stop().unwrap();
+    assert_eq!(worker_threads(pid), 0);
+    check_catalogue(&*prepared, Function::Noop, 0, 0);
 }
 
 #[test]
@@ -180,8 +216,18 @@ fn infinite_loop_hits_the_deadline_and_the_next_unit_works() {
         other.invoke(&Request { size: 0, seed: 0 }).unwrap().value,
         5
     );
+    // terminate() cannot stop the spinning thread, so that host was retired: the next unit
+    // boots a new one, and the old process goes once its last unit is gone.
+    let old = host_pid(&*unit);
     let mut next = prepared.start().unwrap();
+    let phases: Vec<String> = next.start_phases().into_iter().map(|p| p.name).collect();
+    assert_eq!(phases[0], "host_boot");
+    assert_ne!(host_pid(&*next), old);
     assert_eq!(next.invoke(&Request { size: 0, seed: 0 }).unwrap().value, 5);
+    drop(unit);
+    assert!(std::path::Path::new(&format!("/proc/{old}")).exists());
+    other.stop().unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{old}")).exists());
 }
 
 #[test]
