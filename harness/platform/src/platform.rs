@@ -399,7 +399,7 @@ impl Timeline {
         b
     }
 
-    #[inline]
+    #[inline(always)]
     fn add(&mut self, which: usize, a: u64, b: u64) {
         if b <= a {
             return;
@@ -408,6 +408,11 @@ impl Timeline {
             self.area[self.cur][which] += b - a;
             return;
         }
+        self.add_across(which, a, b);
+    }
+
+    #[inline(never)]
+    fn add_across(&mut self, which: usize, a: u64, b: u64) {
         let w = self.bin_ns;
         let bb = self.lookup(b);
         let ba = self.bin(a);
@@ -934,6 +939,7 @@ impl Platform {
     }
 
     /// An invocation arrives at `now`.
+    #[inline(always)]
     pub fn arrive(&mut self, now: u64, a: Arrival, driver: &mut impl Driver) {
         self.last_now = now;
         self.counts.invocations += 1;

@@ -159,27 +159,34 @@ where
     let mut last_arrival = 0u64;
     let mut now = 0u64;
     loop {
-        let ev = d.heap.peek();
-        if let Some(evs) = d.heap.take_fresh() {
-            // The next bucket's events, a few hundred ns ahead: start loading their jobs and
-            // units (random lines of slabs larger than the L2 cache).
-            for e in evs {
-                p.prefetch(e.key & 1 == KIND_DONE, e.idx, e.aux);
+        let t_ar = match &next {
+            Some(i) => i.arrival_ns,
+            None => u64::MAX,
+        };
+        // Events due no later than the next timer and the next arrival, in order.
+        let ev = loop {
+            let Some(k) = d.heap.peek() else { break None };
+            if let Some(evs) = d.heap.take_fresh() {
+                // The next bucket's events, a few hundred ns ahead: start loading their jobs
+                // and units (random lines of slabs larger than the L2 cache).
+                for e in evs {
+                    p.prefetch(e.key & 1 == KIND_DONE, e.idx, e.aux);
+                }
             }
-        }
-        let t_ev = ev.map_or(u64::MAX, |k| k.key >> 1);
-        let t_tm = p.next_timer().unwrap_or(u64::MAX);
-        let t_ar = next.as_ref().map_or(u64::MAX, |i| i.arrival_ns);
-        if let Some(k) = ev.filter(|_| t_ev <= t_tm && t_ev <= t_ar) {
+            let t_ev = k.key >> 1;
+            if t_ev > t_ar || t_ev > p.next_timer().unwrap_or(u64::MAX) {
+                break Some(k);
+            }
             d.heap.pop();
             now = t_ev;
-            let idx = k.idx;
             if k.key & 1 == KIND_STARTED {
-                p.started(now, idx, &mut d);
+                p.started(now, k.idx, &mut d);
             } else {
-                p.completed(now, idx, true, false, &mut d);
+                p.completed(now, k.idx, true, false, &mut d);
             }
-        } else if next.is_none() && d.heap.is_empty() {
+        };
+        let t_tm = p.next_timer().unwrap_or(u64::MAX);
+        if ev.is_none() && next.is_none() {
             // No arrival left and nothing running or starting: the remaining timers are
             // expiries (and pre-warms) of an idle platform; `finish` settles them.
             break;
