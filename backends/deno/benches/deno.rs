@@ -2,6 +2,8 @@
 //! `noop` invoke, and memory per live worker (printed, not timed).
 //!
 //! Targets to report (not asserted): cold start p50 <= 10 ms; ~7 MB RSS per live worker.
+//! Compare with the floor, a bare Worker in plain Deno at the same moment:
+//! `deno run -A --no-config --no-lock backends/deno/js/floor.js` (see the crate docs).
 //! The cold-start phases (`ipc`, `worker_create`, `host`) are collected on the side and their
 //! medians printed, so the pipe's share of a cold start is visible.
 

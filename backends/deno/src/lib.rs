@@ -73,6 +73,31 @@
 //!   the V8 heap and are not capped by this flag.
 //! - Any other host exit (killed, crashed) is reported the same way and recovered from.
 //!
+//! # Cold start and its floor
+//! A cold start is the host's `new Worker` to the worker's "ready", plus the first call. Both
+//! halves are Deno's own work, not this backend's: `js/floor.js` times a Worker of a
+//! near-empty module in a loop with nothing of unitlab around it, and its p50 matched the
+//! backend's cold start p50 when run alternately with `unitlab measure` (2 vCPU VM, load ~2.4:
+//! floor 17.7-24.8 ms, backend 13.7-22.3 ms across runs). Measured with deno 2.9.8:
+//! - `new Worker` blocks the calling thread while the worker's thread builds its runtime: an
+//!   OS thread and a tokio runtime, a V8 isolate (heap and code-range reservations, the
+//!   embedded builtins remapped next to it), Deno's startup snapshot deserialised (isolate
+//!   ~660 KB in ~1.7-2.3 ms, context ~410 KB in ~2-3 ms, `--v8-flags=--profile-deserialization`),
+//!   Deno's ~25 extensions and their ops set up, then its worker bootstrap JavaScript, which is
+//!   compiled lazily in every new isolate (V8 `--prof`: setting `location` from the module URL
+//!   is the largest part of it). About 60-66 M instructions per worker (callgrind); 15 ms of
+//!   CPU (12.6 user + 2.3 sys, ~510 page faults) at that load.
+//! - The worker's own module (wrapper + catalogue) adds <1% of those instructions.
+//! - The first message into a fresh worker takes ~1.1-1.7 ms even 10 ms after "ready", later
+//!   ones ~0.2 ms round trip: Deno's message receiving code is compiled on first use.
+//! - No V8 or deno flag tried changed the instruction count beyond noise (±5%): `--jitless`,
+//!   `--max-lazy`, `--single-threaded-gc`, `--no-code-cache`, `--cached-only`, worker
+//!   `deno: {permissions: "none"}`. Blob, `data:` and file URLs for the module, glibc malloc
+//!   arenas and huge pages made no difference either (wall clock and CPU time).
+//!
+//! On an idle machine a bare Worker took ~8 ms (shared/ENVIRONMENT.md), so a <= 10 ms cold start
+//! is within reach only there; under load the floor scales with the CPU this work gets.
+//!
 //! # Memory
 //! [`Unit::memory`]: `engine_bytes` is the worker isolate's own `heapTotal` from
 //! `Deno.memoryUsage()` inside the worker (per isolate; checked: it differs from the host's);
