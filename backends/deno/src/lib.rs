@@ -79,7 +79,8 @@
 //! near-empty module in a loop with nothing of unitlab around it, and its p50 matched the
 //! backend's cold start p50 when run alternately with `unitlab measure` (2 vCPU VM, load ~2.4:
 //! per-run p50 of the floor 14.2-24.8 ms, of the backend 13.5-22.3 ms; over five
-//! alternating rounds, the median of the runs' p50s was 15.0 ms for both). Measured with deno 2.9.8:
+//! alternating rounds, the median of the runs' p50s was 15.0 ms for both).
+//! Measured with deno 2.9.8:
 //! - `new Worker` blocks the calling thread while the worker's thread builds its runtime: an
 //!   OS thread and a tokio runtime, a V8 isolate (heap and code-range reservations, the
 //!   embedded builtins remapped next to it), Deno's startup snapshot deserialised (isolate
