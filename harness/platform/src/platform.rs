@@ -776,6 +776,23 @@ impl Platform {
         }
     }
 
+    /// Hints the CPU to load the idle unit the pick rule would take for an arrival of `f`
+    /// (reads the function's state and idle entry). No effect on results.
+    #[inline]
+    pub fn prefetch_idle_unit(&self, f: u32) {
+        let Some(fs) = self.fns.get(f as usize) else {
+            return;
+        };
+        let e = match self.policy.pick {
+            PickRule::Mru => fs.avail.back(),
+            PickRule::Lru => fs.avail.front(),
+            PickRule::Newest => None,
+        };
+        if let Some(u) = e.and_then(|&(slot, _)| self.units.get(slot as usize)) {
+            prefetch_line(u);
+        }
+    }
+
     /// Sets a unit's memory (replay, once measured) while it is alive.
     pub fn set_unit_memory(&mut self, slot: u32, bytes: u64) {
         if let Some(u) = self.units.get(slot as usize) {

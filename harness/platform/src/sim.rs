@@ -223,6 +223,11 @@ where
                 return Err(PlatformError::MissingDuration { seq: s });
             }
             next = trace.next().transpose()?;
+            if let Some(i) = &next {
+                // Start the dependent loads the next arrival's pick will make (its function's
+                // idle entry, then that unit), overlapping the events processed before it.
+                p.prefetch_idle_unit(i.function);
+            }
         } else {
             unreachable!("an arrival is pending when no other branch applies");
         }
