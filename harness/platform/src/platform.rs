@@ -17,7 +17,8 @@
 //! L2 cache on large traces, so what an invocation touches is packed into few cache lines: a
 //! unit's hot fields, a job and a function's state are each one aligned 64-byte line (a unit's
 //! start-time fields are in a parallel slab), and the simulator prefetches the lines of the
-//! events it is about to process ([`Platform::prefetch`]).
+//! events and the arrival it is about to process ([`Platform::prefetch`],
+//! [`Platform::prefetch_idle_unit`]).
 
 use std::collections::VecDeque;
 
