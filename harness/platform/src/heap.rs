@@ -102,30 +102,8 @@ impl<T: HeapKey> QuadHeap<T> {
         if n == 0 {
             return Some(last);
         }
-        let top = self.v[0];
-        let mut i = 0;
-        loop {
-            let c = 4 * i + 1;
-            if c >= n {
-                break;
-            }
-            let end = (c + 4).min(n);
-            let mut m = c;
-            let mut mk = self.v[c];
-            for j in c + 1..end {
-                let kj = self.v[j];
-                if kj.lt(&mk) {
-                    m = j;
-                    mk = kj;
-                }
-            }
-            if !mk.lt(&last) {
-                break;
-            }
-            self.v[i] = mk;
-            i = m;
-        }
-        self.v[i] = last;
+        let top = std::mem::replace(&mut self.v[0], last);
+        self.sift_down(0);
         Some(top)
     }
 }
