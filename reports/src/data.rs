@@ -448,20 +448,7 @@ fn load_run(dir: &Path, summary: &Path, data: &mut ReportData) -> Result<(), Rep
     Ok(())
 }
 
-/// A policy name as the platform names its directory (`unitlab_platform::output`): ASCII
-/// letters, digits and `-_.+@,` kept, anything else `_`.
-pub fn policy_dir_name(policy: &str) -> String {
-    policy
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.+@,".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+pub use unitlab_results::platform::policy_dir_name;
 
 /// One row of the harness's `phases.csv`.
 #[derive(Deserialize)]

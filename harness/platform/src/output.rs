@@ -23,19 +23,7 @@ pub fn new_results_dir(out: &Path, kind: &str, backend: &str) -> Result<PathBuf,
     Ok(dir)
 }
 
-/// A policy name as a directory name.
-pub fn policy_dir_name(policy: &str) -> String {
-    policy
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.+@,".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+pub use unitlab_results::platform::policy_dir_name;
 
 /// Writes any serializable value as pretty JSON.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), PlatformError> {

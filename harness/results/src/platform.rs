@@ -568,3 +568,18 @@ fn load_json<T: serde::de::DeserializeOwned>(
         source,
     })
 }
+
+/// The `<policy>` directory name of a policy (see the layout above): ASCII letters, digits and
+/// `-_.+@,` kept, anything else `_`.
+pub fn policy_dir_name(policy: &str) -> String {
+    policy
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.+@,".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
