@@ -1,8 +1,10 @@
-//! Parsing and printing of durations, rates and sizes on the command line.
-//!
-//! Durations carry a unit: `ns`, `us`, `ms`, `s`, `m` (minutes), `h`, `d` (e.g. `250ms`,
-//! `1.5s`, `10m`). Sizes: bytes, or `KB`/`MB`/`GB` (powers of 1000) and `KiB`/`MiB`/`GiB`
-//! (powers of 1024).
+//! Durations and sizes on the trace command line, parsed by unitlab's one parser
+//! ([`unitlab_backend::units`]): durations `ns`, `us`, `ms`, `s`, `m` (minutes), `h`, `d`
+//! (e.g. `250ms`, `1.5s`, `10m`); sizes in bytes or binary units (`128MiB`, `512k`; `MB`
+//! reads as MiB). Here a duration must name its unit: in a trace a bare number is too easily
+//! seconds in one place and nanoseconds in the next.
+
+pub use unitlab_backend::units::parse_bytes;
 
 /// Nanoseconds per second.
 pub const NS_PER_S: f64 = 1e9;
@@ -10,69 +12,17 @@ pub const NS_PER_S: f64 = 1e9;
 /// Parses a duration with a unit into nanoseconds (as f64, so fractions of a ns survive
 /// scaling). Errors name the accepted units.
 pub fn parse_duration_ns(text: &str) -> Result<f64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| c.is_ascii_alphabetic())
-        .ok_or_else(|| format!("`{text}` has no unit: write e.g. `250ms`, `1.5s`, `10m` (units: ns, us, ms, s, m, h, d)"))?;
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}`: `{num}` is not a number"))?;
-    let scale = match unit.trim() {
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" | "min" => 60e9,
-        "h" => 3600e9,
-        "d" => 86400e9,
-        other => {
-            return Err(format!(
-                "`{text}`: unknown unit `{other}` (units: ns, us, ms, s, m, h, d)"
-            ))
-        }
-    };
-    let ns = value * scale;
-    if !ns.is_finite() || ns < 0.0 {
-        return Err(format!("`{text}`: a duration must be finite and >= 0"));
+    if !text.chars().any(|c| c.is_alphabetic()) {
+        return Err(format!(
+            "`{text}` has no unit: write e.g. `250ms`, `1.5s`, `10m` (units: ns, us, ms, s, m, h, d)"
+        ));
     }
-    Ok(ns)
+    unitlab_backend::units::parse_duration_ns(text)
 }
 
 /// Parses a duration into seconds.
 pub fn parse_duration_s(text: &str) -> Result<f64, String> {
     parse_duration_ns(text).map(|ns| ns / NS_PER_S)
-}
-
-/// Parses a size (`128MiB`, `1GB`, `4096`) into bytes.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}`: `{num}` is not a number"))?;
-    let scale = match unit.trim() {
-        "" | "B" => 1.0,
-        "KB" | "kB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        other => {
-            return Err(format!(
-                "`{text}`: unknown size unit `{other}` (B, KB, MB, GB, KiB, MiB, GiB)"
-            ))
-        }
-    };
-    let b = value * scale;
-    if !b.is_finite() || b < 0.0 {
-        return Err(format!("`{text}`: a size must be finite and >= 0"));
-    }
-    Ok(b.round() as u64)
 }
 
 /// Prints nanoseconds with a readable unit (`1.500 s`, `12.0 ms`).
@@ -118,7 +68,7 @@ mod tests {
     #[test]
     fn sizes() {
         assert_eq!(parse_bytes("128MiB").unwrap(), 128 << 20);
-        assert_eq!(parse_bytes("1GB").unwrap(), 1_000_000_000);
+        assert_eq!(parse_bytes("1GB").unwrap(), 1 << 30);
         assert_eq!(parse_bytes("4096").unwrap(), 4096);
         assert!(parse_bytes("3 furlongs").is_err());
     }

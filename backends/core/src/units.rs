@@ -3,55 +3,69 @@
 
 use std::time::Duration;
 
-/// Parses `500ms`, `2s`, `10m`, `4h`, `1d`, `250us`, `100ns`, or a bare number of seconds;
-/// fractions are allowed (`1.5s`).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+/// `s` trimmed and split into its leading number (digits and `.`) and the unit after it.
+fn number_and_unit(s: &str) -> (&str, &str) {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
+    (num, unit.trim())
+}
+
+/// Parses `500ms`, `2s`, `10m`, `4h`, `1d`, `250us` (or `µs`), `100ns`, or a bare number of
+/// seconds, into nanoseconds as `f64` (fractions are allowed, `1.5s`, and survive scaling).
+pub fn parse_duration_ns(s: &str) -> Result<f64, String> {
+    let (num, unit) = number_and_unit(s);
     let v: f64 = num
         .parse()
         .map_err(|_| format!("`{s}`: expected a duration like 500ms, 30s or 10m"))?;
-    let secs = match unit.trim() {
-        "ns" => v / 1e9,
-        "us" => v / 1e6,
-        "ms" => v / 1e3,
-        "" | "s" => v,
-        "m" | "min" => v * 60.0,
-        "h" => v * 3600.0,
-        "d" => v * 86400.0,
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "" | "s" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        "d" => 86400e9,
         u => {
             return Err(format!(
                 "`{s}`: unknown unit `{u}` (ns, us, ms, s, m, h, d)"
             ))
         }
     };
-    if !(secs.is_finite() && secs >= 0.0) {
+    let ns = v * scale;
+    if !(ns.is_finite() && ns >= 0.0) {
         return Err(format!("`{s}`: must be a finite non-negative duration"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(ns)
+}
+
+/// [`parse_duration_ns`] as a [`Duration`] (rounded to whole nanoseconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_duration_ns(s).map(|ns| Duration::from_nanos(ns.round() as u64))
 }
 
 /// Parses a byte size: plain bytes, or with `k`/`KiB`, `m`/`MiB`, `g`/`GiB` (binary units;
-/// `KB`, `MB`, `GB` are read as binary too, as Docker does).
+/// `KB`, `MB`, `GB` are read as binary too, as Docker does); fractions are allowed
+/// (`1.5GiB`) and rounded to whole bytes.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let v: u64 = num
+    let (num, unit) = number_and_unit(s);
+    let v: f64 = num
         .parse()
         .map_err(|_| format!("`{s}`: expected a size like 64MiB, 512k or 1000"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" | "kb" => 1 << 10,
         "m" | "mib" | "mb" => 1 << 20,
         "g" | "gib" | "gb" => 1 << 30,
         u => return Err(format!("`{s}`: unknown size unit `{u}` (B, KiB, MiB, GiB)")),
     };
-    v.checked_mul(mult)
-        .ok_or_else(|| format!("`{s}`: size too large"))
+    let b = (v * mult as f64).round();
+    if !(b.is_finite() && b < u64::MAX as f64) {
+        return Err(format!("`{s}`: size too large"));
+    }
+    Ok(b as u64)
 }
 
 #[cfg(test)]
@@ -69,6 +83,10 @@ mod tests {
             .unwrap_err()
             .contains("unknown unit"));
         assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert_eq!(parse_duration_ns("7us").unwrap(), 7e3);
+        assert_eq!(parse_duration_ns("7µs").unwrap(), 7e3);
+        assert_eq!(parse_duration_ns("0.5ns").unwrap(), 0.5);
     }
 
     #[test]
@@ -79,5 +97,7 @@ mod tests {
         assert_eq!(parse_bytes("1000").unwrap(), 1000);
         assert!(parse_bytes("3 furlongs").is_err());
         assert!(parse_bytes("99999999999G").is_err());
+        assert_eq!(parse_bytes("1.5GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_bytes("1GB").unwrap(), 1 << 30);
     }
 }
