@@ -16,25 +16,8 @@ use unitlab_platform::sim::{simulate, SimOptions};
 use unitlab_platform::synth::{AzureLikeDay, Background};
 use unitlab_results::platform::RunKind;
 
-fn cpu_clock(clock: libc::clockid_t) -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid out-pointer for the duration of the call.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
-}
-
-/// This thread's CPU time, seconds (robust to a loaded machine, unlike wall time).
-fn thread_cpu_s() -> f64 {
-    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
-}
-
-/// The process's CPU time (all threads), seconds.
-fn process_cpu_s() -> f64 {
-    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
-}
+mod common;
+use common::{process_cpu_s, thread_cpu_s};
 
 fn peak_rss_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -75,10 +58,8 @@ fn main() {
             &cal,
             &SimOptions {
                 seed: 1,
-                records: false,
-                bin_ns: 60 * NS_PER_S,
                 functions,
-                progress: None,
+                ..SimOptions::default()
             },
         )
         .expect("simulation runs");

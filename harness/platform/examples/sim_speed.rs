@@ -9,16 +9,8 @@ use unitlab_platform::policy::{Policy, NS_PER_S};
 use unitlab_platform::sim::{simulate, SimOptions};
 use unitlab_platform::synth::multi_function;
 
-/// This thread's CPU time, seconds.
-fn cpu_s() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid out-pointer for the duration of the call.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
-}
+mod common;
+use common::thread_cpu_s as cpu_s;
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
@@ -52,10 +44,8 @@ fn main() {
                 &cal,
                 &SimOptions {
                     seed: 1,
-                    records: false,
-                    bin_ns: 60 * NS_PER_S,
                     functions,
-                    progress: None,
+                    ..SimOptions::default()
                 },
             )
             .expect("simulation runs");
