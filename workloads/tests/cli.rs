@@ -19,6 +19,14 @@ fn run(args: &[&str]) -> anyhow::Result<()> {
     Cli::try_parse_from(v)?.command.execute()
 }
 
+/// `trace scale <src> <options> -o <out>`.
+fn scale(src: &Path, options: &[&str], out: &Path) -> anyhow::Result<()> {
+    let mut v = vec!["scale", src.to_str().unwrap()];
+    v.extend_from_slice(options);
+    v.extend_from_slice(&["-o", out.to_str().unwrap()]);
+    run(&v)
+}
+
 fn read(
     p: &Path,
 ) -> (
@@ -296,15 +304,7 @@ fn scale_time_and_rate() {
 
     // Time x0.5: same invocations, arrivals halved (rounded), span halved.
     let half = dir.path().join("half.csv");
-    run(&[
-        "scale",
-        src.to_str().unwrap(),
-        "--time-factor",
-        "0.5",
-        "-o",
-        half.to_str().unwrap(),
-    ])
-    .unwrap();
+    scale(&src, &["--time-factor", "0.5"], &half).unwrap();
     let (m1, v) = read(&half);
     assert_eq!(m1.span_ns, m0.span_ns.map(|s| s / 2));
     assert_eq!(v.len(), base.len());
@@ -315,17 +315,7 @@ fn scale_time_and_rate() {
 
     // Rate x0.25: thinning keeps ~25% (within 3%, ~5,000 kept) and keeps Poisson CV ~1.
     let thin = dir.path().join("thin.csv");
-    run(&[
-        "scale",
-        src.to_str().unwrap(),
-        "--rate-factor",
-        "0.25",
-        "--seed",
-        "1",
-        "-o",
-        thin.to_str().unwrap(),
-    ])
-    .unwrap();
+    scale(&src, &["--rate-factor", "0.25", "--seed", "1"], &thin).unwrap();
     let (_, v) = read(&thin);
     assert!(
         (v.len() as f64 / (0.25 * n) - 1.0).abs() < 0.03,
@@ -342,17 +332,7 @@ fn scale_time_and_rate() {
 
     // Rate x2.5: thickening gives ~2.5x (within 2%), still sorted, same time span.
     let thick = dir.path().join("thick.csv");
-    run(&[
-        "scale",
-        src.to_str().unwrap(),
-        "--rate-factor",
-        "2.5",
-        "--seed",
-        "1",
-        "-o",
-        thick.to_str().unwrap(),
-    ])
-    .unwrap();
+    scale(&src, &["--rate-factor", "2.5", "--seed", "1"], &thick).unwrap();
     let (m3, v) = read(&thick);
     assert!(
         (v.len() as f64 / (2.5 * n) - 1.0).abs() < 0.02,
@@ -363,15 +343,7 @@ fn scale_time_and_rate() {
     assert_eq!(m3.span_ns, m0.span_ns);
     assert!(v.last().unwrap().arrival_ns < m0.span_ns.unwrap());
 
-    let e = run(&[
-        "scale",
-        src.to_str().unwrap(),
-        "--time-factor",
-        "0",
-        "-o",
-        thick.to_str().unwrap(),
-    ])
-    .unwrap_err();
+    let e = scale(&src, &["--time-factor", "0"], &thick).unwrap_err();
     assert_eq!(
         format!("{e:#}"),
         "invalid parameter `time-factor`: must be > 0, got 0"
