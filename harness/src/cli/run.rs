@@ -113,16 +113,7 @@ impl RunCmd {
                 };
                 eprintln!("[run] measure {k} {f}: {units} cold starts x {warm} warm");
                 let cmd = MeasureCmd {
-                    unit: UnitArgs {
-                        backend: k,
-                        function: f.name().to_string(),
-                        strategy: None,
-                        network: None,
-                        memory_limit: None,
-                        deadline: None,
-                        cpus: None,
-                        opts: Vec::new(),
-                    },
+                    unit: UnitArgs::defaults(k, f.name()),
                     units,
                     warm,
                     memory_units: Some(mem),
@@ -232,16 +223,7 @@ impl RunCmd {
         let args = ValWrap::try_parse_from(&argv)
             .context("building the validate command")?
             .args;
-        let unit = UnitArgs {
-            backend: kind,
-            function: "noop".into(),
-            strategy: None,
-            network: None,
-            memory_limit: None,
-            deadline: None,
-            cpus: None,
-            opts: Vec::new(),
-        };
+        let unit = UnitArgs::defaults(kind, "noop");
         let backend = unit.build()?;
         let spec = unit.spec()?;
         let env = unitlab::env::collect(self.seed);

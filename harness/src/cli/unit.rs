@@ -38,6 +38,20 @@ pub struct UnitArgs {
 }
 
 impl UnitArgs {
+    /// `function` on `backend` with every option at its default (what `unitlab run` uses).
+    pub fn defaults(backend: BackendKind, function: &str) -> Self {
+        UnitArgs {
+            backend,
+            function: function.to_string(),
+            strategy: None,
+            network: None,
+            memory_limit: None,
+            deadline: None,
+            cpus: None,
+            opts: Vec::new(),
+        }
+    }
+
     /// The backend options these arguments set, in order.
     pub fn backend_options(&self) -> Vec<(String, String)> {
         let mut o = Vec::new();
