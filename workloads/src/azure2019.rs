@@ -565,6 +565,28 @@ fn column_index(
 }
 
 fn parse_ms(name: &str, line: u64, col: usize, colname: &str, b: &[u8]) -> Result<f64, TraceError> {
+    parse_non_negative(
+        name,
+        line,
+        col,
+        colname,
+        b,
+        "milliseconds",
+        "a duration >= 0 ms",
+    )
+}
+
+/// A finite number >= 0 in cell `col` (0-based) of `line`; the errors say what was
+/// `expected` of a non-number and of a `negative` value.
+fn parse_non_negative(
+    name: &str,
+    line: u64,
+    col: usize,
+    colname: &str,
+    b: &[u8],
+    expected: &str,
+    negative: &str,
+) -> Result<f64, TraceError> {
     let s = std::str::from_utf8(b).unwrap_or("").trim();
     let v: f64 = s
         .parse()
@@ -576,7 +598,7 @@ fn parse_ms(name: &str, line: u64, col: usize, colname: &str, b: &[u8]) -> Resul
                 line,
                 col as u64 + 1,
                 format!(
-                    "`{colname}` = `{}` is not a number: expected milliseconds",
+                    "`{colname}` = `{}` is not a number: expected {expected}",
                     lossy(b)
                 ),
             )
@@ -586,7 +608,7 @@ fn parse_ms(name: &str, line: u64, col: usize, colname: &str, b: &[u8]) -> Resul
             name,
             line,
             col as u64 + 1,
-            format!("`{colname}` = `{s}` is negative: expected a duration >= 0 ms"),
+            format!("`{colname}` = `{s}` is negative: expected {negative}"),
         ));
     }
     Ok(v)
@@ -686,30 +708,15 @@ pub fn read_memory(path: &Path) -> Result<HashMap<String, f64>, TraceError> {
                 format!("expected {} fields, found {}", h.len(), rec.len()),
             ));
         }
-        let s = std::str::from_utf8(&rec[m]).unwrap_or("").trim();
-        let v: f64 = s
-            .parse()
-            .ok()
-            .filter(|v: &f64| v.is_finite())
-            .ok_or_else(|| {
-                TraceError::parse(
-                    &name,
-                    line,
-                    m as u64 + 1,
-                    format!(
-                        "`AverageAllocatedMb` = `{}` is not a number: expected megabytes",
-                        lossy(&rec[m])
-                    ),
-                )
-            })?;
-        if v < 0.0 {
-            return Err(TraceError::parse(
-                &name,
-                line,
-                m as u64 + 1,
-                format!("`AverageAllocatedMb` = `{s}` is negative: expected megabytes >= 0"),
-            ));
-        }
+        let v = parse_non_negative(
+            &name,
+            line,
+            m,
+            "AverageAllocatedMb",
+            &rec[m],
+            "megabytes",
+            "megabytes >= 0",
+        )?;
         out.entry(format!("{}/{}", lossy(&rec[o]), lossy(&rec[a])))
             .or_insert(v);
     }
