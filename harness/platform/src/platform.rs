@@ -220,6 +220,11 @@ struct IdleHistogram {
     /// a histogram, so the histogram exists whenever this is read).
     prewarm_ka: u64,
     bins: Vec<u32>,
+    /// Lowest and highest non-empty bin (`lo > hi` while empty): a percentile's bin is found
+    /// by scanning from the nearer one (the hybrid policy asks the 5th and the 99th, which
+    /// sit near the ends, at every idle time of a function).
+    lo: usize,
+    hi: usize,
     in_range: u64,
     out_of_range: u64,
     sum_sq: u64,
@@ -232,6 +237,8 @@ impl IdleHistogram {
         IdleHistogram {
             prewarm_ka: 0,
             bins: vec![0; n],
+            lo: usize::MAX,
+            hi: 0,
             in_range: 0,
             out_of_range: 0,
             sum_sq: 0,
@@ -245,6 +252,8 @@ impl IdleHistogram {
             let c = self.bins[b] as u64;
             self.sum_sq += 2 * c + 1;
             self.bins[b] += 1;
+            self.lo = self.lo.min(b);
+            self.hi = self.hi.max(b);
             self.in_range += 1;
         } else {
             self.out_of_range += 1;
@@ -262,6 +271,35 @@ impl IdleHistogram {
         w
     }
 
+    /// The first bin whose cumulative count reaches `pct` percent of the in-range samples (at
+    /// least one sample); the last bin when none does. Scans up from the lowest non-empty bin
+    /// for low percentiles, down from the highest for high ones: the same bin either way.
+    fn percentile_bin(&self, pct: f64) -> u64 {
+        let need = (pct / 100.0 * self.in_range as f64).max(1.0);
+        if (self.in_range as f64) < need {
+            // No bin reaches it (no sample at all, or a percentile over 100).
+            return self.bins.len() as u64 - 1;
+        }
+        if pct <= 50.0 {
+            let mut cum = 0u64;
+            for (i, &c) in self.bins.iter().enumerate().skip(self.lo) {
+                cum += c as u64;
+                if cum as f64 >= need {
+                    return i as u64;
+                }
+            }
+            unreachable!("the bins hold in_range >= need samples");
+        }
+        // Every sample is in bins ..= hi: walk down while the bins below still reach `need`.
+        let mut i = self.hi;
+        let mut below = self.in_range - self.bins[i] as u64;
+        while i > 0 && below as f64 >= need {
+            i -= 1;
+            below -= self.bins[i] as u64;
+        }
+        i as u64
+    }
+
     fn compute(&self, p: &HybridParams) -> (u64, u64) {
         let total = self.in_range + self.out_of_range;
         if total < p.min_samples as u64
@@ -277,19 +315,8 @@ impl IdleHistogram {
         if cv < p.cv_threshold {
             return (0, p.fallback_ns);
         }
-        let bin_at = |pct: f64| {
-            let need = (pct / 100.0 * self.in_range as f64).max(1.0);
-            let mut cum = 0u64;
-            for (i, &c) in self.bins.iter().enumerate() {
-                cum += c as u64;
-                if cum as f64 >= need {
-                    return i as u64;
-                }
-            }
-            self.bins.len() as u64 - 1
-        };
-        let head = bin_at(p.head_percentile) * p.bin_ns;
-        let tail = (bin_at(p.tail_percentile) + 1) * p.bin_ns;
+        let head = self.percentile_bin(p.head_percentile) * p.bin_ns;
+        let tail = (self.percentile_bin(p.tail_percentile) + 1) * p.bin_ns;
         let pre = (head as f64 * (1.0 - p.margin)).round() as u64;
         let end = (tail as f64 * (1.0 + p.margin)).round() as u64;
         (pre, end.saturating_sub(pre))
@@ -1469,5 +1496,44 @@ impl Platform {
     /// Whether records are kept.
     pub fn records_on(&self) -> bool {
         self.records_on
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdleHistogram;
+    use crate::policy::{HybridParams, NS_PER_S};
+    use rand::{Rng, SeedableRng};
+
+    /// The Fenwick search finds the bin a plain cumulative scan finds, for every percentile the
+    /// hybrid policy may ask, on histograms of several sizes and shapes.
+    #[test]
+    fn percentile_bins_match_a_cumulative_scan() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        for bins in [1u64, 2, 7, 64, 240, 257] {
+            let p = HybridParams {
+                range_ns: bins * 60 * NS_PER_S,
+                ..HybridParams::default()
+            };
+            let mut h = IdleHistogram::new(&p);
+            for _ in 0..2_000 {
+                // Mostly short idle times, some beyond the range.
+                let it = (rng.gen::<f64>().powi(3) * 1.2 * p.range_ns as f64) as u64;
+                h.record(it, &p);
+                for pct in [0.0, 0.5, 5.0, 33.3, 50.0, 50.1, 99.0, 99.9, 100.0, 150.0] {
+                    let need = (pct / 100.0 * h.in_range as f64).max(1.0);
+                    let mut cum = 0u64;
+                    let scan = h
+                        .bins
+                        .iter()
+                        .position(|&c| {
+                            cum += c as u64;
+                            cum as f64 >= need
+                        })
+                        .unwrap_or(h.bins.len() - 1) as u64;
+                    assert_eq!(h.percentile_bin(pct), scan, "{bins} bins, {pct}%");
+                }
+            }
+        }
     }
 }
