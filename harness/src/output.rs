@@ -8,6 +8,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use unitlab_results::platform::{HarnessOverhead, PlatformSummary, RunKind, ValidationReport};
 use unitlab_results::{MeasureResult, Summary};
 
 use crate::measure::Measurement;
@@ -210,6 +211,113 @@ pub fn table(r: &MeasureResult) -> String {
             "  ... and {} more errors in summary.json",
             r.errors.len() - 5
         );
+    }
+    out
+}
+
+/// The table `unitlab replay` and `unitlab simulate` print: one row per policy.
+pub fn platform_table(s: &PlatformSummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} on {}: {} invocations, {} functions",
+        match s.kind {
+            RunKind::Replay => "replay",
+            RunKind::Simulate => "simulation",
+        },
+        s.backend.name,
+        s.trace.invocations,
+        s.trace.functions
+    );
+    let _ = writeln!(
+        out,
+        "  {:<28} {:>11} {:>10} {:>10} {:>10} {:>6} {:>12}",
+        "policy", "cold starts", "cold rate", "e2e p50", "e2e p99", "idle", "idle GB-s"
+    );
+    let f = |v: Option<u64>| v.map(fmt_ns).unwrap_or_else(|| "-".into());
+    for r in &s.runs {
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>11} {:>10} {:>10} {:>10} {:>6} {:>12}",
+            r.policy,
+            r.counts.cold_starts,
+            r.counts
+                .cold_rate
+                .map_or("-".into(), |c| format!("{:.2}%", c * 100.0)),
+            f(r.latency.end_to_end.p50),
+            f(r.latency.end_to_end.p99),
+            r.usage
+                .idle_share
+                .map_or("-".into(), |c| format!("{:.0}%", c * 100.0)),
+            r.waiting
+                .idle_gb_seconds
+                .map_or("unknown".into(), |g| format!("{g:.4}")),
+        );
+    }
+    for r in &s.runs {
+        if let Some(h) = &r.harness {
+            harness_rows(&mut out, &r.policy, h);
+        }
+        for w in &r.warnings {
+            let _ = writeln!(out, "  warning ({}): {w}", r.policy);
+        }
+    }
+    out
+}
+
+/// Replay's hand-off times and the backend's own, for one policy.
+fn harness_rows(out: &mut String, policy: &str, h: &HarnessOverhead) {
+    let _ = writeln!(
+        out,
+        "  {policy}: where replayed start-ups and invokes went (wall clock)"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<14} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "", "n", "p50", "p90", "p99", "p99.9", "max"
+    );
+    row(out, "start handoff", &h.start_handoff);
+    row(out, "backend start", &h.backend_start);
+    row(out, "invoke handoff", &h.invoke_handoff);
+    row(out, "backend invoke", &h.backend_invoke);
+    row(out, "report lag", &h.report_lag);
+}
+
+/// The table `unitlab validate` prints: replay against simulation, figure by figure.
+pub fn validation_table(v: &ValidationReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "validate {} under {}: {} invocations, {} functions; calibration: {}",
+        v.backend, v.policy, v.trace.invocations, v.trace.functions, v.calibration.source
+    );
+    let _ = writeln!(
+        out,
+        "  {:<24} {:>16} {:>16} {:>10}",
+        "figure", "replay", "simulate", "relative"
+    );
+    for d in &v.differences {
+        let fmt = |x: Option<f64>| match x {
+            None => "-".to_string(),
+            Some(x) if d.name.ends_with("_ns") => fmt_ns(x.max(0.0).round() as u64),
+            Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+            Some(x) => format!("{x:.6}"),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<24} {:>16} {:>16} {:>10}",
+            d.name,
+            fmt(d.replay),
+            fmt(d.simulate),
+            d.relative
+                .map_or("-".into(), |r| format!("{:+.2}%", r * 100.0))
+        );
+    }
+    if let Some(h) = &v.replay.harness {
+        harness_rows(&mut out, &v.policy, h);
+    }
+    for w in &v.warnings {
+        let _ = writeln!(out, "  warning: {w}");
     }
     out
 }

@@ -67,6 +67,67 @@ fn measure_writes_raw_samples_and_summary() {
 }
 
 #[test]
+fn validate_prints_the_differences_and_the_harness_share() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = unitlab()
+        .args(["validate", "-b", "mock", "--trace", "synthetic:bursty"])
+        .args(["--span", "3s", "--time-scale", "4"])
+        .args(["--calibration", "assume:mock:1ms:1MiB", "-o"])
+        .arg(tmp.path())
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for row in [
+        "cold_starts",
+        "backend_startup_p50_ns",
+        "idle_gb_seconds",
+        "start handoff",
+        "backend start",
+        "invoke handoff",
+        "backend invoke",
+        "results: ",
+    ] {
+        assert!(text.contains(row), "{row} missing:\n{text}");
+    }
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(only_dir(tmp.path()).join("validation.json")).unwrap(),
+    )
+    .unwrap();
+    // Every replayed start and invoke is timed on both sides of its hand-off.
+    let h = &v["replay"]["harness"];
+    assert_eq!(
+        h["backend_start"]["count"],
+        v["replay"]["counts"]["units_started"]
+    );
+    assert_eq!(h["start_handoff"]["count"], h["backend_start"]["count"]);
+    assert_eq!(
+        h["backend_invoke"]["count"],
+        v["replay"]["counts"]["completed"]
+    );
+    // The simulated run has no harness.
+    assert!(v["simulate"].get("harness").is_none());
+}
+
+#[test]
+fn simulate_prints_one_row_per_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = unitlab()
+        .args(["simulate", "--trace", "synthetic:bursty"])
+        .args(["--calibration", "assume:wasm:5us:64KiB"])
+        .args(["--policy", "keepalive:10m", "--policy", "hybrid", "-o"])
+        .arg(tmp.path())
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for policy in ["none ", "keepalive-10m ", "hybrid "] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(policy)),
+            "{policy}missing:\n{text}"
+        );
+    }
+}
+
+#[test]
 fn unknown_backend_and_function_are_named() {
     unitlab()
         .args(["measure", "-b", "lambda"])

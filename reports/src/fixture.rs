@@ -331,6 +331,7 @@ fn platform_run(policy: &str, keep_alive: Option<f64>, bins: &[TimelineBin]) -> 
     };
     let alive = idle + exec + start;
     PlatformRun {
+        harness: None,
         kind: RunKind::Simulate,
         backend: "wasm".to_string(),
         policy: policy.to_string(),

@@ -21,6 +21,13 @@
 //!
 //! Units are used by one thread at a time (the `Unit` contract), so replay runs with a
 //! per-unit concurrency of 1; higher concurrency is simulated only.
+//!
+//! The hand-off to a worker thread is the harness's own cost, and it is inside every replayed
+//! start-up and execution (a sleeping worker takes tens to hundreds of microseconds to wake on
+//! a VM). Each start and invoke carries the instant it was sent; the worker stamps when it
+//! began and finished; [`ReplayOutcome::harness`] summarises the hand-offs apart from the
+//! backend's own start and invoke times, so a replayed start-up can be read as harness +
+//! backend, and `unitlab validate` compares the backend's part with the simulation too.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -30,7 +37,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use unitlab_backend::{Backend, BackendError, FunctionSpec, Prepared, Request, Unit, UnitMemory};
-use unitlab_results::platform::UnitMemorySample;
+use unitlab_results::platform::{HarnessOverhead, UnitMemorySample};
+use unitlab_results::Summary;
 use unitlab_workloads::TraceStream;
 
 use crate::platform::{Arrival, Driver, Job, Platform, UnitHandle};
@@ -91,17 +99,67 @@ pub struct ReplayOutcome {
     pub warnings: Vec<String>,
     /// Largest lag of an arrival behind its schedule, wall ns.
     pub max_arrival_lag_ns: u64,
+    /// The harness's own share of start-ups and executions.
+    pub harness: HarnessOverhead,
+}
+
+/// Raw hand-off and backend times, wall ns (summarised into [`HarnessOverhead`]).
+#[derive(Debug, Default)]
+struct HarnessTimes {
+    start_handoff: Vec<u64>,
+    invoke_handoff: Vec<u64>,
+    backend_start: Vec<u64>,
+    backend_invoke: Vec<u64>,
+    report_lag: Vec<u64>,
+}
+
+impl HarnessTimes {
+    fn ns(a: Instant, b: Instant) -> u64 {
+        b.saturating_duration_since(a).as_nanos() as u64
+    }
+
+    /// A start or invoke sent at `sent`, begun on a worker at `began`, finished at `at`,
+    /// handled by the main thread at `handled`.
+    fn record(
+        &mut self,
+        start: bool,
+        sent: Instant,
+        began: Instant,
+        at: Instant,
+        handled: Instant,
+    ) {
+        let (h, b) = if start {
+            (&mut self.start_handoff, &mut self.backend_start)
+        } else {
+            (&mut self.invoke_handoff, &mut self.backend_invoke)
+        };
+        h.push(Self::ns(sent, began));
+        b.push(Self::ns(began, at));
+        self.report_lag.push(Self::ns(at, handled));
+    }
+
+    fn summary(&self) -> HarnessOverhead {
+        HarnessOverhead {
+            start_handoff: Summary::from_nanos(&self.start_handoff),
+            invoke_handoff: Summary::from_nanos(&self.invoke_handoff),
+            backend_start: Summary::from_nanos(&self.backend_start),
+            backend_invoke: Summary::from_nanos(&self.backend_invoke),
+            report_lag: Summary::from_nanos(&self.report_lag),
+        }
+    }
 }
 
 enum Work {
     Start {
         slot: u32,
+        sent: Instant,
     },
     Invoke {
         slot: u32,
         job: u32,
         unit: Box<dyn Unit>,
         req: Request,
+        sent: Instant,
     },
     Stop {
         id: u64,
@@ -114,6 +172,8 @@ enum Done {
     Started {
         slot: u32,
         result: Result<Box<dyn Unit>, BackendError>,
+        sent: Instant,
+        began: Instant,
         at: Instant,
     },
     Invoked {
@@ -121,6 +181,8 @@ enum Done {
         job: u32,
         unit: Box<dyn Unit>,
         result: Result<unitlab_backend::Response, BackendError>,
+        sent: Instant,
+        began: Instant,
         at: Instant,
     },
     Stopped {
@@ -152,11 +214,14 @@ impl Pool {
                     };
                     let Ok(w) = w else { return };
                     let msg = match w {
-                        Work::Start { slot } => {
+                        Work::Start { slot, sent } => {
+                            let began = Instant::now();
                             let result = prepared.start();
                             Done::Started {
                                 slot,
                                 result,
+                                sent,
+                                began,
                                 at: Instant::now(),
                             }
                         }
@@ -165,13 +230,17 @@ impl Pool {
                             job,
                             mut unit,
                             req,
+                            sent,
                         } => {
+                            let began = Instant::now();
                             let result = unit.invoke(&req);
                             Done::Invoked {
                                 slot,
                                 job,
                                 unit,
                                 result,
+                                sent,
+                                began,
                                 at: Instant::now(),
                             }
                         }
@@ -242,7 +311,10 @@ impl Driver for ReplayDriver<'_> {
     fn start(&mut self, _now: u64, unit: UnitHandle, _job: Option<&Job>) -> Option<u64> {
         self.ensure(unit.slot);
         self.unit_ids[unit.slot as usize] = unit.id;
-        self.pool.send(Work::Start { slot: unit.slot });
+        self.pool.send(Work::Start {
+            slot: unit.slot,
+            sent: Instant::now(),
+        });
         self.unit_memory
     }
 
@@ -276,6 +348,7 @@ impl Driver for ReplayDriver<'_> {
             job: job_id,
             unit: b,
             req,
+            sent: Instant::now(),
         });
     }
 
@@ -346,6 +419,7 @@ pub fn replay<T: TraceStream>(
     let mut memory_samples = Vec::new();
     let mut verified = 0u64;
     let mut max_lag = 0u64;
+    let mut times = HarnessTimes::default();
     // Completions held for the trace's duration: (virtual time, job).
     let mut held: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
     let mut trace = trace;
@@ -444,6 +518,7 @@ pub fn replay<T: TraceStream>(
             &mut verified,
             &mut errors,
             &mut memory_samples,
+            &mut times,
         );
     }
     let end_v = vt(Instant::now()).max(last_v);
@@ -465,6 +540,7 @@ pub fn replay<T: TraceStream>(
                 &mut verified,
                 &mut errors,
                 &mut memory_samples,
+                &mut times,
             ),
             Err(_) => {
                 warnings.push(format!(
@@ -526,6 +602,7 @@ pub fn replay<T: TraceStream>(
         errors,
         warnings,
         max_arrival_lag_ns: max_lag,
+        harness: times.summary(),
     })
 }
 
@@ -542,9 +619,18 @@ fn handle(
     verified: &mut u64,
     errors: &mut Vec<String>,
     samples: &mut Vec<UnitMemorySample>,
+    times: &mut HarnessTimes,
 ) {
+    let handled = Instant::now();
     match msg {
-        Done::Started { slot, result, at } => {
+        Done::Started {
+            slot,
+            result,
+            sent,
+            began,
+            at,
+        } => {
+            times.record(true, sent, began, at, handled);
             let t = vt(at).max(*last_v);
             *last_v = t;
             match result {
@@ -565,8 +651,11 @@ fn handle(
             job,
             unit,
             result,
+            sent,
+            began,
             at,
         } => {
+            times.record(false, sent, began, at, handled);
             let t = vt(at).max(*last_v);
             *last_v = t;
             d.boxes[slot as usize] = Some(unit);

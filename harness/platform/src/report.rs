@@ -181,6 +181,7 @@ pub fn build_run(p: &Platform, pricing: &Pricing, info: RunInfo) -> PlatformRun 
         run_seconds: info.run_seconds,
         invocations_per_second: ips,
         warnings,
+        harness: None,
     }
 }
 

@@ -40,7 +40,7 @@ pub fn replay_run(
             out.errors[0]
         ));
     }
-    build_run(
+    let mut run = build_run(
         &out.platform,
         pricing,
         RunInfo {
@@ -56,7 +56,9 @@ pub fn replay_run(
             latency_divisor: opts.time_scale,
             warnings,
         },
-    )
+    );
+    run.harness = Some(out.harness.clone());
+    run
 }
 
 /// Builds a simulation's [`PlatformRun`].
@@ -108,6 +110,13 @@ pub fn differences(r: &PlatformRun, s: &PlatformRun) -> Vec<Difference> {
         Difference::new(
             "startup_p50_ns",
             f(r.latency.startup.p50),
+            f(s.latency.startup.p50),
+        ),
+        // The backend's own start, timed on the replay's worker thread (without the
+        // harness's hand-offs, which the calibration does not include either).
+        Difference::new(
+            "backend_startup_p50_ns",
+            f(r.harness.as_ref().and_then(|h| h.backend_start.p50)),
             f(s.latency.startup.p50),
         ),
         Difference::new(

@@ -337,6 +337,31 @@ pub struct PlatformRun {
     pub invocations_per_second: Option<f64>,
     /// Things the reader must know.
     pub warnings: Vec<String>,
+    /// Replay only: what the harness itself added to the start-ups and executions above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<HarnessOverhead>,
+}
+
+/// Replay's own share of its latencies, wall-clock ns, from instants taken on both sides of
+/// the hand-off between the replay's main thread and its worker threads. A replayed start-up
+/// is `start_handoff + backend_start`, an execution `invoke_handoff + backend_invoke` (+ the
+/// trace's hold): the hand-offs are the harness's cost, the rest the backend's. The simulator
+/// models only the backend's part (its calibration is measured without hand-offs), so
+/// `unitlab validate` compares `backend_start` with the simulated start-up as well.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HarnessOverhead {
+    /// Main thread sending a start to a worker beginning `Prepared::start`.
+    pub start_handoff: Summary,
+    /// Main thread sending an invoke to a worker beginning `Unit::invoke`.
+    pub invoke_handoff: Summary,
+    /// `Prepared::start` as timed on the worker.
+    pub backend_start: Summary,
+    /// `Unit::invoke` as timed on the worker.
+    pub backend_invoke: Summary,
+    /// A worker finishing to the main thread handling its result. Events are stamped with
+    /// the worker's instant, so this lag does not shift event times; it shows how busy the
+    /// main thread was.
+    pub report_lag: Summary,
 }
 
 /// `summary.json` of a replay or simulation.

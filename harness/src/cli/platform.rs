@@ -5,7 +5,17 @@ use anyhow::{Context, Result};
 use clap::Args;
 use unitlab_platform::cli::{ReplayArgs, SimulateArgs, ValidateArgs};
 
+use unitlab_results::platform::{PlatformSummary, ValidationReport};
+
 use super::unit::UnitArgs;
+
+/// Prints the table of the replay or simulation just written to `dir`.
+fn print_platform(dir: &std::path::Path) -> Result<()> {
+    let summary =
+        PlatformSummary::load(dir).with_context(|| format!("reading back {}", dir.display()))?;
+    print!("{}", unitlab::output::platform_table(&summary));
+    Ok(())
+}
 
 /// Replays a trace against a real backend under platform policies.
 #[derive(Debug, Args)]
@@ -28,6 +38,7 @@ impl ReplayCmd {
             .args
             .execute(&*backend, &spec, Some(env))
             .context("replay failed")?;
+        print_platform(&dir)?;
         println!("results: {}", dir.display());
         Ok(())
     }
@@ -46,6 +57,7 @@ impl SimulateCmd {
     pub fn execute(self) -> Result<()> {
         let env = unitlab::env::collect(self.args.seed);
         let dir = self.args.execute(Some(env)).context("simulation failed")?;
+        print_platform(&dir)?;
         println!("results: {}", dir.display());
         Ok(())
     }
@@ -73,6 +85,9 @@ impl ValidateCmd {
             .args
             .execute(&*backend, &spec, Some(env))
             .context("validation failed")?;
+        let report = ValidationReport::load(&dir)
+            .with_context(|| format!("reading back {}", dir.display()))?;
+        print!("{}", unitlab::output::validation_table(&report));
         println!("results: {}", dir.display());
         Ok(())
     }
