@@ -35,6 +35,7 @@ fn measure_loop(c: &mut Criterion) {
         size: 0,
         seed: 1,
         expect: None,
+        gap: std::time::Duration::ZERO,
         progress: None,
     };
     let mut g = c.benchmark_group("harness");

@@ -3,7 +3,9 @@
 //! The loop, per unit: `start` and the first `invoke` are timed apart and together form the
 //! cold sample; then `warm` invokes are timed one by one. Every response is verified *after*
 //! its timing stops, so verification never inflates a sample but a wrong answer still fails
-//! the unit. Stopping a unit is outside every timing. `prepare` runs once, before, and is
+//! the unit. With a `gap`, the loop sleeps that long before every timed start and invoke
+//! (outside the timing): back to back, a warm invoke finds its unit and the CPU's caches hot;
+//! after an idle gap, as a sparse request does, it may cost many times more. Stopping a unit is outside every timing. `prepare` runs once, before, and is
 //! reported as `prepare_ns`, never as a cold start.
 //!
 //! Memory is read in a separate phase: `memory_units` units are started and invoked once, all
@@ -39,6 +41,8 @@ pub struct Options {
     pub seed: u64,
     /// Expected value for user functions (`None`: user functions are unverified).
     pub expect: Option<u32>,
+    /// Idle time before every timed start and invoke (zero: back to back).
+    pub gap: std::time::Duration,
     /// Called after every unit of the cold-start loop, and every unit of the memory phase.
     pub progress: Option<fn(Progress)>,
 }
@@ -118,6 +122,7 @@ pub fn run(
             size: opts.size,
             seed: request_seed(opts.seed, unit, 0),
         };
+        idle(opts.gap);
         // Timed region: start + first invoke, nothing else.
         let t0 = Instant::now();
         let started = prepared.start();
@@ -229,6 +234,7 @@ pub fn run(
                 size: opts.size,
                 seed: 0,
             }),
+            gap_ns: opts.gap.as_nanos() as u64,
         },
         env,
         overhead,
@@ -294,6 +300,13 @@ impl Failures {
     }
 }
 
+/// Sleeps `gap` (nothing when zero).
+fn idle(gap: std::time::Duration) {
+    if !gap.is_zero() {
+        std::thread::sleep(gap);
+    }
+}
+
 fn warm_loop(
     u: &mut dyn Unit,
     spec: &FunctionSpec,
@@ -307,6 +320,7 @@ fn warm_loop(
             size: opts.size,
             seed: request_seed(opts.seed, unit, invoke),
         };
+        idle(opts.gap);
         let t0 = Instant::now();
         let r = u.invoke(&req);
         let t1 = Instant::now();
@@ -435,6 +449,7 @@ mod tests {
             size: 1,
             seed: 42,
             expect: None,
+            gap: std::time::Duration::ZERO,
             progress: None,
         }
     }

@@ -146,6 +146,13 @@ pub fn table(r: &MeasureResult) -> String {
         r.function.name,
         settings.join(", ")
     );
+    if r.config.gap_ns > 0 {
+        let _ = writeln!(
+            out,
+            "  each start and invoke after {} idle (--gap)",
+            fmt_ns(r.config.gap_ns)
+        );
+    }
     let _ = writeln!(
         out,
         "  {:<14} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10}",

@@ -128,6 +128,32 @@ fn simulate_prints_one_row_per_policy() {
 }
 
 #[test]
+fn measure_records_the_idle_gap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = unitlab()
+        .args([
+            "measure", "-b", "mock", "-u", "2", "-w", "2", "--gap", "1ms",
+        ])
+        .args(["--memory-units", "0", "-o"])
+        .arg(tmp.path())
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains("after 1.00 ms idle"), "{text}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(only_dir(tmp.path()).join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["config"]["gap_ns"], 1_000_000);
+    assert_eq!(summary["warm"]["count"], 4);
+    unitlab()
+        .args(["measure", "-b", "mock", "--gap", "soon"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--gap"));
+}
+
+#[test]
 fn unknown_backend_and_function_are_named() {
     unitlab()
         .args(["measure", "-b", "lambda"])

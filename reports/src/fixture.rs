@@ -238,6 +238,7 @@ fn run(spec: &Spec, units: u32, warm_per_unit: u32, seed: u64) -> Run {
             warm_per_unit,
             memory_units,
             request: Some(Request { size: 0, seed: 1 }),
+            gap_ns: 0,
         },
         env: env(seed),
         overhead: Overhead {

@@ -478,7 +478,8 @@ pub fn overhead(d: &ReportData) -> Table {
         "overhead",
         "Harness overhead",
         "Measured before every run: the timer's resolution and the cost of one empty timed \
-         sample (two clock reads and the bookkeeping). Figures near these are noise.",
+         sample (two clock reads and the bookkeeping). Figures near these are noise. Then the \
+         run's settings, with the idle gap before each timed call (0: back to back).",
         &[
             "run",
             "timer_resolution_ns",
@@ -487,6 +488,7 @@ pub fn overhead(d: &ReportData) -> Table {
             "units",
             "warm_per_unit",
             "memory_units",
+            "gap_ns",
         ],
     );
     for r in &d.runs {
@@ -500,6 +502,7 @@ pub fn overhead(d: &ReportData) -> Table {
             Cell::Count(Some(c.units as f64)),
             Cell::Count(Some(c.warm_per_unit as f64)),
             Cell::Count(Some(c.memory_units as f64)),
+            Cell::Ns(Some(c.gap_ns as f64)),
         ]);
     }
     t

@@ -162,6 +162,10 @@ pub struct MeasureConfig {
     pub memory_units: u32,
     /// The request sent.
     pub request: Option<Request>,
+    /// Idle time before every timed start and invoke, ns (0: back to back). With a gap, the
+    /// machine's caches and the unit cool down between calls, as under sparse traffic.
+    #[serde(default)]
+    pub gap_ns: u64,
 }
 
 /// One `unitlab measure` run: `summary.json`.

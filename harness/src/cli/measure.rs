@@ -31,6 +31,10 @@ pub struct MeasureCmd {
     /// Expected answer of a user function (catalogue functions are always verified).
     #[arg(long)]
     pub expect: Option<u32>,
+    /// Idle time before every timed start and invoke (e.g. `20ms`), as under sparse traffic:
+    /// back to back (the default), a warm invoke finds its unit and the CPU's caches hot.
+    #[arg(long, value_parser = parse_gap)]
+    pub gap: Option<std::time::Duration>,
     /// Where result directories go.
     #[arg(long, short, default_value = "results")]
     pub out: PathBuf,
@@ -40,6 +44,10 @@ pub struct MeasureCmd {
 }
 
 static BAR: std::sync::OnceLock<ProgressBar> = std::sync::OnceLock::new();
+
+fn parse_gap(s: &str) -> Result<std::time::Duration, String> {
+    unitlab_backend::units::parse_duration(s)
+}
 
 fn progress(p: Progress) {
     if let Some(bar) = BAR.get() {
@@ -81,6 +89,7 @@ impl MeasureCmd {
             size,
             seed: self.seed,
             expect: self.expect,
+            gap: self.gap.unwrap_or_default(),
             progress: (!self.quiet).then_some(progress as fn(Progress)),
         };
         let overhead = unitlab::overhead::measure(100_000);

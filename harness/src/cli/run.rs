@@ -120,6 +120,7 @@ impl RunCmd {
                     size,
                     seed: self.seed,
                     expect: None,
+                    gap: None,
                     out: measure_root.clone(),
                     quiet: self.quiet,
                 };
