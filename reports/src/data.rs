@@ -187,6 +187,14 @@ impl ReportData {
                     })
                     .collect();
                 if peers.len() > 1 {
+                    let gap = r.result.config.gap_ns;
+                    if peers.iter().any(|o| o.result.config.gap_ns != gap) {
+                        parts.push(if gap == 0 {
+                            "back to back".to_string()
+                        } else {
+                            format!("after {} idle", crate::format::ns(gap as f64))
+                        });
+                    }
                     for (k, v) in &r.result.backend.settings {
                         if peers
                             .iter()
@@ -222,16 +230,15 @@ impl ReportData {
             && self.validations.is_empty()
     }
 
-    /// The run the headline uses for a backend: its `noop` run if there is one, else the first.
+    /// The run the headline uses for a backend: its back-to-back `noop` run if there is one,
+    /// else its first back-to-back run, else its first.
     pub fn headline_run(&self, backend: &str) -> Option<&Run> {
-        let mut of_backend = self.runs.iter().filter(|r| r.backend() == backend);
-        let first = of_backend.next()?;
-        if first.result.function.name == "noop" {
-            return Some(first);
-        }
-        of_backend
+        let of_backend = || self.runs.iter().filter(|r| r.backend() == backend);
+        let back_to_back = || of_backend().filter(|r| r.result.config.gap_ns == 0);
+        back_to_back()
             .find(|r| r.result.function.name == "noop")
-            .or(Some(first))
+            .or_else(|| back_to_back().next())
+            .or_else(|| of_backend().next())
     }
 
     /// Every floor: the `process` runs' cold starts (fork/exec of the static runner), floors

@@ -426,6 +426,20 @@ fn labels_name_what_differs() {
     );
 }
 
+/// A run measured with an idle gap is labelled as such beside its back-to-back peer, and the
+/// headline keeps the back-to-back run.
+#[test]
+fn gap_runs_are_labelled_and_kept_out_of_the_headline() {
+    let a = fixture::measure_run("v8", 10, 1, 1).unwrap();
+    let mut gap = fixture::measure_run("v8", 10, 1, 2).unwrap();
+    gap.result.config.gap_ns = 20_000_000;
+    let mut d = ReportData::from_runs(vec![gap, a]);
+    d.relabel();
+    let labels: Vec<&str> = d.runs.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, ["v8 (after 20.0 ms idle)", "v8 (back to back)"]);
+    assert_eq!(d.headline_run("v8").unwrap().label, "v8 (back to back)");
+}
+
 #[test]
 fn figures_near_the_harness_overhead_are_flagged() {
     let mut run = fixture::measure_run("wasm", 20, 2, 1).unwrap();

@@ -45,7 +45,8 @@ pub struct MeasureCmd {
 
 static BAR: std::sync::OnceLock<ProgressBar> = std::sync::OnceLock::new();
 
-fn parse_gap(s: &str) -> Result<std::time::Duration, String> {
+/// Parses `--gap`: a duration with its unit (`20ms`).
+pub fn parse_gap(s: &str) -> Result<std::time::Duration, String> {
     unitlab_backend::units::parse_duration(s)
 }
 

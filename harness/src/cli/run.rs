@@ -5,6 +5,9 @@
 //! Unit counts per backend are sized so that the whole job finishes in a few minutes on two
 //! cores: a container cold start costs ~10^5 times a Wasm one, so each backend gets as many
 //! units as fit in a few seconds, never fewer than 20 cold starts (spread needs samples).
+//! Each backend's `noop` is measured twice: back to back (the best case, and the simulator's
+//! calibration) and with an idle `--gap` before every timed call (20 cold starts x 10 warm
+//! invokes), as sparse traffic meets it.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +38,9 @@ pub struct RunCmd {
     /// Wall-clock seconds of trace replayed on each in-process backend (0: no replay).
     #[arg(long, default_value_t = 20)]
     pub replay_seconds: u32,
+    /// Idle time before each timed call of the second `noop` measurement (0: skip it).
+    #[arg(long, default_value = "20ms", value_parser = super::measure::parse_gap)]
+    pub gap: std::time::Duration,
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
@@ -124,6 +130,13 @@ impl RunCmd {
                     out: measure_root.clone(),
                     quiet: self.quiet,
                 };
+                let gap_cmd = (f == Function::Noop && !self.gap.is_zero()).then(|| MeasureCmd {
+                    units: 20,
+                    warm: 10,
+                    memory_units: Some(0),
+                    gap: Some(self.gap),
+                    ..cmd.clone()
+                });
                 match cmd.run() {
                     Ok(dir) => {
                         if f == Function::Noop {
@@ -134,6 +147,16 @@ impl RunCmd {
                         // One backend failing must not lose the others' results.
                         eprintln!("[run] measure {k} {f} failed: {e:#}");
                         skipped.push(format!("{k} {f}: measurement failed: {e:#}"));
+                    }
+                }
+                if let Some(g) = gap_cmd {
+                    eprintln!(
+                        "[run] measure {k} {f} after {:?} idle: 20 cold starts x 10 warm",
+                        self.gap
+                    );
+                    if let Err(e) = g.run() {
+                        eprintln!("[run] measure {k} {f} with a gap failed: {e:#}");
+                        skipped.push(format!("{k} {f} with a gap: measurement failed: {e:#}"));
                     }
                 }
             }
