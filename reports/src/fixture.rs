@@ -10,8 +10,8 @@ use std::path::Path;
 
 use unitlab_backend::{BackendInfo, Function, FunctionSpec, Request};
 use unitlab_results::platform::{
-    CalibrationRecord, Costs, Counts, Difference, Latencies, MemorySource, ModelCost,
-    PayPerUsePrices, PlatformRun, PlatformSummary, Pricing, ProvisionedPrices, RunKind,
+    CalibrationRecord, Costs, Counts, Difference, HarnessOverhead, Latencies, MemorySource,
+    ModelCost, PayPerUsePrices, PlatformRun, PlatformSummary, Pricing, ProvisionedPrices, RunKind,
     TimelineBin, TraceInfo, Usage, ValidationReport, WaitingCost, PLATFORM_SCHEMA,
     VALIDATION_SCHEMA,
 };
@@ -490,7 +490,17 @@ pub fn validation() -> ValidationReport {
             Difference::new("idle_gb_seconds", Some(0.8), Some(0.83)),
             Difference::new("peak_live_units", Some(0.0), Some(3.0)),
         ],
-        replay: platform_run("keepalive-60s", Some(60.0), &bins),
+        replay: PlatformRun {
+            kind: RunKind::Replay,
+            harness: Some(HarnessOverhead {
+                start_handoff: Summary::from_nanos(&[61_000, 75_000, 92_000, 140_000]),
+                backend_start: Summary::from_nanos(&[96_000, 109_000, 121_000, 205_000]),
+                invoke_handoff: Summary::from_nanos(&[70_000, 98_000, 101_000, 188_000]),
+                backend_invoke: Summary::from_nanos(&[6_900, 7_900, 8_100, 34_000]),
+                report_lag: Summary::from_nanos(&[18_000, 22_000, 25_000, 81_000]),
+            }),
+            ..platform_run("keepalive-60s", Some(60.0), &bins)
+        },
         simulate: platform_run("keepalive-60s", Some(60.0), &bins),
         warnings: vec!["replay time scale 10x: sub-millisecond gaps are compressed".to_string()],
     }

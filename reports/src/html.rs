@@ -345,7 +345,7 @@ const SECTIONS: &[Section] = &[
         id: "platform",
         title: "Platform: replay and simulation",
         intro: "What a platform policy does with a trace: units kept alive, what waiting costs, and how far the simulation is from a replay on the real backend.",
-        tables: &["platform_runs", "validation"],
+        tables: &["platform_runs", "validation", "replay_harness"],
     },
     Section {
         id: "failures",

@@ -924,6 +924,50 @@ pub fn tables(d: &ReportData) -> Vec<Table> {
         ]),
         rows: Vec::new(),
     };
+    let mut harness = Table {
+        id: "replay_harness".to_string(),
+        title: "Replay: the harness's share".to_string(),
+        note: "Replay hands every start and invoke to a worker thread. A replayed start-up is \
+               start hand-off + backend start, an execution invoke hand-off + backend invoke \
+               (+ the trace's hold); the hand-offs are the harness's cost. Backend times are \
+               taken on the worker. Report lag (worker done to main thread) does not shift \
+               event times. Wall-clock ns."
+            .to_string(),
+        columns: cols(&[
+            "source", "backend", "policy", "part", "n", "p50_ns", "p99_ns", "max_ns",
+        ]),
+        rows: Vec::new(),
+    };
+    let mut harness_rows = |source: &str, r: &PlatformRun| {
+        let Some(h) = &r.harness else { return };
+        for (part, s) in [
+            ("start hand-off", &h.start_handoff),
+            ("backend start", &h.backend_start),
+            ("invoke hand-off", &h.invoke_handoff),
+            ("backend invoke", &h.backend_invoke),
+            ("report lag", &h.report_lag),
+        ] {
+            let ns = |v: Option<u64>| Cell::Ns(v.map(|v| v as f64));
+            harness.rows.push(vec![
+                Cell::text(source),
+                Cell::text(&r.backend),
+                Cell::text(&r.policy),
+                Cell::text(part),
+                Cell::Count(Some(s.count as f64)),
+                ns(s.p50),
+                ns(s.p99),
+                ns(s.max),
+            ]);
+        }
+    };
+    for p in &d.platforms {
+        for r in &p.summary.runs {
+            harness_rows("replay", r);
+        }
+    }
+    for v in &d.validations {
+        harness_rows("validate", &v.replay);
+    }
     for v in &d.validations {
         for x in &v.differences {
             val.rows.push(vec![
@@ -937,5 +981,5 @@ pub fn tables(d: &ReportData) -> Vec<Table> {
             ]);
         }
     }
-    vec![runs, val, env]
+    vec![runs, val, harness, env]
 }
