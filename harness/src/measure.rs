@@ -3,10 +3,12 @@
 //! The loop, per unit: `start` and the first `invoke` are timed apart and together form the
 //! cold sample; then `warm` invokes are timed one by one. Every response is verified *after*
 //! its timing stops, so verification never inflates a sample but a wrong answer still fails
-//! the unit. With a `gap`, the loop sleeps that long before every timed start and invoke
-//! (outside the timing): back to back, a warm invoke finds its unit and the CPU's caches hot;
-//! after an idle gap, as a sparse request does, it may cost many times more. Stopping a unit is outside every timing. `prepare` runs once, before, and is
+//! the unit. Stopping a unit is outside every timing. `prepare` runs once, before, and is
 //! reported as `prepare_ns`, never as a cold start.
+//!
+//! With a `gap`, the loop sleeps that long before every timed start and invoke (outside the
+//! timing): back to back, a warm invoke finds its unit and the CPU's caches hot; after an idle
+//! gap, as a sparse request does, it may cost many times more.
 //!
 //! Memory is read in a separate phase: `memory_units` units are started and invoked once, all
 //! kept alive, then each is asked for its memory and (for in-process backends) the process RSS

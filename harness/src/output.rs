@@ -116,6 +116,15 @@ pub fn fmt_bytes(b: f64) -> String {
     }
 }
 
+/// The header of [`row`]s.
+fn header(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "  {:<14} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "", "n", "p50", "p90", "p99", "p99.9", "max"
+    );
+}
+
 fn row(out: &mut String, label: &str, s: &Summary) {
     let f = |v: Option<u64>| v.map(fmt_ns).unwrap_or_else(|| "-".into());
     let _ = writeln!(
@@ -153,11 +162,7 @@ pub fn table(r: &MeasureResult) -> String {
             fmt_ns(r.config.gap_ns)
         );
     }
-    let _ = writeln!(
-        out,
-        "  {:<14} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "", "n", "p50", "p90", "p99", "p99.9", "max"
-    );
+    header(&mut out);
     row(&mut out, "cold start", &r.cold);
     row(&mut out, "  start", &r.cold_start_part);
     row(&mut out, "  first invoke", &r.cold_first_invoke);
@@ -278,16 +283,10 @@ fn harness_rows(out: &mut String, policy: &str, h: &HarnessOverhead) {
         out,
         "  {policy}: where replayed start-ups and invokes went (wall clock)"
     );
-    let _ = writeln!(
-        out,
-        "  {:<14} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "", "n", "p50", "p90", "p99", "p99.9", "max"
-    );
-    row(out, "start handoff", &h.start_handoff);
-    row(out, "backend start", &h.backend_start);
-    row(out, "invoke handoff", &h.invoke_handoff);
-    row(out, "backend invoke", &h.backend_invoke);
-    row(out, "report lag", &h.report_lag);
+    header(out);
+    for (part, s) in h.parts() {
+        row(out, part, s);
+    }
 }
 
 /// The table `unitlab validate` prints: replay against simulation, figure by figure.

@@ -130,21 +130,25 @@ fn simulate_prints_one_row_per_policy() {
 #[test]
 fn measure_records_the_idle_gap() {
     let tmp = tempfile::tempdir().unwrap();
+    let t0 = std::time::Instant::now();
     let out = unitlab()
         .args([
-            "measure", "-b", "mock", "-u", "2", "-w", "2", "--gap", "1ms",
+            "measure", "-b", "mock", "-u", "2", "-w", "2", "--gap", "100ms",
         ])
         .args(["--memory-units", "0", "-o"])
         .arg(tmp.path())
         .assert()
         .success();
+    // Six timed calls (2 cold, 4 warm), each after a sleep of at least the gap: a lower bound
+    // that holds on any machine (the same run without a gap takes ~30 ms), not a speed target.
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(6 * 100));
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    assert!(text.contains("after 1.00 ms idle"), "{text}");
+    assert!(text.contains("after 100.00 ms idle"), "{text}");
     let summary: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(only_dir(tmp.path()).join("summary.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(summary["config"]["gap_ns"], 1_000_000);
+    assert_eq!(summary["config"]["gap_ns"], 100_000_000);
     assert_eq!(summary["warm"]["count"], 4);
     unitlab()
         .args(["measure", "-b", "mock", "--gap", "soon"])

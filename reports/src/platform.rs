@@ -940,13 +940,7 @@ pub fn tables(d: &ReportData) -> Vec<Table> {
     };
     let mut harness_rows = |source: &str, r: &PlatformRun| {
         let Some(h) = &r.harness else { return };
-        for (part, s) in [
-            ("start hand-off", &h.start_handoff),
-            ("backend start", &h.backend_start),
-            ("invoke hand-off", &h.invoke_handoff),
-            ("backend invoke", &h.backend_invoke),
-            ("report lag", &h.report_lag),
-        ] {
+        for (part, s) in h.parts() {
             let ns = |v: Option<u64>| Cell::Ns(v.map(|v| v as f64));
             harness.rows.push(vec![
                 Cell::text(source),

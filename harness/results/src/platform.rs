@@ -364,6 +364,19 @@ pub struct HarnessOverhead {
     pub report_lag: Summary,
 }
 
+impl HarnessOverhead {
+    /// Each part with its label, in the order a replayed call goes through them.
+    pub fn parts(&self) -> [(&'static str, &Summary); 5] {
+        [
+            ("start handoff", &self.start_handoff),
+            ("backend start", &self.backend_start),
+            ("invoke handoff", &self.invoke_handoff),
+            ("backend invoke", &self.backend_invoke),
+            ("report lag", &self.report_lag),
+        ]
+    }
+}
+
 /// `summary.json` of a replay or simulation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlatformSummary {
