@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use unitlab_backend::{BackendInfo, Function, FunctionSpec, Request};
+use unitlab_backend::{BackendInfo, Boundary, Function, FunctionSpec, Request};
 use unitlab_results::platform::{
     CalibrationRecord, Costs, Counts, Difference, HarnessOverhead, Latencies, MemorySource,
     ModelCost, PayPerUsePrices, PlatformRun, PlatformSummary, Pricing, ProvisionedPrices, RunKind,
@@ -231,6 +231,13 @@ fn run(spec: &Spec, units: u32, warm_per_unit: u32, seed: u64) -> Run {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             in_process: spec.in_process,
+            boundary: match spec.name {
+                "process" => Some(Boundary::Process),
+                "container" => Some(Boundary::Namespaces),
+                "v8" | "deno" => Some(Boundary::RuntimeIsolate),
+                "wasm" => Some(Boundary::WasmInstance),
+                _ => None,
+            },
         },
         function: FunctionSpec::catalogue(Function::Noop),
         config: MeasureConfig {

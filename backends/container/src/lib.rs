@@ -342,6 +342,7 @@ impl Backend for ContainerBackend {
             versions: self.engine.versions.clone(),
             settings,
             in_process: false,
+            boundary: Some(unitlab_backend::Boundary::Namespaces),
         }
     }
 

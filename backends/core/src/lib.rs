@@ -168,6 +168,41 @@ pub struct BackendInfo {
     pub settings: BTreeMap<String, String>,
     /// Units live inside the harness process, so the process RSS delta is the unit's memory.
     pub in_process: bool,
+    /// Where the isolation boundary between two units lies (absent in results written before
+    /// it was recorded).
+    #[serde(default)]
+    pub boundary: Option<Boundary>,
+}
+
+/// Where the isolation boundary between two units of a backend lies: what a unit has of its
+/// own, from the heaviest to the lightest. The report orders its spectrum by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Boundary {
+    /// A process of its own: address space, file table, scheduled by the host kernel.
+    Process,
+    /// A process inside kernel namespaces and cgroups (an OCI container: runc, crun).
+    Namespaces,
+    /// A process whose system calls go to a user-space kernel (gVisor's sentry).
+    UserSpaceKernel,
+    /// A V8 isolate (heap + context) inside an already-running runtime process.
+    RuntimeIsolate,
+    /// A WebAssembly instance (Store + linear memory) inside a shared engine.
+    WasmInstance,
+}
+
+impl Boundary {
+    /// A short phrase for tables: "kernel namespaces + cgroups", "runtime isolate", ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            Boundary::Process => "process (address space)",
+            Boundary::Namespaces => "kernel namespaces + cgroups",
+            Boundary::UserSpaceKernel => "user-space kernel",
+            Boundary::RuntimeIsolate => "runtime isolate",
+            Boundary::WasmInstance => "Wasm instance",
+        }
+    }
 }
 
 /// Whether a backend can run here, and if not, how to fix it.

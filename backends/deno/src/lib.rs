@@ -286,6 +286,7 @@ impl Backend for DenoBackend {
             versions: self.binary.versions.clone(),
             settings,
             in_process: false,
+            boundary: Some(unitlab_backend::Boundary::RuntimeIsolate),
         }
     }
 

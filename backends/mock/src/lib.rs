@@ -145,6 +145,7 @@ impl Backend for MockBackend {
         let mut info = BackendInfo {
             name: "mock".into(),
             in_process: true,
+            boundary: None,
             ..BackendInfo::default()
         };
         info.versions

@@ -178,6 +178,7 @@ impl Backend for ProcessBackend {
             versions,
             settings,
             in_process: false,
+            boundary: Some(unitlab_backend::Boundary::Process),
         }
     }
 

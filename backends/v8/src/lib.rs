@@ -265,6 +265,7 @@ impl Backend for V8Backend {
             versions,
             settings,
             in_process: true,
+            boundary: Some(unitlab_backend::Boundary::RuntimeIsolate),
         }
     }
 

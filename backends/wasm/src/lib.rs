@@ -301,6 +301,7 @@ impl Backend for WasmBackend {
         let mut info = BackendInfo {
             name: "wasm".into(),
             in_process: true,
+            boundary: Some(unitlab_backend::Boundary::WasmInstance),
             ..BackendInfo::default()
         };
         info.versions
