@@ -15,6 +15,7 @@
 //! - [`output`]: the results directory (`summary.json` + CSVs, types in
 //!   `unitlab_results::platform`).
 //! - [`validate`]: replay vs simulation of the same trace.
+//! - [`frontier`]: the keep-alive frontier and the burstiness sweep of every measured model.
 //! - [`cli`]: the `unitlab replay | simulate | validate` argument structs.
 //!
 
@@ -22,6 +23,7 @@
 
 pub mod calibration;
 pub mod cli;
+pub mod frontier;
 pub mod heap;
 pub mod output;
 pub mod platform;
