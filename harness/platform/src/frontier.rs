@@ -18,7 +18,7 @@ use unitlab_results::frontier::{
     model_label, spectrum_rank, FrontierCurve, FrontierPoint, FrontierResult, MemoryBasis, Model,
     PointKind, TraceFrontier, TraceSummary, FRONTIER_SCHEMA,
 };
-use unitlab_results::platform::{Pricing, PlatformRun};
+use unitlab_results::platform::{PlatformRun, Pricing};
 use unitlab_results::{EnvRecord, MeasureResult};
 use unitlab_workloads::durations::DurationDist;
 use unitlab_workloads::synth::{GenConfig, Mix, MixProcess, Pattern, Popularity, Synthetic};
@@ -119,7 +119,11 @@ impl FrontierModel {
     }
 
     fn rank(&self) -> u32 {
-        spectrum_rank(&self.model.backend, &self.model.settings, self.model.boundary)
+        spectrum_rank(
+            &self.model.backend,
+            &self.model.settings,
+            self.model.boundary,
+        )
     }
 }
 
@@ -198,11 +202,8 @@ pub fn burstiness_traces(opts: &FrontierOptions) -> Result<Vec<SweepTrace>, Plat
             memory_bytes: None,
         };
         let gen = Synthetic::new(&pattern, &config)?;
-        let mut t = SweepTrace::collect(
-            &format!("on-fraction {f}"),
-            gen,
-            opts.dispersion_window_ns,
-        )?;
+        let mut t =
+            SweepTrace::collect(&format!("on-fraction {f}"), gen, opts.dispersion_window_ns)?;
         t.summary.on_fraction = Some(f);
         out.push(t);
     }
@@ -243,7 +244,13 @@ fn penalty(run: &PlatformRun) -> Option<u64> {
 }
 
 /// A point from a simulated keep-alive or hybrid run.
-fn point(kind: PointKind, keep_alive_ns: Option<u64>, label: String, run: &PlatformRun, pricing: &Pricing) -> FrontierPoint {
+fn point(
+    kind: PointKind,
+    keep_alive_ns: Option<u64>,
+    label: String,
+    run: &PlatformRun,
+    pricing: &Pricing,
+) -> FrontierPoint {
     let n = run.counts.invocations;
     let pp = pricing.pay_per_use.as_ref();
     let f = pp.map(|p| p.memory_unit.from_decimal_gb());
@@ -279,7 +286,12 @@ fn point(kind: PointKind, keep_alive_ns: Option<u64>, label: String, run: &Platf
 
 /// Provisioned for peak, from an unlimited keep-alive run: the units it started are each
 /// function's peak concurrency; they are held over the trace's span at the provisioned price.
-fn peak_point(unlimited: &PlatformRun, memory: Option<u64>, span_s: f64, pricing: &Pricing) -> FrontierPoint {
+fn peak_point(
+    unlimited: &PlatformRun,
+    memory: Option<u64>,
+    span_s: f64,
+    pricing: &Pricing,
+) -> FrontierPoint {
     let n = unlimited.counts.invocations;
     let units = unlimited.counts.units_started;
     let exec_gb = unlimited.usage.gb_seconds.map(|g| g.executing);
@@ -335,7 +347,13 @@ fn sim_one(
             progress: None,
         },
     )?;
-    Ok(sim_run(&cal.backend, &out.platform, out.run_seconds, cal, pricing))
+    Ok(sim_run(
+        &cal.backend,
+        &out.platform,
+        out.run_seconds,
+        cal,
+        pricing,
+    ))
 }
 
 /// One trace, every model: the keep-alive sweep, hybrid, provisioned for peak.
@@ -370,14 +388,23 @@ pub fn sweep(
             ));
         }
         let run = sim_one(trace, &Policy::hybrid(), &cal, pricing, opts.seed)?;
-        points.push(point(PointKind::Hybrid, None, "hybrid".into(), &run, pricing));
+        points.push(point(
+            PointKind::Hybrid,
+            None,
+            "hybrid".into(),
+            &run,
+            pricing,
+        ));
         let mut unlimited = Policy::fixed(UNLIMITED_NS);
         unlimited.keep_alive = KeepAlive::Fixed { ns: UNLIMITED_NS };
         let run = sim_one(trace, &unlimited, &cal, pricing, opts.seed)?;
         // With trace memory, the unit's memory varies per invocation: use the mean per unit.
         let memory = match opts.memory_basis {
             MemoryBasis::Unit => cal.memory_bytes,
-            MemoryBasis::UnitPlusTrace => run.memory_source.mean_bytes_per_unit.map(|v| v.round() as u64),
+            MemoryBasis::UnitPlusTrace => run
+                .memory_source
+                .mean_bytes_per_unit
+                .map(|v| v.round() as u64),
         };
         points.push(peak_point(&run, memory, trace.summary.span_s, pricing));
         curves.push(FrontierCurve {
@@ -433,4 +460,45 @@ pub fn write(dir: &Path, result: &FrontierResult) -> Result<std::path::PathBuf, 
     let path = dir.join("frontier.json");
     crate::output::write_json(&path, result)?;
     Ok(path)
+}
+
+/// The traces of the main job's frontier: `user` (a trace the user gave, named) or the
+/// default bursty workload, then an Azure-2019-shaped day (200 functions, 200 000
+/// invocations, diurnal, heavy-tailed popularity) where keep-alives of minutes matter.
+pub fn main_traces(
+    user: Option<(String, unitlab_workloads::BoxedTrace)>,
+    seed: u64,
+    window_ns: u64,
+) -> Result<Vec<SweepTrace>, PlatformError> {
+    let first = match user {
+        Some((name, t)) => SweepTrace::collect(&name, t, window_ns)?,
+        None => SweepTrace::collect(
+            "default bursty",
+            unitlab_workloads::default_bursty(seed),
+            window_ns,
+        )?,
+    };
+    let day = crate::synth::AzureLikeDay::new(200, 1440, 200_000.0, seed);
+    let day = SweepTrace::collect("Azure-shaped day", day, window_ns)?;
+    Ok(vec![first, day])
+}
+
+/// The main job's sweep: models from `measure_dirs` (each a `unitlab measure` result of a
+/// backend's `noop`), the [`main_traces`] and the burstiness traces; writes
+/// `out/frontier.json` and returns its path.
+pub fn main_job(
+    measure_dirs: &[std::path::PathBuf],
+    user_trace: Option<(String, unitlab_workloads::BoxedTrace)>,
+    pricing: &Pricing,
+    opts: &FrontierOptions,
+    env: Option<EnvRecord>,
+    out: &Path,
+) -> Result<std::path::PathBuf, PlatformError> {
+    let models = measure_dirs
+        .iter()
+        .map(|d| FrontierModel::from_measure(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let traces = main_traces(user_trace, opts.seed, opts.dispersion_window_ns)?;
+    let result = run(&traces, &models, pricing, opts, env)?;
+    write(out, &result)
 }

@@ -45,7 +45,10 @@ fn keep_alive_trades_idle_cost_for_cold_starts_exactly() {
         on_fractions: vec![],
         ..FrontierOptions::default()
     };
-    let models = [model("container", 500 * MS, 1 << 30), model("wasm", 20_000, 64 << 10)];
+    let models = [
+        model("container", 500 * MS, 1 << 30),
+        model("wasm", 20_000, 64 << 10),
+    ];
     let f = sweep(&trace(), &models, &pricing, &opts).unwrap();
     let c = &f.curves[0];
     let cold: Vec<u64> = c.points.iter().map(|p| p.cold_starts).collect();
@@ -82,7 +85,10 @@ fn keep_alive_trades_idle_cost_for_cold_starts_exactly() {
         "one cold start in four invocations is always above p99"
     );
     let w = &f.curves[1];
-    assert_eq!(w.cheapest_meeting(target).map(|p| p.label.as_str()), Some("0"));
+    assert_eq!(
+        w.cheapest_meeting(target).map(|p| p.label.as_str()),
+        Some("0")
+    );
     // 20 us of start-up is within the latency histogram's resolution at 10 ms.
     assert!(w.scale_to_zero().unwrap().p99_penalty_ns.unwrap() <= 100_000);
 }
@@ -119,7 +125,10 @@ fn run_orders_models_by_the_spectrum_and_fills_every_sweep() {
         burst_span_s: 120.0,
         ..FrontierOptions::default()
     };
-    let models = [model("wasm", 20_000, 64 << 10), model("container", 500 * MS, 4 << 20)];
+    let models = [
+        model("wasm", 20_000, 64 << 10),
+        model("container", 500 * MS, 4 << 20),
+    ];
     let r = run(&[trace()], &models, &pricing, &opts, None).unwrap();
     let names: Vec<&str> = r.models.iter().map(|m| m.label.as_str()).collect();
     assert_eq!(names, ["container", "wasm"]);

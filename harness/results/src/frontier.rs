@@ -172,7 +172,8 @@ impl FrontierCurve {
             .filter(|p| p.p99_penalty_ns.is_some_and(|x| x <= target_ns))
             .min_by(|a, b| {
                 let c = |p: &FrontierPoint| p.memory_cost.unwrap_or(f64::INFINITY);
-                c(a).total_cmp(&c(b)).then(a.keep_alive_ns.cmp(&b.keep_alive_ns))
+                c(a).total_cmp(&c(b))
+                    .then(a.keep_alive_ns.cmp(&b.keep_alive_ns))
             })
     }
 

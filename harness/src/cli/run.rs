@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser};
 use unitlab::BackendKind;
 use unitlab_backend::{Availability, Function};
+use unitlab_results::frontier::MemoryBasis;
 
 use super::measure::MeasureCmd;
 use super::unit::UnitArgs;
@@ -41,9 +42,39 @@ pub struct RunCmd {
     /// Idle time before each timed call of the second `noop` measurement (0: skip it).
     #[arg(long, default_value = "20ms", value_parser = super::measure::parse_gap)]
     pub gap: std::time::Duration,
+    /// Your own traffic: a trace file in any format `unitlab trace` reads (or a
+    /// `synthetic:` generator). The simulation, the keep-alive frontier, the summary and the
+    /// cost tables use it instead of the built-in bursty workload, and name it.
+    #[arg(long)]
+    pub trace: Option<String>,
+    /// With --trace: keep only arrivals before this time (e.g. `1h`).
+    #[arg(long, requires = "trace")]
+    pub span: Option<String>,
+    /// How to load --trace.
+    #[command(flatten)]
+    pub load: unitlab_workloads::LoadOptions,
+    /// Memory a unit is priced for in the keep-alive frontier: `unit` (its own measured
+    /// memory: what sets the execution models apart) or `unit+trace` (plus the trace's
+    /// per-invocation memory, the function's working set).
+    #[arg(long, default_value = "unit", value_parser = parse_memory_basis)]
+    pub memory_basis: MemoryBasis,
+    /// The frontier's latency target: the p99 latency cold starts may add.
+    #[arg(long, default_value = "10ms", value_parser = super::measure::parse_gap)]
+    pub latency_target: std::time::Duration,
+    /// Skip the node-runtime container (the JS catalogue, one node process per container).
+    #[arg(long)]
+    pub no_node_container: bool,
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+fn parse_memory_basis(s: &str) -> Result<MemoryBasis, String> {
+    match s {
+        "unit" => Ok(MemoryBasis::Unit),
+        "unit+trace" => Ok(MemoryBasis::UnitPlusTrace),
+        o => Err(format!("`{o}`: expected `unit` or `unit+trace`")),
+    }
 }
 
 /// (cold starts for noop, for cpu and alloc, warm invokes per unit, units alive for memory)
@@ -97,8 +128,19 @@ impl RunCmd {
         // 1. Measure.
         let measure_root = root.join("measure");
         let mut noop_dirs: Vec<(BackendKind, PathBuf)> = Vec::new();
+        // The node-runtime container (same JS catalogue as v8 and deno, one node process per
+        // container) goes into the frontier and the summary, not the simulate/validate steps.
+        let mut node_dir: Option<PathBuf> = None;
+        let mut jobs: Vec<(BackendKind, bool)> = Vec::new();
         for &k in &available {
-            let (noop_units, other_units, warm, memory_units) = plan(k);
+            jobs.push((k, false));
+            if k == BackendKind::Container && !self.no_node_container {
+                jobs.push((k, true));
+            }
+        }
+        for (k, node) in jobs {
+            let (noop_units, other_units, warm, memory_units) =
+                if node { (20, 20, 5, 10) } else { plan(k) };
             let scaled = |n: u32| ((n as f64 * self.scale).round() as u32).max(20);
             for f in Function::ALL {
                 let units = scaled(if f == Function::Noop {
@@ -117,9 +159,18 @@ impl RunCmd {
                     Function::Cpu => Some(64),
                     Function::Alloc => Some(16),
                 };
-                eprintln!("[run] measure {k} {f}: {units} cold starts x {warm} warm");
+                let k_name = if node {
+                    format!("{k} (image=node)")
+                } else {
+                    k.to_string()
+                };
+                eprintln!("[run] measure {k_name} {f}: {units} cold starts x {warm} warm");
+                let mut unit = UnitArgs::defaults(k, f.name());
+                if node {
+                    unit.opts.push(("image".into(), "node".into()));
+                }
                 let cmd = MeasureCmd {
-                    unit: UnitArgs::defaults(k, f.name()),
+                    unit,
                     units,
                     warm,
                     memory_units: Some(mem),
@@ -130,23 +181,22 @@ impl RunCmd {
                     out: measure_root.clone(),
                     quiet: self.quiet,
                 };
-                let gap_cmd = (f == Function::Noop && !self.gap.is_zero()).then(|| MeasureCmd {
-                    units: 20,
-                    warm: 10,
-                    memory_units: Some(0),
-                    gap: Some(self.gap),
-                    ..cmd.clone()
-                });
+                let gap_cmd =
+                    (f == Function::Noop && !node && !self.gap.is_zero()).then(|| MeasureCmd {
+                        units: 20,
+                        warm: 10,
+                        memory_units: Some(0),
+                        gap: Some(self.gap),
+                        ..cmd.clone()
+                    });
                 match cmd.run() {
-                    Ok(dir) => {
-                        if f == Function::Noop {
-                            noop_dirs.push((k, dir));
-                        }
-                    }
+                    Ok(dir) if f == Function::Noop && node => node_dir = Some(dir),
+                    Ok(dir) if f == Function::Noop => noop_dirs.push((k, dir)),
+                    Ok(_) => {}
                     Err(e) => {
                         // One backend failing must not lose the others' results.
-                        eprintln!("[run] measure {k} {f} failed: {e:#}");
-                        skipped.push(format!("{k} {f}: measurement failed: {e:#}"));
+                        eprintln!("[run] measure {k_name} {f} failed: {e:#}");
+                        skipped.push(format!("{k_name} {f}: measurement failed: {e:#}"));
                     }
                 }
                 if let Some(g) = gap_cmd {
@@ -192,12 +242,32 @@ impl RunCmd {
                 "[run] simulate the default bursty workload on {} backends",
                 noop_dirs.len()
             );
-            let args = SimWrap::try_parse_from(&argv)
+            let mut args = SimWrap::try_parse_from(&argv)
                 .context("building the simulate command")?
                 .args;
+            if let Some(t) = self.trace_args() {
+                args.trace = t;
+            }
             let env = unitlab::env::collect(self.seed);
             if let Err(e) = args.execute(Some(env)) {
                 eprintln!("[run] simulation failed: {e:#}");
+            }
+        }
+
+        // 2b. The keep-alive frontier and the burstiness sweep, from the same calibrations.
+        if !noop_dirs.is_empty() {
+            let dirs: Vec<PathBuf> = noop_dirs
+                .iter()
+                .map(|(_, d)| d.clone())
+                .chain(node_dir.clone())
+                .collect();
+            eprintln!(
+                "[run] keep-alive frontier and burstiness sweep on {} models",
+                dirs.len()
+            );
+            if let Err(e) = self.frontier(&dirs, &root) {
+                eprintln!("[run] frontier failed: {e:#}");
+                skipped.push(format!("keep-alive frontier: {e:#}"));
             }
         }
 
@@ -228,6 +298,48 @@ impl RunCmd {
         let index = std::fs::canonicalize(&files.index).unwrap_or(files.index);
         println!("{}", index.display());
         Ok(())
+    }
+
+    /// `--trace` as the platform commands' trace options.
+    fn trace_args(&self) -> Option<unitlab_platform::cli::TraceArgs> {
+        self.trace
+            .as_ref()
+            .map(|t| unitlab_platform::cli::TraceArgs {
+                trace: t.clone(),
+                span: self.span.clone(),
+                trace_seed: self.seed,
+                load: self.load.clone(),
+            })
+    }
+
+    fn frontier(&self, dirs: &[PathBuf], root: &Path) -> Result<PathBuf> {
+        use unitlab_platform::frontier::{main_job, FrontierOptions};
+        let user = match self.trace_args() {
+            Some(t) => {
+                let name = Path::new(&t.trace)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| t.trace.clone());
+                Some((name, t.open()?))
+            }
+            None => None,
+        };
+        let opts = FrontierOptions {
+            memory_basis: self.memory_basis,
+            latency_target_ns: self.latency_target.as_nanos() as u64,
+            seed: self.seed,
+            ..FrontierOptions::default()
+        };
+        let pricing = unitlab_platform::report::load_pricing(None)?;
+        let env = unitlab::env::collect(self.seed);
+        Ok(main_job(
+            dirs,
+            user,
+            &pricing,
+            &opts,
+            Some(env),
+            &root.join("frontier"),
+        )?)
     }
 
     fn validate(&self, kind: BackendKind, calibration: &Path, root: &Path) -> Result<()> {
