@@ -37,8 +37,11 @@ pub mod compare;
 pub mod data;
 pub mod fixture;
 pub mod format;
+pub mod frontier;
 pub mod html;
 pub mod platform;
+pub mod style;
+pub mod summary;
 pub mod tables;
 
 use std::path::PathBuf;
