@@ -679,7 +679,7 @@ impl Latency {
     }
 }
 
-/// Everything a run records, for [`crate::report`].
+/// Everything a run records, for [`crate::pricing`].
 #[derive(Debug, Clone, Default)]
 pub struct Records {
     /// Per invocation (when records are on).
