@@ -23,6 +23,8 @@
 pub mod calibration;
 pub mod cli;
 pub mod heap;
+mod hybrid;
+mod latency;
 pub mod output;
 pub mod platform;
 pub mod policy;
@@ -30,6 +32,7 @@ pub mod pricing;
 pub mod replay;
 pub mod sim;
 pub mod synth;
+mod timeline;
 pub mod validate;
 
 pub use calibration::{Calibration, Execution, Startup};
