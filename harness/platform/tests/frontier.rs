@@ -6,7 +6,7 @@ use unitlab_platform::frontier::{
     burstiness_traces, run, sweep, FrontierModel, FrontierOptions, SweepTrace,
 };
 use unitlab_platform::policy::NS_PER_S;
-use unitlab_platform::report::load_pricing;
+use unitlab_platform::pricing::load_pricing;
 use unitlab_platform::synth::{inv, MemTrace};
 use unitlab_results::frontier::{Model, PointKind};
 

@@ -4,7 +4,7 @@
 
 use unitlab_platform::calibration::Calibration;
 use unitlab_platform::policy::{Policy, NS_PER_S};
-use unitlab_platform::report::load_pricing;
+use unitlab_platform::pricing::load_pricing;
 use unitlab_platform::sim::{simulate, SimOptions};
 use unitlab_platform::synth::inv;
 use unitlab_platform::validate::sim_run;

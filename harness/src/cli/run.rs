@@ -330,7 +330,7 @@ impl RunCmd {
             seed: self.seed,
             ..FrontierOptions::default()
         };
-        let pricing = unitlab_platform::report::load_pricing(None)?;
+        let pricing = unitlab_platform::pricing::load_pricing(None)?;
         let env = unitlab::env::collect(self.seed);
         Ok(main_job(
             dirs,

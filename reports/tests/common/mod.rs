@@ -35,7 +35,7 @@ pub fn write_frontier(results: &Path) {
     };
     let mut traces = main_traces(None, 1, NS_PER_S).unwrap();
     traces.truncate(1);
-    let pricing = unitlab_platform::report::load_pricing(None).unwrap();
+    let pricing = unitlab_platform::pricing::load_pricing(None).unwrap();
     let r = run(&traces, &models, &pricing, &opts, None).unwrap();
     write(&results.join("frontier"), &r).unwrap();
 }
