@@ -56,6 +56,10 @@ pub fn sig3(x: f64) -> String {
 
 /// Formats a ratio: `42×`, `1.30×`.
 pub fn ratio(x: f64) -> String {
+    if x > 0.0 && x < 0.01 {
+        // `0.000×` says nothing: write a small ratio as a fraction.
+        return format!("1/{}×", count((1.0 / x).round()));
+    }
     format!("{}×", sig3(x))
 }
 

@@ -66,6 +66,8 @@ pub struct FrontierOptions {
     pub burst_span_s: f64,
     /// Functions in every burstiness trace.
     pub burst_functions: u32,
+    /// Invocations of the Azure-shaped day of [`main_traces`].
+    pub day_invocations: f64,
 }
 
 impl Default for FrontierOptions {
@@ -80,6 +82,7 @@ impl Default for FrontierOptions {
             burst_rate_per_s: 2.0,
             burst_span_s: 3600.0,
             burst_functions: 10,
+            day_invocations: 200_000.0,
         }
     }
 }
@@ -463,13 +466,14 @@ pub fn write(dir: &Path, result: &FrontierResult) -> Result<std::path::PathBuf, 
 }
 
 /// The traces of the main job's frontier: `user` (a trace the user gave, named) or the
-/// default bursty workload, then an Azure-2019-shaped day (200 functions, 200 000
-/// invocations, diurnal, heavy-tailed popularity) where keep-alives of minutes matter.
+/// default bursty workload, then an Azure-2019-shaped day (200 functions,
+/// `opts.day_invocations` invocations, diurnal, heavy-tailed popularity) where keep-alives of
+/// minutes matter.
 pub fn main_traces(
     user: Option<(String, unitlab_workloads::BoxedTrace)>,
-    seed: u64,
-    window_ns: u64,
+    opts: &FrontierOptions,
 ) -> Result<Vec<SweepTrace>, PlatformError> {
+    let (seed, window_ns) = (opts.seed, opts.dispersion_window_ns);
     let first = match user {
         Some((name, t)) => SweepTrace::collect(&name, t, window_ns)?,
         None => SweepTrace::collect(
@@ -478,7 +482,7 @@ pub fn main_traces(
             window_ns,
         )?,
     };
-    let day = crate::synth::AzureLikeDay::new(200, 1440, 200_000.0, seed);
+    let day = crate::synth::AzureLikeDay::new(200, 1440, opts.day_invocations, seed);
     let day = SweepTrace::collect("Azure-shaped day", day, window_ns)?;
     Ok(vec![first, day])
 }
@@ -498,7 +502,7 @@ pub fn main_job(
         .iter()
         .map(|d| FrontierModel::from_measure(d))
         .collect::<Result<Vec<_>, _>>()?;
-    let traces = main_traces(user_trace, opts.seed, opts.dispersion_window_ns)?;
+    let traces = main_traces(user_trace, opts)?;
     let result = run(&traces, &models, pricing, opts, env)?;
     write(out, &result)
 }

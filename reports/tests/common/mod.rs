@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use unitlab_platform::frontier::{main_traces, run, write, FrontierModel, FrontierOptions};
-use unitlab_platform::policy::NS_PER_S;
 
 /// Simulates the frontier of every back-to-back `noop` measure result under `results` (one per
 /// model), on the default bursty workload and short burstiness traces, and writes it there.
@@ -31,9 +30,10 @@ pub fn write_frontier(results: &Path) {
     }
     let opts = FrontierOptions {
         burst_span_s: 600.0,
+        day_invocations: 2_000.0,
         ..FrontierOptions::default()
     };
-    let mut traces = main_traces(None, 1, NS_PER_S).unwrap();
+    let mut traces = main_traces(None, &opts).unwrap();
     traces.truncate(1);
     let pricing = unitlab_platform::pricing::load_pricing(None).unwrap();
     let r = run(&traces, &models, &pricing, &opts, None).unwrap();
