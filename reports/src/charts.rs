@@ -439,7 +439,14 @@ fn latency_ranges(
             .caption(title, (FONT, 20))
             .margin(14)
             .x_label_area_size(44)
-            .y_label_area_size(150)
+            .y_label_area_size(
+                labels
+                    .iter()
+                    .map(|l| crate::style::text_width(l, 13))
+                    .max()
+                    .unwrap_or(0)
+                    + 16,
+            )
             .build_cartesian_2d((lo..hi_axis).log_scale(), categories(data.len(), true))?;
         c.configure_mesh()
             .disable_y_mesh()
@@ -610,7 +617,7 @@ pub fn density(data: &DensityData) -> Result<String, ReportError> {
         .map(|l| {
             LegendEntry::new(
                 format!(
-                    "{} ({} per unit, {} view)",
+                    "{}: {} ({})",
                     l.label,
                     format::bytes(l.bytes_per_unit),
                     l.view

@@ -454,6 +454,9 @@ const SECTIONS: &[Section] = &[
 /// Tables longer than this go into a collapsed `<details>`.
 pub const MAX_OPEN_ROWS: usize = 12;
 
+/// Tables shown open (when not longer than [`MAX_OPEN_ROWS`]); the others are collapsed.
+const OPEN_TABLES: &[&str] = &["cost_of_waiting", "validation"];
+
 fn table_html(t: &Table, collapse: bool) -> String {
     let inner = format!(
         "<p class=\"note\">{note}</p>\n<div class=\"table-wrap\">\n{table}</div>\n<p class=\"csv\">CSV: <a href=\"tables/{id}.csv\">tables/{id}.csv</a></p>\n",
@@ -657,10 +660,11 @@ pub fn render_html(
                 <code>process</code> backend (fork/exec of the static runner) or add a \
                 <code>floors.json</code> (e.g. <code>runc run</code> of an OCI bundle) to show one.</p>\n");
         }
-        let collapse = matches!(s.id, "failures" | "environment");
         for id in s.tables {
             if let Some(t) = tables.iter().find(|t| t.id == *id) {
-                body.push_str(&table_html(t, collapse));
+                // The sections lead with their chart and takeaway; the full tables (with
+                // their CSV) are one click away. The compact cost-of-waiting table stays open.
+                body.push_str(&table_html(t, !OPEN_TABLES.contains(id)));
             }
         }
         body.push_str("</section>\n");

@@ -78,7 +78,7 @@ impl LegendEntry {
 const LEGEND_FONT_PX: u32 = 12;
 const LEGEND_ROW_PX: u32 = 18;
 
-/// Width a legend column needs: the longest label at ~0.6 em per character, plus the swatch.
+/// Width a legend column needs: the longest label at ~0.66 em per character, plus the swatch.
 pub fn legend_width(entries: &[LegendEntry]) -> u32 {
     if entries.is_empty() {
         return 0;
@@ -88,12 +88,12 @@ pub fn legend_width(entries: &[LegendEntry]) -> u32 {
         .map(|e| e.label.chars().count())
         .max()
         .unwrap_or(0) as u32;
-    (chars * LEGEND_FONT_PX * 62 / 100 + 44).clamp(90, 340)
+    (chars * LEGEND_FONT_PX * 66 / 100 + 44).clamp(90, 420)
 }
 
-/// Width `text` takes at `px` pixels (an estimate for layout: ~0.6 em per character).
+/// Width `text` takes at `px` pixels (an estimate for layout: ~0.66 em per character).
 pub fn text_width(text: &str, px: u32) -> u32 {
-    text.chars().count() as u32 * px * 62 / 100
+    text.chars().count() as u32 * px * 66 / 100
 }
 
 /// The legend as SVG: a column of entries starting at (`x`, `y`).
@@ -143,7 +143,24 @@ pub fn render_with_legend(
     if entries.is_empty() {
         return Ok(svg);
     }
-    let legend = legend_svg(entries, size.0 - lw + 8, 48);
+    // A label longer than the widest column is shortened (the table has it in full).
+    let max_chars = ((lw - 44) * 100 / (LEGEND_FONT_PX * 66)) as usize;
+    let fitted: Vec<LegendEntry> = entries
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            if e.label.chars().count() > max_chars {
+                e.label = e
+                    .label
+                    .chars()
+                    .take(max_chars.saturating_sub(1))
+                    .collect::<String>()
+                    + "…";
+            }
+            e
+        })
+        .collect();
+    let legend = legend_svg(&fitted, size.0 - lw + 8, 48);
     Ok(match svg.rfind("</svg>") {
         Some(i) => format!("{}{legend}{}", &svg[..i], &svg[i..]),
         None => svg,
