@@ -571,25 +571,33 @@ pub fn takeaway(d: &ReportData, section: &str) -> Option<String> {
     }
 }
 
-/// Warnings for the top of the page: one line per run at most (a run's notes joined, the
-/// full list under Warnings and failures).
+/// Warnings for the top of the page: one line per backend at most (its runs' notes, the
+/// first in full and a count of the rest; the full list is under Warnings and failures).
 fn top_warnings(d: &ReportData) -> Vec<String> {
     let mut warns: Vec<String> = d.warnings.clone();
+    let mut by_backend: Vec<(String, Vec<String>)> = Vec::new();
     for r in &d.runs {
-        let mut notes: Vec<String> = r.result.warnings.clone();
-        notes.extend(tables::overhead_warnings(r));
+        let mut notes: Vec<String> = Vec::new();
         if !r.result.errors.is_empty() {
-            notes.insert(
-                0,
-                format!("{} failed units or invokes", r.result.errors.len()),
-            );
+            notes.push(format!("{} failed units or invokes", r.result.errors.len()));
         }
+        notes.extend(r.result.warnings.iter().cloned());
+        notes.extend(tables::overhead_warnings(r));
+        let notes: Vec<String> = notes
+            .into_iter()
+            .map(|n| format!("{}: {n}", r.label))
+            .collect();
+        match by_backend.iter_mut().find(|(b, _)| b == r.backend()) {
+            Some((_, v)) => v.extend(notes),
+            None => by_backend.push((r.backend().to_string(), notes)),
+        }
+    }
+    for (_, notes) in by_backend {
         match notes.len() {
             0 => {}
-            1 => warns.push(format!("{}: {}", r.label, notes[0])),
+            1 => warns.push(notes[0].clone()),
             n => warns.push(format!(
-                "{}: {} (+{} more notes under Warnings and failures)",
-                r.label,
+                "{} (+{} more notes under Warnings and failures)",
                 notes[0],
                 n - 1
             )),

@@ -240,10 +240,40 @@ fn per_million(x: Option<f64>, n: u64) -> Option<f64> {
     x.filter(|_| n > 0).map(|v| v / n as f64 * 1e6)
 }
 
+/// The p99, over every invocation, of the time spent waiting on a unit start (0 for a warm
+/// invocation): 0 when at most 1% of invocations were cold, else the start-up time's quantile
+/// `1 - 0.01 / cold share`, interpolated between the run's start-up percentiles (min, p50,
+/// p90, p99, p99.9, max). Unlike end-to-end p99 minus execution p99, it does not vanish
+/// when start-ups are short against executions.
 fn penalty(run: &PlatformRun) -> Option<u64> {
-    let e2e = run.latency.end_to_end.p99?;
-    let exec = run.latency.execution.p99?;
-    Some(e2e.saturating_sub(exec))
+    let n = run.counts.invocations;
+    if n == 0 {
+        return None;
+    }
+    let share = run.counts.cold_starts as f64 / n as f64;
+    if share <= 0.01 {
+        return Some(0);
+    }
+    let q = 1.0 - 0.01 / share;
+    let s = &run.latency.startup;
+    let pts: Vec<(f64, f64)> = [
+        (0.0, s.min),
+        (0.5, s.p50),
+        (0.9, s.p90),
+        (0.99, s.p99),
+        (0.999, s.p999),
+        (1.0, s.max),
+    ]
+    .into_iter()
+    .filter_map(|(q, v)| Some((q, v? as f64)))
+    .collect();
+    let hi = pts.iter().position(|(pq, _)| *pq >= q)?;
+    if hi == 0 {
+        return Some(pts[0].1.round() as u64);
+    }
+    let ((q0, v0), (q1, v1)) = (pts[hi - 1], pts[hi]);
+    let v = v0 + (v1 - v0) * (q - q0) / (q1 - q0).max(f64::EPSILON);
+    Some(v.round() as u64)
 }
 
 /// A point from a simulated keep-alive or hybrid run.

@@ -89,8 +89,9 @@ fn keep_alive_trades_idle_cost_for_cold_starts_exactly() {
         w.cheapest_meeting(target).map(|p| p.label.as_str()),
         Some("0")
     );
-    // 20 us of start-up is within the latency histogram's resolution at 10 ms.
-    assert!(w.scale_to_zero().unwrap().p99_penalty_ns.unwrap() <= 100_000);
+    // Every invocation waits 20 us for its Wasm instance (to the start-up histogram's 0.8%).
+    let p = w.scale_to_zero().unwrap().p99_penalty_ns.unwrap();
+    assert!((20_000..=20_160).contains(&p), "{p}");
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! unlimited keep-alive ends up with), so no invocation waits on a start. Each point gives
 //! what waiting costs (idle GB-s, priced at the pay-per-use rate, per million invocations)
 //! and what scaling down costs in latency (the share of invocations that waited on a start,
-//! and the p99 penalty: end-to-end p99 minus execution p99).
+//! and the p99 penalty: the 99th percentile, over every invocation, of the time it waited on
+//! a unit start, 0 for a warm one).
 //!
 //! **Memory basis.** [`MemoryBasis::Unit`] prices the unit's own measured memory (a Wasm
 //! instance, an isolate, a container): what the execution model itself costs to keep. With
@@ -127,7 +128,9 @@ pub struct FrontierPoint {
     pub p99_ns: Option<u64>,
     /// Execution p99 (the invoke alone), ns.
     pub p99_execution_ns: Option<u64>,
-    /// `p99_ns - p99_execution_ns`: what waiting on starts adds at p99.
+    /// What waiting on starts adds at p99: the 99th percentile over every invocation of its
+    /// wait on a unit start (0 when at most 1% were cold; else the start-up time's quantile
+    /// `1 - 0.01 / cold_share`, interpolated between the run's start-up percentiles).
     pub p99_penalty_ns: Option<u64>,
     /// Idle GB-s (GB in the pay-per-use model's unit).
     pub idle_gb_seconds: Option<f64>,
