@@ -144,7 +144,7 @@ pub fn render_with_legend(
         return Ok(svg);
     }
     // A label longer than the widest column is shortened (the table has it in full).
-    let max_chars = ((lw - 44) * 100 / (LEGEND_FONT_PX * 66)) as usize;
+    let max_chars = ((lw - 44) * 100 / (LEGEND_FONT_PX * 66)) as usize + 1;
     let fitted: Vec<LegendEntry> = entries
         .iter()
         .map(|e| {
