@@ -461,6 +461,8 @@ pub fn read_day(
     let mut cells: Vec<u64> = Vec::new();
     let mut key = String::new();
     let mut total = 0u64;
+    // Invocations per minute so far: a minute is expanded into one buffer (see the limits).
+    let mut per_minute = vec![0u64; minutes as usize];
     while r.next_record()? {
         let line = r.line;
         if r.len() != fields {
@@ -508,6 +510,35 @@ pub fn read_day(
             })?;
             if c == 0 {
                 continue;
+            }
+            let (cap, whole) = (
+                crate::limits::MAX_COUNT_PER_MINUTE,
+                crate::limits::MAX_INVOCATIONS_PER_MINUTE,
+            );
+            if c as u64 > cap {
+                return Err(TraceError::parse(
+                    &name,
+                    line,
+                    m as u64 + 5,
+                    format!(
+                        "minute {} = `{c}` is more than {cap} invocations of one function in one minute (a corrupt cell?)",
+                        m + 1
+                    ),
+                ));
+            }
+            per_minute[m] += c as u64;
+            if per_minute[m] > whole {
+                return Err(TraceError::parse(
+                    &name,
+                    line,
+                    m as u64 + 5,
+                    format!(
+                        "minute {} reaches {} invocations across functions at this row: more than {whole} in one minute, whose expansion would need {} GiB (16 bytes each); split the functions over several files",
+                        m + 1,
+                        per_minute[m],
+                        per_minute[m] * 16 >> 30
+                    ),
+                ));
             }
             let mut left = c as u64;
             total += left;
@@ -565,7 +596,7 @@ fn column_index(
 }
 
 fn parse_ms(name: &str, line: u64, col: usize, colname: &str, b: &[u8]) -> Result<f64, TraceError> {
-    parse_non_negative(
+    let v = parse_non_negative(
         name,
         line,
         col,
@@ -573,7 +604,20 @@ fn parse_ms(name: &str, line: u64, col: usize, colname: &str, b: &[u8]) -> Resul
         b,
         "milliseconds",
         "a duration >= 0 ms",
-    )
+    )?;
+    if v * 1e6 > crate::limits::MAX_DURATION_NS as f64 {
+        return Err(TraceError::parse(
+            name,
+            line,
+            col as u64 + 1,
+            format!(
+                "`{colname}` = `{}` ms is longer than {}, the longest execution a trace may give (a corrupt cell?)",
+                lossy(b),
+                crate::limits::fmt_span(crate::limits::MAX_DURATION_NS as u128)
+            ),
+        ));
+    }
+    Ok(v)
 }
 
 /// A finite number >= 0 in cell `col` (0-based) of `line`; the errors say what was
@@ -717,6 +761,17 @@ pub fn read_memory(path: &Path) -> Result<HashMap<String, f64>, TraceError> {
             "megabytes",
             "megabytes >= 0",
         )?;
+        if v * 1048576.0 > crate::limits::MAX_MEMORY_BYTES as f64 {
+            return Err(TraceError::parse(
+                &name,
+                line,
+                m as u64 + 1,
+                format!(
+                    "`AverageAllocatedMb` = `{}` is more than 1 TiB for one app (a corrupt cell?)",
+                    lossy(&rec[m])
+                ),
+            ));
+        }
         out.entry(format!("{}/{}", lossy(&rec[o]), lossy(&rec[a])))
             .or_insert(v);
     }
