@@ -67,11 +67,33 @@ pub fn fmt_duration_ns(ns: u64) -> String {
             return if v.fract() == 0.0 {
                 format!("{v:.0}{unit}")
             } else {
-                format!("{}{unit}", format!("{v:.3}").trim_end_matches('0'))
+                format!(
+                    "{}{unit}",
+                    format!("{v:.3}")
+                        .trim_end_matches('0')
+                        .trim_end_matches('.')
+                )
             };
         }
     }
     format!("{ns}ns")
+}
+
+/// `ns` rounded up to a value [`fmt_duration_ns`] shows exactly (three decimals in its unit),
+/// for a suggested minimum ("pass --bin 6.868ms or wider").
+pub fn round_up_duration_ns(ns: u64) -> u64 {
+    let step = [
+        86_400_000_000_000u64,
+        3_600_000_000_000,
+        60_000_000_000,
+        1_000_000_000,
+        1_000_000,
+        1_000,
+    ]
+    .into_iter()
+    .find(|&s| ns >= s)
+    .map_or(1, |s| s / 1000);
+    ns.div_ceil(step).saturating_mul(step)
 }
 
 /// [`parse_duration`] for the flag `flag`, checked against `min..=max` (whole ns). The error
@@ -187,6 +209,8 @@ mod tests {
         );
         assert_eq!(fmt_duration_ns(4 * 3_600_000_000_000), "4h");
         assert_eq!(fmt_duration_ns(1_500_000_000), "1.5s");
+        assert_eq!(fmt_duration_ns(7 * 86_400_000_000_000 + 2_000_000), "7d");
+        assert_eq!(round_up_duration_ns(6_867_887), 6_868_000);
     }
 
     #[test]

@@ -29,6 +29,8 @@ use unitlab_results::platform::{
 
 use crate::heap::{prefetch_line, QuadHeap};
 use crate::policy::{HybridParams, KeepAlive, OnFull, PickRule, Policy};
+use crate::PlatformError;
+use unitlab_backend::units::{fmt_duration_ns, round_up_duration_ns};
 
 const NONE: u32 = u32::MAX;
 
@@ -350,11 +352,47 @@ impl Timers {
     }
 }
 
+/// The most bins a timeline may hold: 2^21 (2.1 million; 128 MiB of counters, as much again
+/// for the bins written out). 24 days at 1 s bins, 4 years at 1 min bins.
+pub const MAX_TIMELINE_BINS: u64 = 1 << 21;
+
+/// Bytes one timeline bin costs while simulating (counters) and when written out.
+pub const TIMELINE_BIN_BYTES: u64 = 64 + std::mem::size_of::<TimelineBin>() as u64;
+
+/// Refuses, before simulating, a timeline of `span_ns` cut into `bin_ns` bins that would need
+/// more than [`MAX_TIMELINE_BINS`], with the memory it would need and the bin that fits.
+pub fn check_timeline(span_ns: u64, bin_ns: u64) -> Result<(), PlatformError> {
+    let bins = span_ns.div_ceil(bin_ns.max(1));
+    if bins > MAX_TIMELINE_BINS {
+        return Err(timeline_error(bins, span_ns, bin_ns));
+    }
+    Ok(())
+}
+
+fn timeline_error(bins: u64, span_ns: u64, bin_ns: u64) -> PlatformError {
+    PlatformError::Config {
+        what: format!("--bin {}", fmt_duration_ns(bin_ns)),
+        message: format!(
+            "a timeline over {} in bins of {} needs {bins} bins ({}); at most {MAX_TIMELINE_BINS}: pass --bin {} or wider",
+            fmt_duration_ns(span_ns),
+            fmt_duration_ns(bin_ns),
+            crate::policy::fmt_bytes(bins as u128 * TIMELINE_BIN_BYTES as u128),
+            fmt_duration_ns(round_up_duration_ns(span_ns.div_ceil(MAX_TIMELINE_BINS))),
+        ),
+    }
+}
+
 /// Difference-array timeline: time-average unit counts per bin in O(1) per interval. The last
 /// bin looked up is remembered with its bounds: most intervals (executions, start-ups) begin
 /// and end in it, and are then added without computing a bin index.
+///
+/// Bounded: bins past [`MAX_TIMELINE_BINS`] all land in one spill bin and are counted in
+/// `needed`; a run that needed them fails with [`Platform::check_timeline`] instead of
+/// allocating memory that follows the span over the bin width.
 #[derive(Debug, Clone)]
 struct Timeline {
+    /// Bins the run would have needed, when more than the bound (0 otherwise).
+    needed: u64,
     bin_ns: u64,
     inv_bin: f64,
     /// The remembered bin and its bounds `[lo, hi)` (`lo > hi` before the first lookup).
@@ -371,6 +409,7 @@ struct Timeline {
 impl Timeline {
     fn new(bin_ns: u64) -> Self {
         Timeline {
+            needed: 0,
             bin_ns: bin_ns.max(1),
             inv_bin: 1.0 / bin_ns.max(1) as f64,
             cur: 0,
@@ -386,7 +425,10 @@ impl Timeline {
     #[inline]
     fn grow(&mut self, bin: usize) {
         if bin >= self.area.len() {
-            let n = (bin + 1).max(self.area.len() * 2).max(64);
+            let n = (bin + 1)
+                .max(self.area.len() * 2)
+                .max(64)
+                .min(MAX_TIMELINE_BINS as usize + 1);
             self.area.resize(n, [0; 3]);
             self.diff.resize(n + 1, [0; 3]);
             self.arrivals.resize(n, 0);
@@ -419,12 +461,29 @@ impl Timeline {
 
     #[inline(never)]
     fn lookup_slow(&mut self, t: u64) -> usize {
-        let b = self.bin(t);
+        let b = self.bounded(self.bin(t));
         self.grow(b);
         self.cur = b;
-        self.cur_lo = b as u64 * self.bin_ns;
-        self.cur_hi = self.cur_lo.saturating_add(self.bin_ns);
+        if b as u64 == MAX_TIMELINE_BINS {
+            // The spill bin is never remembered: every lookup past the bound is counted.
+            self.cur_lo = 1;
+            self.cur_hi = 0;
+        } else {
+            self.cur_lo = b as u64 * self.bin_ns;
+            self.cur_hi = self.cur_lo.saturating_add(self.bin_ns);
+        }
         b
+    }
+
+    /// `b`, or the spill bin (counting the bins needed) when `b` is past the bound.
+    #[inline]
+    fn bounded(&mut self, b: usize) -> usize {
+        if b as u64 >= MAX_TIMELINE_BINS {
+            self.needed = self.needed.max(b as u64 + 1);
+            MAX_TIMELINE_BINS as usize
+        } else {
+            b
+        }
     }
 
     #[inline(always)]
@@ -444,6 +503,11 @@ impl Timeline {
         let w = self.bin_ns;
         let bb = self.lookup(b);
         let ba = self.bin(a);
+        let ba = self.bounded(ba);
+        if bb as u64 == MAX_TIMELINE_BINS {
+            // Past the bound: the run fails (see `needed`); nothing to add up.
+            return;
+        }
         if ba == bb {
             self.area[ba][which] += b - a;
         } else {
@@ -468,7 +532,7 @@ impl Timeline {
 
     fn bins(&self, end_ns: u64) -> Vec<TimelineBin> {
         let w = self.bin_ns;
-        let n = (end_ns.div_ceil(w) as usize).min(self.area.len());
+        let n = (end_ns.div_ceil(w).min(MAX_TIMELINE_BINS) as usize).min(self.area.len());
         let mut cover = [0i64; 3];
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
@@ -548,7 +612,7 @@ impl UsageTotals {
 }
 
 /// A log-linear histogram of ns: exact below 256 ns, then 128 bins per power of two (bins
-/// 0.8% wide) up to 2^48 ns (78 hours; larger values land in the last bin). Count, min, max
+/// 0.8% wide) up to 2^64 - 1 ns: every representable latency has its own bin. Count, min, max
 /// and sum are exact. Recording is a shift and an add: the simulator records two or three
 /// latencies per invocation, and a general-purpose HDR histogram cost it ~15% of its time.
 #[derive(Debug, Clone)]
@@ -560,7 +624,8 @@ pub struct LogHist {
     sum: u128,
 }
 
-const LOGHIST_BINS: usize = 41 * 128;
+/// Bins for every `u64`: 256 exact ones, then 128 for each power of two from 2^8 to 2^63.
+const LOGHIST_BINS: usize = 58 * 128;
 
 impl Default for LogHist {
     fn default() -> Self {
@@ -577,7 +642,6 @@ impl Default for LogHist {
 impl LogHist {
     #[inline]
     fn index(v: u64) -> usize {
-        let v = v.min((1 << 48) - 1);
         if v < 256 {
             v as usize
         } else {
@@ -635,7 +699,7 @@ impl LogHist {
 
     /// The bins as an HDR histogram (bin middles), for the percentile summary.
     pub fn to_hdr(&self) -> Histogram<u64> {
-        let mut h = Histogram::<u64>::new_with_bounds(1, 1 << 48, 3)
+        let mut h = Histogram::<u64>::new_with_bounds(1, u64::MAX, 3)
             .expect("static histogram bounds are valid");
         for (i, &c) in self.counts.iter().enumerate() {
             if c > 0 {
@@ -1493,6 +1557,20 @@ impl Platform {
         self.timeline.bins(self.usage.window_end_ns)
     }
 
+    /// An error when the run reached past [`MAX_TIMELINE_BINS`] bins (its timeline would be
+    /// cut short): the bins it needed, their memory and the bin width that fits.
+    pub fn check_timeline(&self) -> Result<(), PlatformError> {
+        let t = &self.timeline;
+        if t.needed > MAX_TIMELINE_BINS {
+            return Err(timeline_error(
+                t.needed,
+                t.needed.saturating_mul(t.bin_ns),
+                t.bin_ns,
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether records are kept.
     pub fn records_on(&self) -> bool {
         self.records_on
@@ -1501,9 +1579,39 @@ impl Platform {
 
 #[cfg(test)]
 mod tests {
-    use super::IdleHistogram;
+    use super::{IdleHistogram, LogHist, LOGHIST_BINS};
     use crate::policy::{HybridParams, NS_PER_S};
     use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn every_latency_has_a_bin() {
+        // Regression (issue 17): 40 h = 1.44e14 ns panicked with an index out of bounds.
+        let mut h = LogHist::default();
+        for v in [
+            1,
+            255,
+            256,
+            40 * 3_600_000_000_000,
+            1 << 48,
+            u64::MAX / 3,
+            u64::MAX,
+        ] {
+            h.record(v);
+            let i = LogHist::index(v);
+            assert!(i < LOGHIST_BINS, "{v}");
+            // The bin's middle is within 0.4% of the value (exact below 256).
+            let mid = LogHist::value(i) as f64;
+            assert!(
+                (mid - v as f64).abs() <= v as f64 / 256.0 + 0.5,
+                "{v} -> {mid}"
+            );
+        }
+        assert_eq!(h.len(), 7);
+        let hdr = h.to_hdr();
+        assert_eq!(hdr.len(), 7);
+        // Not clamped: the largest recorded value is still there.
+        assert!(hdr.max() as f64 >= u64::MAX as f64 * 0.99);
+    }
 
     /// The Fenwick search finds the bin a plain cumulative scan finds, for every percentile the
     /// hybrid policy may ask, on histograms of several sizes and shapes.
