@@ -135,7 +135,7 @@ pub fn read_day(
                 format!("line {line}: more than 2^{CELL_FN_BITS} functions are not supported"),
             ));
         }
-        for m in 0..minutes as usize {
+        for (m, in_minute) in per_minute.iter_mut().enumerate() {
             let cell = r.field(4 + m);
             let c = parse_count(cell).ok_or_else(|| {
                 TraceError::parse(
@@ -167,8 +167,8 @@ pub fn read_day(
                     ),
                 ));
             }
-            per_minute[m] += c as u64;
-            if per_minute[m] > whole {
+            *in_minute += c as u64;
+            if *in_minute > whole {
                 return Err(TraceError::parse(
                     &name,
                     line,
@@ -176,8 +176,8 @@ pub fn read_day(
                     format!(
                         "minute {} reaches {} invocations across functions at this row: more than {whole} in one minute, whose expansion would need {} GiB (16 bytes each); split the functions over several files",
                         m + 1,
-                        per_minute[m],
-                        per_minute[m] * 16 >> 30
+                        *in_minute,
+                        (*in_minute * 16) >> 30
                     ),
                 ));
             }
