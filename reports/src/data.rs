@@ -126,6 +126,8 @@ pub struct ReportData {
     pub validations: Vec<ValidationReport>,
     /// Keep-alive frontiers and burstiness sweeps (`frontier.json`).
     pub frontiers: Vec<FrontierResult>,
+    /// `unitlab burst` and `unitlab density` results.
+    pub scale: crate::scale::ScaleInput,
     /// Things the reader should know about the inputs (missing files, schema mismatches).
     pub warnings: Vec<String>,
 }
@@ -234,6 +236,7 @@ impl ReportData {
             && self.platforms.is_empty()
             && self.validations.is_empty()
             && self.frontiers.is_empty()
+            && self.scale.count() == 0
     }
 
     /// The run the headline uses for a backend: its back-to-back `noop` run if there is one,
@@ -359,6 +362,7 @@ fn load_path(path: &Path, depth: usize, data: &mut ReportData) -> Result<(), Rep
                 + d.validations.len()
                 + d.extra_floors.len()
                 + d.frontiers.len()
+                + d.scale.count()
         };
         let before = count(data);
         for e in entries {
@@ -443,6 +447,16 @@ fn load_json_result(dir: &Path, file: &Path, data: &mut ReportData) -> Result<()
         FRONTIER_SCHEMA => {
             data.frontiers
                 .push(FrontierResult::load(file).map_err(results)?);
+            Ok(())
+        }
+        unitlab_results::scale::BURST_SCHEMA => {
+            let b = unitlab_results::scale::BurstResult::load(file).map_err(results)?;
+            data.scale.bursts.push(b);
+            Ok(())
+        }
+        unitlab_results::scale::DENSITY_SCHEMA => {
+            let r = unitlab_results::scale::DensityResult::load(file).map_err(results)?;
+            data.scale.densities.push(r);
             Ok(())
         }
         VALIDATION_SCHEMA => {

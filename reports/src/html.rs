@@ -70,6 +70,7 @@ pub const CHART_IDS: &[&str] = &[
     "mechanism_floors",
     "timeline",
     "validation",
+    "scale_out",
 ];
 
 /// Charts shown collapsed (in `<details>`): secondary views.
@@ -369,6 +370,12 @@ pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
              every figure `unitlab validate` compared.",
             platform::validation(&p.validation)?,
         ),
+        chart(
+            "scale_out",
+            "scale",
+            "Release to the last correct answer of N cold starts released at once (unitlab burst), log-log, one line per backend; a level where any unit failed is left out.",
+            crate::scale::scale_out(&crate::scale::lines(d))?,
+        ),
     ])
 }
 
@@ -387,6 +394,7 @@ pub fn build_tables(d: &ReportData) -> Vec<Table> {
     platform::headline_rows(d, &mut headline);
     t.extend(all);
     t.extend(platform::tables(d));
+    t.extend(crate::scale::tables(d));
     t.push(headline);
     t
 }
@@ -432,6 +440,11 @@ const SECTIONS: &[Section] = &[
         id: "platform",
         title: "Platform: replay and simulation",
         tables: &["platform_runs", "validation", "replay_harness"],
+    },
+    Section {
+        id: "scale",
+        title: "Scale-out and density under a limit",
+        tables: &["burst", "density_measured"],
     },
     Section {
         id: "failures",
@@ -603,7 +616,8 @@ fn top_warnings(d: &ReportData) -> Vec<String> {
             )),
         }
     }
-    let p = platform::warnings(d);
+    let mut p = platform::warnings(d);
+    p.extend(crate::scale::warnings(d));
     match p.len() {
         0 => {}
         1 => warns.push(p[0].clone()),

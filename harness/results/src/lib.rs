@@ -18,6 +18,7 @@
 
 pub mod frontier;
 pub mod platform;
+pub mod scale;
 pub mod stats;
 
 use std::collections::BTreeMap;
