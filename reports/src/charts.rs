@@ -334,12 +334,7 @@ pub fn cold_start_phases(bars: &[PhaseBar]) -> Result<String, ReportError> {
         .map(|(i, n)| LegendEntry::new(n.clone(), category_color(i), Swatch::Box))
         .collect();
     // Row labels are written in full: the label area is as wide as the longest one.
-    let label_w = labels
-        .iter()
-        .map(|l| crate::style::text_width(l, 13))
-        .max()
-        .unwrap_or(0)
-        + 16;
+    let (labels, label_w) = crate::style::fit_labels(&labels, 13);
     let height = height.max(130 + 18 * legend.len() as u32).max(260);
     render_with_legend("cold_start_phases", (WIDTH, height), &legend, |root| {
         let mut c = ChartBuilder::on(root)
@@ -433,20 +428,14 @@ fn latency_ranges(
     // Room on the right for the figures.
     let hi_axis = hi * (hi / lo).powf(0.45);
     let labels: Vec<String> = data.iter().map(|(s, _)| s.label.clone()).collect();
+    let (labels, label_w) = crate::style::fit_labels(&labels, 13);
     let height = 150 + 50 * data.len() as u32;
     render(chart, (WIDTH, height.max(200)), |root| {
         let mut c = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(14)
             .x_label_area_size(44)
-            .y_label_area_size(
-                labels
-                    .iter()
-                    .map(|l| crate::style::text_width(l, 13))
-                    .max()
-                    .unwrap_or(0)
-                    + 16,
-            )
+            .y_label_area_size(label_w)
             .build_cartesian_2d((lo..hi_axis).log_scale(), categories(data.len(), true))?;
         c.configure_mesh()
             .disable_y_mesh()
@@ -730,12 +719,7 @@ fn cold_bars(chart: &'static str, title: &str, bars: &[FloorBar]) -> Result<Stri
     } else {
         140 + 42 * bars.len() as u32
     };
-    let label_w = labels
-        .iter()
-        .map(|l| crate::style::text_width(l, 13))
-        .max()
-        .unwrap_or(0)
-        + 16;
+    let (labels, label_w) = crate::style::fit_labels(&labels, 13);
     render(chart, (WIDTH, height.max(200)), |root| {
         let mut c = ChartBuilder::on(root)
             .caption(title, (FONT, 20))

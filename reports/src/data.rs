@@ -203,6 +203,11 @@ impl ReportData {
                         });
                     }
                     for (k, v) in &r.result.backend.settings {
+                        // Identifiers (an image's id or reference) and long values follow
+                        // from a shorter setting that differs too (`image=node`).
+                        if k.ends_with("_id") || k.ends_with("_ref") || v.len() > 24 {
+                            continue;
+                        }
                         if peers
                             .iter()
                             .any(|o| o.result.backend.settings.get(k) != Some(v))

@@ -182,3 +182,26 @@ pub fn log_bounds(lo: f64, hi: f64) -> (f64, f64) {
 
 /// The light grid colour of every mesh.
 pub const GRID: RGBColor = RGBColor(240, 240, 240);
+
+/// Widest label area a category axis gets, pixels; longer labels are shortened with "…".
+pub const MAX_LABEL_AREA: u32 = 300;
+
+/// The labels fitted to at most [`MAX_LABEL_AREA`] at `px`, and the label area they need.
+pub fn fit_labels(labels: &[String], px: u32) -> (Vec<String>, u32) {
+    let max_chars = (MAX_LABEL_AREA * 100 / (px * 66)) as usize;
+    let fitted: Vec<String> = labels
+        .iter()
+        .map(|l| {
+            if l.chars().count() > max_chars {
+                l.chars()
+                    .take(max_chars.saturating_sub(1))
+                    .collect::<String>()
+                    + "…"
+            } else {
+                l.clone()
+            }
+        })
+        .collect();
+    let w = fitted.iter().map(|l| text_width(l, px)).max().unwrap_or(0) + 16;
+    (fitted, w)
+}
