@@ -281,3 +281,23 @@ fn fifo_is_read_once_without_hanging() {
         .stdout(predicate::str::contains("invocations:       3"));
     writer.join().unwrap();
 }
+
+#[test]
+fn execution_and_keep_alive_are_range_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = write(tmp.path(), "t.csv", EPOCH);
+    simulate(tmp.path(), &t, &["--execution", "fixed:8d"])
+        .failure()
+        .stderr(predicate::str::contains(
+            "the execution time `8d` is out of range: allowed 0ns to 7d",
+        ));
+    simulate(
+        tmp.path(),
+        &t,
+        &["--execution", "fixed:1s", "--policy", "keepalive:4000d"],
+    )
+    .failure()
+    .stderr(predicate::str::contains(
+        "a duration `4000d` is out of range: allowed 0ns to 3653d",
+    ));
+}

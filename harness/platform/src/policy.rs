@@ -469,8 +469,24 @@ pub fn fmt_bytes(b: u128) -> String {
 
 /// Parses `500ms`, `10s`, `10m`, `4h`, `250us`, `100ns` or a bare number of seconds, into ns
 /// (the one parser every unitlab crate uses: `unitlab_backend::units`).
+///
+/// At most [`MAX_POLICY_NS`]: every time the simulator adds up (arrival + keep-alive +
+/// execution) then stays far inside `u64` ns.
 pub fn parse_duration(s: &str) -> Result<u64, String> {
-    unitlab_backend::units::parse_duration(s).map(|d| d.as_nanos() as u64)
+    unitlab_backend::units::parse_duration_in("a duration", s, 0, MAX_POLICY_NS)
+}
+
+/// The longest keep-alive, range, window or other policy duration: 3653 days (10 years, the
+/// longest span a trace may have).
+pub const MAX_POLICY_NS: u64 = 3653 * 86_400 * NS_PER_S;
+
+/// The longest execution or start-up a calibration or execution model may state: 7 days
+/// (the longest execution a trace may give).
+pub const MAX_EXECUTION_NS: u64 = 7 * 86_400 * NS_PER_S;
+
+/// Parses an execution time or start-up: 0 to [`MAX_EXECUTION_NS`].
+pub fn parse_execution(what: &str, s: &str) -> Result<u64, String> {
+    unitlab_backend::units::parse_duration_in(what, s, 0, MAX_EXECUTION_NS)
 }
 
 /// Formats ns as a short duration (`10m`, `1.5s`, `250ms`).
