@@ -156,9 +156,7 @@ pub struct Config {
 }
 
 fn bad_option(key: &str, value: &str, want: &str) -> BackendError {
-    BackendError::Start {
-        message: format!("option `{key}`: cannot parse `{value}` as {want}"),
-    }
+    BackendError::bad_option("container", key, value, want)
 }
 
 /// Parses a byte size: plain bytes or with a `k`, `m`, `g` suffix (binary units).
@@ -608,7 +606,7 @@ mod tests {
         assert!(e.to_string().contains("network"), "{e}");
         for (k, _) in OPTIONS {
             assert!(
-                !matches!(c.clone().set(k, "x"), Err(BackendError::Start { message }) if message.contains("unknown option")),
+                !matches!(c.clone().set(k, "x"), Err(BackendError::BadOption { message, .. }) if message.contains("unknown option")),
                 "{k} is listed but not accepted"
             );
         }
