@@ -301,3 +301,27 @@ fn execution_and_keep_alive_are_range_checked() {
         "a duration `4000d` is out of range: allowed 0ns to 3653d",
     ));
 }
+
+#[test]
+fn duplicate_json_keys_are_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = write(
+        tmp.path(),
+        "t.jsonl",
+        "{\"ts\": 1, \"fn\": \"a\", \"ts\": 2}\n",
+    );
+    unitlab()
+        .args([
+            "trace",
+            "stats",
+            t.to_str().unwrap(),
+            "--timestamp-column",
+            "ts",
+        ])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("t.jsonl:1:")
+                .and(predicate::str::contains("the key `ts` is given twice")),
+        );
+}
