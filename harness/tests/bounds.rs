@@ -325,3 +325,30 @@ fn duplicate_json_keys_are_an_error() {
                 .and(predicate::str::contains("the key `ts` is given twice")),
         );
 }
+
+#[test]
+fn hybrid_histograms_are_bounded_across_functions() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 5000 functions x 2^20 bins x 4 bytes = 19.5 GiB.
+    let mut text = String::from("ts,fn\n");
+    for i in 0..5000 {
+        text.push_str(&format!("{},f{i}\n", 1_700_000_000 + i));
+    }
+    let t = write(tmp.path(), "t.csv", &text);
+    simulate(
+        tmp.path(),
+        &t,
+        &[
+            "--function-column",
+            "fn",
+            "--execution",
+            "fixed:1s",
+            "--policy",
+            "hybrid:range=1048576s,bin=1s",
+        ],
+    )
+    .failure()
+    .stderr(predicate::str::contains(
+        "hybrid: 5000 functions' idle-time histograms of 1048576 bins each need 19.5 GiB together; at most 4.0 GiB",
+    ));
+}

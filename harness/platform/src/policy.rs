@@ -205,6 +205,27 @@ impl Policy {
         self.keep_alive == KeepAlive::None && self.provisioned == 0
     }
 
+    /// Refuses a hybrid policy whose idle-time histograms for `functions` functions would
+    /// need more than [`MAX_HYBRID_BYTES`] together, stating the memory they would need.
+    pub fn check_memory(&self, functions: u64) -> Result<(), PlatformError> {
+        if let KeepAlive::Hybrid(h) = &self.keep_alive {
+            let per_fn = (h.range_ns / h.bin_ns.max(1)) as u128 * 4;
+            let total = per_fn * functions as u128;
+            if total > MAX_HYBRID_BYTES as u128 {
+                return Err(PlatformError::Policy {
+                    spec: self.name.clone(),
+                    message: format!(
+                        "hybrid: {functions} functions' idle-time histograms of {} bins each need {} together; at most {}: choose a wider bin or a shorter range",
+                        h.range_ns / h.bin_ns.max(1),
+                        fmt_bytes(total),
+                        fmt_bytes(MAX_HYBRID_BYTES as u128),
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), PlatformError> {
         let bad = |m: &str| {
@@ -446,6 +467,9 @@ impl fmt::Display for Policy {
 pub fn parse_bin(s: &str) -> Result<u64, String> {
     unitlab_backend::units::parse_duration_in("--bin", s, 1_000_000, 366 * 86_400 * NS_PER_S)
 }
+
+/// The most memory a hybrid policy's idle-time histograms may take together: 4 GiB.
+pub const MAX_HYBRID_BYTES: u64 = 4 << 30;
 
 /// The most bins a hybrid policy's per-function idle-time histogram may have (`range / bin`):
 /// 2^20, 4 MiB per function.
