@@ -352,3 +352,20 @@ fn hybrid_histograms_are_bounded_across_functions() {
         "hybrid: 5000 functions' idle-time histograms of 1048576 bins each need 19.5 GiB together; at most 4.0 GiB",
     ));
 }
+
+#[test]
+fn native_span_beyond_ten_years_names_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = write(
+        tmp.path(),
+        "t.csv",
+        "# unitlab-trace v1\n# meta: {\"functions\":[\"a\"],\"source\":\"x\",\"seed\":null,\"span_ns\":18446744073709551615}\narrival_ns,function,duration_ns,memory_bytes\n0,0,1,\n",
+    );
+    unitlab()
+        .args(["trace", "stats", t.to_str().unwrap()])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "t.csv:2:53: `span_ns` = 18446744073709551615 is 584.5 years: a trace may span at most 10.0 years",
+        ));
+}
