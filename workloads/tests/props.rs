@@ -628,10 +628,7 @@ fn jsonl_line_over_one_mib_names_its_line() {
     std::fs::write(&path, &text).unwrap();
     let ((), peak) = peak_of(|| {
         let e = match open(&path, &csv_opts(Format::Jsonl)) {
-            Ok(s) => s
-                .map(|r| r.map(|_| ()))
-                .collect::<Result<(), _>>()
-                .unwrap_err(),
+            Ok(mut s) => s.try_for_each(|r| r.map(|_| ())).unwrap_err(),
             Err(e) => e,
         };
         let msg = e.to_string();
