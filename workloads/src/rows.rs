@@ -17,7 +17,8 @@
 //!    error.
 //!
 //! Memory: the function table plus the reorder buffer; never the whole trace. Cost: the file
-//! is read (and decompressed) twice.
+//! is read (and decompressed) twice; a FIFO or standard input is read from the source only once
+//! (see [`crate::io`]). Every cell is checked against [`crate::limits`] as it is parsed.
 //!
 //! Time origin: native files and the Azure 2021 trace are relative to the trace start
 //! already (if an Azure 2021 arrival `end - duration` falls before 0, all arrivals are shifted
