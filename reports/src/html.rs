@@ -74,7 +74,13 @@ pub const CHART_IDS: &[&str] = &[
 ];
 
 /// Charts shown collapsed (in `<details>`): secondary views.
-const COLLAPSED: &[&str] = &["frontier_other", "density", "timeline", "validation"];
+const COLLAPSED: &[&str] = &[
+    "frontier_other",
+    "density",
+    "mechanism_floors",
+    "timeline",
+    "validation",
+];
 
 /// What [`render_report`] wrote.
 #[derive(Debug, Clone, PartialEq)]
