@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod env;
+pub mod exit;
 pub mod measure;
 pub mod output;
 pub mod overhead;

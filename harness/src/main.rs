@@ -40,10 +40,14 @@ enum Command {
     Clean(cli::clean::CleanCmd),
 }
 
-/// On Ctrl-C, remove the containers this process started before exiting, so an interrupted
-/// run leaves nothing behind (`unitlab clean` catches what a SIGKILL leaves).
+/// On Ctrl-C (SIGINT), remove the containers this process started and its partial result
+/// directories before exiting with [`unitlab::exit::INTERRUPTED`], so an interrupted run leaves
+/// nothing behind (`unitlab clean` catches the containers a SIGKILL leaves; the next run into
+/// the same folder removes its partial directories). Child processes (Deno hosts, runners) see
+/// their stdin close when this process exits, and exit.
 fn install_interrupt_cleanup() {
     let _ = ctrlc::set_handler(|| {
+        unitlab_results::dir::remove_partial_dirs();
         #[cfg(feature = "container")]
         {
             let n = unitlab_backend_container::remove_live_units();
@@ -51,7 +55,7 @@ fn install_interrupt_cleanup() {
                 eprintln!("interrupted: removed {n} containers");
             }
         }
-        std::process::exit(130);
+        std::process::exit(unitlab::exit::INTERRUPTED);
     });
 }
 
@@ -75,7 +79,7 @@ fn main() {
         for cause in e.chain().skip(1) {
             eprintln!("  caused by: {cause}");
         }
-        std::process::exit(1);
+        std::process::exit(unitlab::exit::code(&e));
     }
 }
 

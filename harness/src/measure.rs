@@ -69,6 +69,9 @@ pub struct Measurement {
     pub phases: Vec<UnitPhases>,
     /// Memory readings per unit.
     pub memory: Vec<MemorySample>,
+    /// Units of the cold-start loop with at least one failed start, invoke, verification or
+    /// stop (a memory phase that stops early is not counted: it is recorded in `errors`).
+    pub failed_units: u32,
 }
 
 /// Errors that stop a measurement.
@@ -178,6 +181,12 @@ pub fn run(
         }
     }
 
+    let failed_units = failures
+        .errors
+        .iter()
+        .map(|e| e.unit)
+        .collect::<std::collections::BTreeSet<u32>>()
+        .len() as u32;
     let mut errors = failures.errors;
     let (memory_summary, memory) = memory_phase(&*prepared, backend, spec, opts, &mut errors)?;
 
@@ -260,6 +269,7 @@ pub fn run(
         samples,
         phases,
         memory,
+        failed_units,
     })
 }
 

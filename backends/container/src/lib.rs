@@ -76,6 +76,9 @@ pub use images::{KIND_LABEL, LABEL};
 
 use engine::Engine;
 
+/// The smallest memory limit accepted: Docker refuses a container memory limit below 6 MiB.
+pub const MIN_MEMORY_LIMIT: u64 = 6 << 20;
+
 /// The deadline of one invocation when the function spec sets none.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 /// How long `start` waits for the `ready` line by default.
@@ -347,6 +350,11 @@ impl Backend for ContainerBackend {
     }
 
     fn prepare(&self, spec: &FunctionSpec) -> Result<Box<dyn Prepared>, BackendError> {
+        spec.limits.check(
+            "container",
+            MIN_MEMORY_LIMIT,
+            "Docker refuses a container memory limit below 6 MiB",
+        )?;
         let fail = |message: String| BackendError::Prepare {
             function: spec.name.clone(),
             message,

@@ -89,6 +89,9 @@ const BACKEND: &str = "v8";
 const FIX: &str = "run scripts/setup-v8.sh (downloads Debian's libnode108 + libnode-dev into \
                    .deps/libnode), then rebuild; or set UNITLAB_LIBNODE_DIR=<root with \
                    usr/include/node and usr/lib/x86_64-linux-gnu> at build time";
+/// The smallest memory limit accepted: V8 raises a heap limit below about 3.75 MiB to that
+/// minimum, so a smaller limit would be applied as a different one.
+pub const MIN_HEAP_LIMIT: u64 = 4 << 20;
 const MIB: u64 = 1 << 20;
 /// Bound on the top-level script run of the scratch isolate in `prepare` when no deadline is set.
 const PREPARE_CHECK_DEADLINE: Duration = Duration::from_secs(30);
@@ -270,6 +273,11 @@ impl Backend for V8Backend {
     }
 
     fn prepare(&self, spec: &FunctionSpec) -> Result<Box<dyn Prepared>, BackendError> {
+        spec.limits.check(
+            "v8",
+            MIN_HEAP_LIMIT,
+            "V8 raises a smaller heap limit to its own minimum, about 3.75 MiB",
+        )?;
         let prep_err = |message: String| BackendError::Prepare {
             function: spec.name.clone(),
             message,

@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod dir;
 pub mod platform;
 pub mod stats;
 

@@ -17,8 +17,6 @@ pub fn parse_kv(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected key=value, got `{s}`"))
 }
 
-pub use unitlab_backend::units::{parse_bytes, parse_duration};
-
 /// Fails with the available list when `name` is not a catalogue function or an existing file.
 pub fn function_spec(
     name: &str,
