@@ -322,7 +322,8 @@ impl SimulateArgs {
             .map(|c| c.backend.as_str())
             .collect::<Vec<_>>()
             .join("+");
-        let dir = new_results_dir(&self.output.out, "simulate", &name)?;
+        let reserved = new_results_dir(&self.output.out, "simulate", &name)?;
+        let dir = reserved.path().to_path_buf();
         let mut runs = Vec::new();
         let mut info = None;
         for cal in &cals {
@@ -379,7 +380,7 @@ impl SimulateArgs {
             runs,
         };
         write_summary(&dir, &summary)?;
-        Ok(dir)
+        Ok(reserved.commit()?)
     }
 }
 
@@ -456,7 +457,8 @@ impl ReplayArgs {
             Some(b) => parse_duration(b).map_err(anyhow::Error::msg)?,
             None => NS_PER_S,
         };
-        let dir = new_results_dir(&self.output.out, "replay", backend.name())?;
+        let reserved = new_results_dir(&self.output.out, "replay", backend.name())?;
+        let dir = reserved.path().to_path_buf();
         let mut runs = Vec::new();
         let mut info = None;
         for p in &policies {
@@ -499,7 +501,7 @@ impl ReplayArgs {
             runs,
         };
         write_summary(&dir, &summary)?;
-        Ok(dir)
+        Ok(reserved.commit()?)
     }
 }
 
@@ -550,6 +552,9 @@ impl ValidateArgs {
             size: self.replay.size,
             seed: 0,
         };
+        // Before any work: a bad --out fails now.
+        let reserved = new_results_dir(&self.output.out, "validate", backend.name())?;
+        let dir = reserved.path().to_path_buf();
         let mut cal = if self.calibration == "auto" {
             Calibration::measure(backend, spec, 30, request)?
         } else {
@@ -571,7 +576,6 @@ impl ValidateArgs {
         let v = validate(
             backend, spec, &meta, items, &policy, &cal, &opts, self.seed, &pricing,
         )?;
-        let dir = new_results_dir(&self.output.out, "validate", backend.name())?;
         write_json(&dir.join("validation.json"), &v.report)?;
         write_run_files(
             &dir.join("replay"),
@@ -585,6 +589,6 @@ impl ValidateArgs {
             &v.simulate.platform,
             &[],
         )?;
-        Ok(dir)
+        Ok(reserved.commit()?)
     }
 }

@@ -170,6 +170,29 @@ impl Drop for ResultDir {
     }
 }
 
+/// Creates a new, empty `<out>/<name>` (or `<out>/<name>-N` if taken) for a run that writes
+/// several result directories into it, and returns it. Fails at once when `out` is not
+/// writable.
+pub fn fresh_dir(out: &Path, name: &str) -> Result<PathBuf, DirError> {
+    let not = |source| DirError::NotWritable {
+        path: out.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(out).map_err(not)?;
+    for n in 1u32.. {
+        let dir = match n {
+            1 => out.join(name),
+            n => out.join(format!("{name}-{n}")),
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(not(e)),
+        }
+    }
+    unreachable!("u32 suffixes run out")
+}
+
 /// Whether another process holds `.partial-<pid>-<name>` in `out`.
 fn other_partial_exists(out: &Path, name: &str, me: u32) -> bool {
     let Ok(entries) = std::fs::read_dir(out) else {
