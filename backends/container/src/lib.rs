@@ -460,10 +460,23 @@ pub fn clean(docker_host: Option<&str>) -> Result<CleanReport, BackendError> {
 /// Like [`clean`]; with `images`, also removes the images the lab built (they are rebuilt on
 /// the next `prepare`; user images are never labelled, so never removed).
 pub fn clean_with(docker_host: Option<&str>, images: bool) -> Result<CleanReport, BackendError> {
+    clean_matching(docker_host, None, images)
+}
+
+/// Like [`clean_with`], removing only the lab's containers that also carry `label` (a Docker
+/// label filter such as `unitlab.owner_pid=1234`: the containers of one run, whose process was
+/// killed, without touching a concurrent run's).
+pub fn clean_matching(
+    docker_host: Option<&str>,
+    label: Option<&str>,
+    images: bool,
+) -> Result<CleanReport, BackendError> {
     let engine = Engine::connect(docker_host)?;
     let d = &engine.docker;
     let mut report = CleanReport::default();
-    let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL}=1")])]);
+    let mut wanted = vec![format!("{LABEL}=1")];
+    wanted.extend(label.map(str::to_string));
+    let filters = HashMap::from([("label".to_string(), wanted)]);
     engine.block_on(async {
         let list = d
             .list_containers(Some(

@@ -10,13 +10,18 @@ pub struct CleanCmd {
     /// Also remove the images unitlab built (they are rebuilt on the next run).
     #[arg(long)]
     pub images: bool,
+    /// Only containers that also carry this label, e.g. `unitlab.owner_pid=1234` (the
+    /// containers of one killed run; every unit is labelled with its run's pid).
+    #[arg(long)]
+    pub label: Option<String>,
 }
 
 impl CleanCmd {
     /// Runs the command.
     #[cfg(feature = "container")]
     pub fn execute(self) -> Result<()> {
-        let report = unitlab_backend_container::clean_with(None, self.images)?;
+        let report =
+            unitlab_backend_container::clean_matching(None, self.label.as_deref(), self.images)?;
         println!(
             "removed {} containers, {} images",
             report.containers.len(),
