@@ -47,20 +47,26 @@ pub fn code(e: &anyhow::Error) -> i32 {
     if e.downcast_ref::<UnitsFailed>().is_some() {
         return UNITS_FAILED;
     }
+    use unitlab_backend::BackendError as B;
+    use unitlab_results::dir::DirError as D;
+    let bad_limit = |b: &B| matches!(b, B::UnknownFunction { .. } | B::Limit { .. });
+    let bad_dir = |d: &D| matches!(d, D::NotWritable { .. });
+    // Wrappers that display their inner error transparently hide it from the chain: look
+    // inside them too.
     let rejected = e.chain().any(|c| {
         c.is::<Rejected>()
             || c.is::<unitlab_workloads::TraceError>()
+            || c.downcast_ref::<D>().is_some_and(bad_dir)
+            || c.downcast_ref::<B>().is_some_and(bad_limit)
             || matches!(
-                c.downcast_ref::<unitlab_results::dir::DirError>(),
-                Some(unitlab_results::dir::DirError::NotWritable { .. })
+                c.downcast_ref::<crate::measure::MeasureError>(),
+                Some(crate::measure::MeasureError::Backend(b)) if bad_limit(b)
             )
-            || matches!(
-                c.downcast_ref::<unitlab_backend::BackendError>(),
-                Some(
-                    unitlab_backend::BackendError::UnknownFunction { .. }
-                        | unitlab_backend::BackendError::Limit { .. }
-                )
-            )
+            || match c.downcast_ref::<unitlab_platform::PlatformError>() {
+                Some(unitlab_platform::PlatformError::Dir(d)) => bad_dir(d),
+                Some(unitlab_platform::PlatformError::Trace(_)) => true,
+                _ => false,
+            }
     });
     if rejected {
         REJECTED
