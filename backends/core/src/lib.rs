@@ -462,6 +462,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn limits_are_checked_against_one_range_and_the_backends_floor() {
+        let l = |memory_bytes, deadline| Limits {
+            memory_bytes,
+            deadline,
+            cpus: None,
+        };
+        assert!(l(None, None).check("x", 6 << 20, "why").is_ok());
+        assert!(l(Some(6 << 20), Some(Duration::from_millis(1)))
+            .check("x", 6 << 20, "why")
+            .is_ok());
+        let e = l(Some(4 << 20), None)
+            .check("container", 6 << 20, "Docker's minimum")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--memory-limit 4MiB")
+                && e.contains("container backend")
+                && e.contains("below 6MiB (Docker's minimum)"),
+            "{e}"
+        );
+        let e = l(Some(1), None).check("x", 0, "").unwrap_err().to_string();
+        assert!(e.contains("between 1MiB and 1TiB"), "{e}");
+        let e = l(None, Some(Duration::ZERO))
+            .check("x", 0, "")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--deadline") && e.contains("between 1ms and 1d"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn verify_catches_wrong_answers() {
         let spec = FunctionSpec::catalogue(Function::Cpu);
         let req = Request { size: 1, seed: 5 };
