@@ -15,8 +15,8 @@
 //! delta is divided by their number. Keeping them apart keeps the cold-start loop free of the
 //! memory pressure of thousands of live units, and the memory phase free of timing.
 //!
-//! A failing unit (guest trap, deadline, protocol error) is recorded in `errors` and the run
-//! goes on; a failure of the backend itself (unavailable, prepare failed) stops it, and so do
+//! A failing unit (guest trap, deadline, protocol error) is recorded in `errors` and counted
+//! in [`Measurement::failed_units`] (the binary then exits with code 3), and the run goes on; a failure of the backend itself (unavailable, prepare failed) stops it, and so do
 //! ten unit failures in a row, since then every further sample would be an error too.
 
 use std::collections::BTreeMap;

@@ -621,7 +621,10 @@ fn sigkill_during_a_container_measure_then_clean_leaves_nothing() {
 }
 
 /// A private Docker engine (own socket, data root, exec root, pid file, its own containerd),
-/// so that stopping it does not touch the machine's engine that other tests use.
+/// so that stopping it does not touch the machine's engine that other tests use. It runs in
+/// its own network namespace (`unshare --net`): a dockerd started with `--bridge=none` deletes
+/// the host's `docker0` bridge, which the machine's engine needs. Units use `--network none`,
+/// and the API is a Unix socket, so nothing else needs the host's network.
 struct PrivateDockerd {
     root: tempfile::TempDir,
     child: Option<Child>,
@@ -650,7 +653,8 @@ impl PrivateDockerd {
     fn start(&mut self) -> Option<()> {
         let r = self.root.path();
         let log = std::fs::File::create(r.join("dockerd.log")).unwrap();
-        let child = Command::new("dockerd")
+        let child = Command::new("unshare")
+            .args(["--net", "dockerd"])
             .arg("-H")
             .arg(self.host())
             .arg("--data-root")
@@ -683,6 +687,7 @@ impl PrivateDockerd {
     /// SIGTERM, as `systemctl stop docker` does, and waits for the engine to exit.
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            // `unshare` execs dockerd: the child's pid is dockerd's.
             signal(c.id(), libc::SIGTERM);
             let _ = c.wait();
         }
@@ -701,8 +706,13 @@ impl Drop for PrivateDockerd {
 
 #[test]
 fn dockerd_stopped_mid_measure_is_a_clear_error_and_clean_leaves_nothing() {
+    let docker0 = Path::new("/sys/class/net/docker0");
+    let had_docker0 = docker0.exists();
     let Some(mut d) = PrivateDockerd::new() else {
-        panic!("a private dockerd did not start (dockerd runs as root; scripts/setup-docker.sh installs it)");
+        panic!(
+            "a private dockerd did not start (it runs as root under `unshare --net`; \
+             scripts/setup-docker.sh installs dockerd)"
+        );
     };
     let tmp = tempfile::tempdir().unwrap();
     let child = spawn(
@@ -741,4 +751,11 @@ fn dockerd_stopped_mid_measure_is_a_clear_error_and_clean_leaves_nothing() {
     let o = run(unitlab().env("DOCKER_HOST", d.host()).arg("clean"));
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(containers(&d.sock(), &["unitlab=1"]), Some(vec![]));
+    d.stop();
+    // The machine's engine still has its bridge.
+    assert_eq!(
+        docker0.exists(),
+        had_docker0,
+        "the private dockerd must not touch the host's network (docker0)"
+    );
 }

@@ -43,13 +43,22 @@
 //! `container_rss`, `shim_pss`, `shim_rss`). Limits: `Limits::memory_bytes` (or
 //! `--opt memory_limit=256m`) sets the cgroup limit with swap equal to it; `Limits::cpus` (or
 //! `--opt cpus=0.5`) sets `NanoCpus`. A unit killed by the OOM killer is reported as
-//! [`BackendError::MemoryLimit`] "OOM-killed".
+//! [`BackendError::MemoryLimit`] "OOM-killed". A limit below [`MIN_MEMORY_LIMIT`] (Docker's
+//! minimum) is refused at prepare.
+//!
+//! # An engine that stops
+//! A start that cannot reach the engine (its socket gone or refusing connections: dockerd
+//! stopped mid-run) is [`BackendError::Unavailable`] naming the address, not a failed unit:
+//! a measurement stops at once. Containers it had started may remain; once the engine is back,
+//! [`clean`] removes them.
 //!
 //! # Cleanup
 //! Every container and image the lab creates carries the label `unitlab=1` (`unitlab.kind`
 //! = `unit` or `image`). Units are removed by [`Unit::stop`](unitlab_backend::Unit::stop), on drop and on every error;
 //! [`remove_live_units`] removes the ones this process still holds (call it from a Ctrl-C
-//! handler); [`clean`] removes every labelled container left by any run (`unitlab clean`).
+//! handler); [`clean`] removes every labelled container left by any run (`unitlab clean`), and
+//! [`clean_matching`] only those with one more label: each unit carries
+//! `unitlab.owner_pid=<pid>` of its run (`unitlab clean --label unitlab.owner_pid=<pid>`).
 
 #![warn(missing_docs)]
 

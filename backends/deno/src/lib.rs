@@ -69,8 +69,19 @@
 //!   memory: Reached heap limit", SIGTRAP): every live unit of that function dies with it. The
 //!   backend sees EOF on the pipe, reports [`BackendError::MemoryLimit`] to the invoke that was
 //!   running (and a protocol error naming the crash to the others), and the next `start`
-//!   boots a new host (phase `host_boot`). Typed-array backing stores (`alloc`) live outside
-//!   the V8 heap and are not capped by this flag.
+//!   boots a new host (phase `host_boot`). A limit below [`MIN_MEMORY_LIMIT`] is refused
+//!   at prepare.
+//! - Memory outside the heap: typed-array backing stores (`alloc`) live outside the V8 heap
+//!   and are not capped by that flag. So under `limits.memory_bytes` every invoke also
+//!   watches the host's resident memory (`/proc/<host>/statm`: read before, every
+//!   [`host::WATCH_POLL`] while the reply is outstanding, and after): an invoke that grows it
+//!   past the limit gets its host killed while running (a worker busy in JavaScript cannot be
+//!   stopped otherwise, and V8's heap limit does the same), or its worker stopped when found
+//!   at the end; either is [`BackendError::MemoryLimit`], as on the `v8` backend. The cost:
+//!   two procfs reads (a few microseconds) inside every invoke's timing, only when a limit is
+//!   set. What it cannot see: memory an invoke keeps and later invokes add to in steps each
+//!   below the limit (V8's heap limit still caps the JS heap), and, with units invoked
+//!   concurrently (replay), other units' growth during the same invoke counts too.
 //! - Any other host exit (killed, crashed) is reported the same way and recovered from.
 //!
 //! # Cold start and its floor

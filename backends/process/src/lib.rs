@@ -19,7 +19,9 @@
 //!   [`BackendError::Deadline`].
 //! - `memory_bytes`: `setrlimit(RLIMIT_AS)` in the child before `exec`. An allocation beyond it
 //!   fails inside the runner, which answers `err out of memory ...`, reported as
-//!   [`BackendError::MemoryLimit`]. Without a limit the child is spawned without a `pre_exec`
+//!   [`BackendError::MemoryLimit`]. A unit killed by a signal under a limit (a stack or heap
+//!   mapping the limit refused: SIGSEGV) is reported as the limit's effect too, naming it. A
+//!   limit below [`MIN_MEMORY_LIMIT`] is refused at prepare. Without a limit the child is spawned without a `pre_exec`
 //!   hook, so the standard library may use its faster `posix_spawn` path.
 //!
 //! # User executables

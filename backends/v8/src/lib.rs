@@ -39,7 +39,8 @@
 //! # Limits
 //! - `limits.memory_bytes` (else `heap_limit_mib`) caps the V8 heap through
 //!   `ResourceConstraints::ConfigureDefaultsFromHeapSize` (V8 raises limits below its minimum,
-//!   about 3.75 MiB here, to that minimum: `v8_heap_limit` in [`Unit::memory`] shows the
+//!   about 3.75 MiB here, to that minimum, so a limit below [`MIN_HEAP_LIMIT`] is refused at
+//!   prepare rather than applied as another; `v8_heap_limit` in [`Unit::memory`] shows the
 //!   applied value), and separately caps live
 //!   ArrayBuffer backing stores (the shim's counting allocator). Reaching either stops the
 //!   guest with [`BackendError::MemoryLimit`] and disposes the isolate (a near-heap-limit
