@@ -38,15 +38,23 @@ enum Command {
     Compare(cli::report::CompareCmd),
     /// Removes containers (and with --images, images) that unitlab left behind.
     Clean(cli::clean::CleanCmd),
+    /// Releases N cold starts at once per level and times until every one has answered.
+    Burst(cli::burst::BurstCmd),
+    /// Counts the units that fit in a memory budget the kernel enforces (a cgroup limit).
+    Density(cli::density::DensityCmd),
+    /// The child process `density` runs its units in (internal).
+    #[command(hide = true, name = "density-units")]
+    DensityUnits(cli::density::DensityUnitsCmd),
 }
 
-/// On Ctrl-C (SIGINT), remove the containers this process started and its partial result
-/// directories before exiting with [`unitlab::exit::INTERRUPTED`], so an interrupted run leaves
-/// nothing behind (`unitlab clean` catches the containers a SIGKILL leaves; the next run into
-/// the same folder removes its partial directories). Child processes (Deno hosts, runners) see
-/// their stdin close when this process exits, and exit.
+/// On Ctrl-C (SIGINT), remove the containers and memory cgroups this process made and its
+/// partial result directories before exiting with [`unitlab::exit::INTERRUPTED`], so an
+/// interrupted run leaves nothing behind (`unitlab clean` catches what a SIGKILL leaves; the
+/// next run into the same folder removes its partial directories). Child processes (Deno
+/// hosts, runners) see their stdin close when this process exits, and exit.
 fn install_interrupt_cleanup() {
     let _ = ctrlc::set_handler(|| {
+        cli::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
         unitlab_results::dir::remove_partial_dirs();
         #[cfg(feature = "container")]
         {
@@ -54,6 +62,10 @@ fn install_interrupt_cleanup() {
             if n > 0 {
                 eprintln!("interrupted: removed {n} containers");
             }
+        }
+        let n = unitlab::cgroup::remove_live();
+        if n > 0 {
+            eprintln!("interrupted: removed {n} memory cgroups");
         }
         std::process::exit(unitlab::exit::INTERRUPTED);
     });
@@ -73,7 +85,16 @@ fn main() {
         Command::Report(c) => c.execute(),
         Command::Compare(c) => c.execute(),
         Command::Clean(c) => c.execute(),
+        Command::Burst(c) => c.execute(),
+        Command::Density(c) => c.execute(),
+        Command::DensityUnits(c) => c.execute(),
     };
+    if cli::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        // The handler is still removing what this process made; it exits with 130.
+        loop {
+            std::thread::park();
+        }
+    }
     if let Err(e) = result {
         eprintln!("error: {e}");
         for cause in e.chain().skip(1) {

@@ -391,6 +391,17 @@ fn sigint_during_simulate_exits_130_and_leaves_nothing() {
     );
 }
 
+#[test]
+fn sigint_during_burst_exits_130_and_leaves_nothing() {
+    // Levels of 2000 and 4000 mock starts at 2 ms each on 2 threads: seconds.
+    interrupt(
+        &[
+            "burst", "-b", "mock", "-c", "2000,4000", "-t", "2", "--opt", "start_us=2000", "-q",
+        ],
+        Duration::from_millis(1500),
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Deno: the host killed mid-invoke; SIGINT and SIGKILL of unitlab
 // ---------------------------------------------------------------------------------------------

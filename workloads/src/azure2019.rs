@@ -39,8 +39,18 @@
 //! Later days are pre-scanned at open (names only) so that every function id is known up
 //! front, then parsed one at a time as the stream reaches them.
 
+mod day;
+mod fast_csv;
+mod fixture;
+
+pub use day::{read_day, Day};
+pub use fixture::SyntheticDay;
+
+use day::prescan_names;
+use fast_csv::{column_index, csv_reader, header_of, lossy, parse_ms, parse_non_negative};
+
 use crate::rng::{stream, Rng};
-use crate::rows::Names;
+use crate::rows::{csv_error, Names};
 use crate::trace::{FunctionId, Invocation, TraceMeta, TraceStream};
 use crate::TraceError;
 use std::collections::HashMap;
@@ -164,456 +174,6 @@ impl DurationRow {
     }
 }
 
-/// One day held in memory: its non-zero cells, packed and sorted by (minute, function).
-#[derive(Debug, Clone, Default)]
-pub struct Day {
-    /// Minutes in the file (1440 for a published day).
-    pub minutes: u32,
-    /// `cells[minute_start[m]..minute_start[m+1]]` are minute `m`'s cells.
-    pub minute_start: Vec<u32>,
-    /// Non-zero cells packed as `minute << 53 | function << 27 | count` (see [`Day::cell`]).
-    pub cells: Vec<u64>,
-    /// Total invocations in the day.
-    pub invocations: u64,
-}
-
-const CELL_FN_BITS: u32 = 26;
-const CELL_COUNT_BITS: u32 = 27;
-const CELL_COUNT_MAX: u64 = (1 << CELL_COUNT_BITS) - 1;
-
-impl Day {
-    /// Unpacks a cell into (function, count).
-    #[inline]
-    pub fn cell(packed: u64) -> (FunctionId, u32) {
-        (
-            ((packed >> CELL_COUNT_BITS) & ((1 << CELL_FN_BITS) - 1)) as FunctionId,
-            (packed & CELL_COUNT_MAX) as u32,
-        )
-    }
-
-    /// Minute `m`'s (function, count) cells, by function id.
-    pub fn minute(&self, m: usize) -> impl Iterator<Item = (FunctionId, u32)> + '_ {
-        self.cells[self.minute_start[m] as usize..self.minute_start[m + 1] as usize]
-            .iter()
-            .map(|&c| Day::cell(c))
-    }
-
-    /// Invocations in the busiest minute.
-    pub fn busiest_minute(&self) -> u64 {
-        (0..self.minutes as usize)
-            .map(|m| self.minute(m).map(|(_, c)| c as u64).sum::<u64>())
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-fn csv_reader(path: &Path) -> Result<csv::Reader<Box<dyn std::io::BufRead + Send>>, TraceError> {
-    Ok(csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(crate::io::open_read(path)?))
-}
-
-fn header_of(
-    r: &mut csv::Reader<Box<dyn std::io::BufRead + Send>>,
-    name: &str,
-    expected: &str,
-) -> Result<csv::ByteRecord, TraceError> {
-    let h = r.byte_headers().map_err(|e| csv_err(name, e))?.clone();
-    if h.is_empty() || (h.len() == 1 && h[0].is_empty()) {
-        return Err(TraceError::parse(
-            name,
-            1,
-            1,
-            format!("the file is empty: expected a header line `{expected}`"),
-        ));
-    }
-    Ok(h)
-}
-
-fn csv_err(path: &str, e: csv::Error) -> TraceError {
-    let line = e.position().map(|p| p.line()).unwrap_or(0);
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => TraceError::io(path, io),
-        other => TraceError::parse(path, line, 1, format!("malformed CSV: {other:?}")),
-    }
-}
-
-#[inline]
-fn parse_count(b: &[u8]) -> Option<u32> {
-    if b == b"0" {
-        return Some(0);
-    }
-    if b.is_empty() || b.len() > 10 {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in b {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + (c - b'0') as u64;
-    }
-    u32::try_from(v).ok()
-}
-
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Checks an invocations file's header; returns its number of minutes.
-fn check_invocations_header(name: &str, h: &csv::ByteRecord) -> Result<u32, TraceError> {
-    let expected = "HashOwner,HashApp,HashFunction,Trigger,1,2,...,1440";
-    for (i, want) in INVOCATIONS_HEAD.iter().enumerate() {
-        match h.get(i) {
-            Some(got) if got == want.as_bytes() => {}
-            got => {
-                return Err(TraceError::parse(
-                    name,
-                    1,
-                    i as u64 + 1,
-                    format!(
-                        "wrong header: expected `{want}` in column {}, found `{}` (an Azure 2019 invocations file starts `{expected}`)",
-                        i + 1,
-                        got.map(lossy).unwrap_or_default()
-                    ),
-                ))
-            }
-        }
-    }
-    let minutes = h.len() - 4;
-    if minutes == 0 {
-        return Err(TraceError::parse(
-            name,
-            1,
-            5,
-            format!("wrong header: no minute columns; expected `{expected}`"),
-        ));
-    }
-    for m in 0..minutes {
-        let got = &h[4 + m];
-        if got != (m + 1).to_string().as_bytes() {
-            return Err(TraceError::parse(
-                name,
-                1,
-                m as u64 + 5,
-                format!(
-                    "wrong header: expected minute column `{}`, found `{}`",
-                    m + 1,
-                    lossy(got)
-                ),
-            ));
-        }
-    }
-    Ok(minutes as u32)
-}
-
-fn triple(rec: &FastCsv, buf: &mut String) {
-    buf.clear();
-    for i in 0..3 {
-        if i > 0 {
-            buf.push('/');
-        }
-        buf.push_str(&String::from_utf8_lossy(rec.field(i)));
-    }
-}
-
-/// A line-at-a-time CSV reader for the invocations files: a line without quotes is split on
-/// commas in place (fast path: these files are hex ids and integers); a line with a quote is
-/// parsed by the `csv` crate. Quoted fields spanning lines are not supported (the published
-/// files have none). Empty lines are skipped, as the `csv` crate does.
-struct FastCsv {
-    name: String,
-    reader: Box<dyn std::io::BufRead + Send>,
-    buf: Vec<u8>,
-    /// 1-based number of the current line.
-    line: u64,
-    ranges: Vec<(usize, usize)>,
-    quoted: Option<csv::ByteRecord>,
-}
-
-impl FastCsv {
-    fn open(path: &Path) -> Result<Self, TraceError> {
-        Ok(FastCsv {
-            name: path.display().to_string(),
-            reader: crate::io::open_read(path)?,
-            buf: Vec::with_capacity(1 << 14),
-            line: 0,
-            ranges: Vec::with_capacity(1500),
-            quoted: None,
-        })
-    }
-
-    /// Reads the next non-empty line; false at the end.
-    fn next_record(&mut self) -> Result<bool, TraceError> {
-        loop {
-            self.buf.clear();
-            let n = self
-                .reader
-                .read_until(b'\n', &mut self.buf)
-                .map_err(|e| TraceError::io(&self.name, e))?;
-            if n == 0 {
-                return Ok(false);
-            }
-            self.line += 1;
-            while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
-                self.buf.pop();
-            }
-            if self.line == 1 && self.buf.starts_with(b"\xef\xbb\xbf") {
-                self.buf.drain(..3);
-            }
-            if self.buf.is_empty() {
-                continue;
-            }
-            self.ranges.clear();
-            if self.buf.contains(&b'"') {
-                let mut r = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(&self.buf[..]);
-                let mut rec = csv::ByteRecord::new();
-                r.read_byte_record(&mut rec).map_err(|e| {
-                    TraceError::parse(&self.name, self.line, 1, format!("malformed CSV: {e}"))
-                })?;
-                self.quoted = Some(rec);
-            } else {
-                self.quoted = None;
-                let mut start = 0;
-                for (i, &b) in self.buf.iter().enumerate() {
-                    if b == b',' {
-                        self.ranges.push((start, i));
-                        start = i + 1;
-                    }
-                }
-                self.ranges.push((start, self.buf.len()));
-            }
-            return Ok(true);
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.quoted.as_ref().map_or(self.ranges.len(), |r| r.len())
-    }
-
-    #[inline]
-    fn field(&self, i: usize) -> &[u8] {
-        match &self.quoted {
-            Some(r) => &r[i],
-            None => {
-                let (a, b) = self.ranges[i];
-                &self.buf[a..b]
-            }
-        }
-    }
-
-    fn record(&self) -> csv::ByteRecord {
-        (0..self.len()).map(|i| self.field(i)).collect()
-    }
-
-    /// Reads and checks the header of an invocations file; returns (fields, minutes).
-    fn invocations_header(&mut self) -> Result<(usize, u32), TraceError> {
-        if !self.next_record()? {
-            return Err(TraceError::parse(&self.name, 1, 1, "the file is empty: expected a header line `HashOwner,HashApp,HashFunction,Trigger,1,...,1440`"));
-        }
-        let h = self.record();
-        Ok((h.len(), check_invocations_header(&self.name, &h)?))
-    }
-}
-
-/// Reads the names (and triggers) of an invocations file without its counts.
-fn prescan_names(
-    path: &Path,
-    names: &mut Names,
-    triggers: &mut Vec<String>,
-) -> Result<u32, TraceError> {
-    let mut r = FastCsv::open(path)?;
-    let (fields, minutes) = r.invocations_header()?;
-    let mut key = String::new();
-    while r.next_record()? {
-        if r.len() < 4 {
-            return Err(TraceError::parse(
-                &r.name,
-                r.line,
-                r.len() as u64 + 1,
-                format!("expected {fields} fields, found {}", r.len()),
-            ));
-        }
-        triple(&r, &mut key);
-        let id = names.id_or_insert(&key);
-        if id as usize == triggers.len() {
-            triggers.push(lossy(r.field(3)));
-        }
-    }
-    Ok(minutes)
-}
-
-/// Parses one invocations file into a [`Day`]. With `grow`, new functions are added to
-/// `names`; without, every function must already be there (pre-scanned).
-pub fn read_day(
-    path: &Path,
-    names: &mut Names,
-    triggers: &mut Vec<String>,
-    grow: bool,
-) -> Result<Day, TraceError> {
-    let mut r = FastCsv::open(path)?;
-    let (fields, minutes) = r.invocations_header()?;
-    let name = r.name.clone();
-    let mut cells: Vec<u64> = Vec::new();
-    let mut key = String::new();
-    let mut total = 0u64;
-    while r.next_record()? {
-        let line = r.line;
-        if r.len() != fields {
-            return Err(TraceError::parse(
-                &name,
-                line,
-                r.len().min(fields) as u64 + 1,
-                format!(
-                    "expected {fields} fields (4 ids and {minutes} minute counts), found {}",
-                    r.len()
-                ),
-            ));
-        }
-        triple(&r, &mut key);
-        let f = if grow {
-            let id = names.id_or_insert(&key);
-            if id as usize == triggers.len() {
-                triggers.push(lossy(r.field(3)));
-            }
-            id
-        } else {
-            names.get(&key).ok_or_else(|| {
-                TraceError::format(&name, format!("line {line}: function `{key}` was not seen in the pre-scan: the file changed while it was read"))
-            })?
-        };
-        if f as u64 >= 1 << CELL_FN_BITS {
-            return Err(TraceError::format(
-                &name,
-                format!("line {line}: more than 2^{CELL_FN_BITS} functions are not supported"),
-            ));
-        }
-        for m in 0..minutes as usize {
-            let cell = r.field(4 + m);
-            let c = parse_count(cell).ok_or_else(|| {
-                TraceError::parse(
-                    &name,
-                    line,
-                    m as u64 + 5,
-                    format!(
-                        "minute {} = `{}` is not a count: expected an integer >= 0",
-                        m + 1,
-                        lossy(cell)
-                    ),
-                )
-            })?;
-            if c == 0 {
-                continue;
-            }
-            let mut left = c as u64;
-            total += left;
-            // Counts above 2^27 - 1 (134 million in one minute for one function) are split
-            // into several cells of the same minute and function.
-            while left > 0 {
-                let part = left.min(CELL_COUNT_MAX);
-                cells.push(
-                    ((m as u64) << (CELL_FN_BITS + CELL_COUNT_BITS))
-                        | ((f as u64) << CELL_COUNT_BITS)
-                        | part,
-                );
-                left -= part;
-            }
-        }
-    }
-    // In place: (minute, function) order. Then the minute index.
-    cells.sort_unstable();
-    cells.shrink_to_fit();
-    let mut minute_start = vec![0u32; minutes as usize + 1];
-    for &c in &cells {
-        minute_start[(c >> (CELL_FN_BITS + CELL_COUNT_BITS)) as usize + 1] += 1;
-    }
-    for m in 0..minutes as usize {
-        minute_start[m + 1] += minute_start[m];
-    }
-    Ok(Day {
-        minutes,
-        minute_start,
-        cells,
-        invocations: total,
-    })
-}
-
-fn column_index(
-    name: &str,
-    h: &csv::ByteRecord,
-    col: &str,
-    expected: &str,
-) -> Result<usize, TraceError> {
-    h.iter().position(|x| x == col.as_bytes()).ok_or_else(|| {
-        TraceError::parse(
-            name,
-            1,
-            1,
-            format!(
-                "missing column `{col}`: the header has {}; expected {expected}",
-                h.iter()
-                    .map(|x| format!("`{}`", lossy(x)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-    })
-}
-
-fn parse_ms(name: &str, line: u64, col: usize, colname: &str, b: &[u8]) -> Result<f64, TraceError> {
-    parse_non_negative(
-        name,
-        line,
-        col,
-        colname,
-        b,
-        "milliseconds",
-        "a duration >= 0 ms",
-    )
-}
-
-/// A finite number >= 0 in cell `col` (0-based) of `line`; the errors say what was
-/// `expected` of a non-number and of a `negative` value.
-fn parse_non_negative(
-    name: &str,
-    line: u64,
-    col: usize,
-    colname: &str,
-    b: &[u8],
-    expected: &str,
-    negative: &str,
-) -> Result<f64, TraceError> {
-    let s = std::str::from_utf8(b).unwrap_or("").trim();
-    let v: f64 = s
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite())
-        .ok_or_else(|| {
-            TraceError::parse(
-                name,
-                line,
-                col as u64 + 1,
-                format!(
-                    "`{colname}` = `{}` is not a number: expected {expected}",
-                    lossy(b)
-                ),
-            )
-        })?;
-    if v < 0.0 {
-        return Err(TraceError::parse(
-            name,
-            line,
-            col as u64 + 1,
-            format!("`{colname}` = `{s}` is negative: expected {negative}"),
-        ));
-    }
-    Ok(v)
-}
-
 /// Reads the durations file: (owner/app/function) -> row. The first row of a triple wins.
 pub fn read_durations(
     path: &Path,
@@ -640,7 +200,7 @@ pub fn read_durations(
     let mut rec = csv::ByteRecord::new();
     while r
         .read_byte_record(&mut rec)
-        .map_err(|e| csv_err(&name, e))?
+        .map_err(|e| csv_error(&name, e))?
     {
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         if rec.len() != h.len() {
@@ -697,7 +257,7 @@ pub fn read_memory(path: &Path) -> Result<HashMap<String, f64>, TraceError> {
     let mut rec = csv::ByteRecord::new();
     while r
         .read_byte_record(&mut rec)
-        .map_err(|e| csv_err(&name, e))?
+        .map_err(|e| csv_error(&name, e))?
     {
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         if rec.len() != h.len() {
@@ -717,6 +277,17 @@ pub fn read_memory(path: &Path) -> Result<HashMap<String, f64>, TraceError> {
             "megabytes",
             "megabytes >= 0",
         )?;
+        if v * 1048576.0 > crate::limits::MAX_MEMORY_BYTES as f64 {
+            return Err(TraceError::parse(
+                &name,
+                line,
+                m as u64 + 1,
+                format!(
+                    "`AverageAllocatedMb` = `{}` is more than 1 TiB for one app (a corrupt cell?)",
+                    lossy(&rec[m])
+                ),
+            ));
+        }
         out.entry(format!("{}/{}", lossy(&rec[o]), lossy(&rec[a])))
             .or_insert(v);
     }
@@ -1007,145 +578,6 @@ impl Iterator for Azure2019 {
 impl TraceStream for Azure2019 {
     fn meta(&self) -> &TraceMeta {
         &self.meta
-    }
-}
-
-/// Parameters of a synthetic day written in the Azure 2019 format (for tests and benches:
-/// the real files cannot be shipped). Per-function daily counts are log-normal; a function
-/// with `D` invocations per day puts each in a uniformly chosen minute when `D <= 2880`, and
-/// a Poisson(`D/1440`) count in every minute otherwise.
-#[derive(Debug, Clone)]
-pub struct SyntheticDay {
-    /// Number of functions (rows).
-    pub functions: u32,
-    /// Functions per app (apps get consecutive functions).
-    pub functions_per_app: u32,
-    /// Median invocations per function per day.
-    pub median_daily: f64,
-    /// Standard deviation of ln(daily invocations).
-    pub sigma: f64,
-    /// Largest daily count of one function (caps the log-normal tail).
-    pub max_daily: f64,
-    /// Minutes (1440 for a day).
-    pub minutes: u32,
-    /// Seed.
-    pub seed: u64,
-}
-
-impl Default for SyntheticDay {
-    /// 50,000 functions, 4 per app; daily counts log-normal with median 20 and sigma 2.6,
-    /// capped at 2 million (by construction about 53% of functions at most once an hour and 95% at most once a
-    /// minute on average; the 2019 paper reports 45% and 81% of apps).
-    fn default() -> Self {
-        SyntheticDay {
-            functions: 50_000,
-            functions_per_app: 4,
-            median_daily: 20.0,
-            sigma: 2.6,
-            max_daily: 2e6,
-            minutes: 1440,
-            seed: 1,
-        }
-    }
-}
-
-fn hex(rng: &mut Rng, out: &mut String) {
-    use std::fmt::Write as _;
-    out.clear();
-    for _ in 0..4 {
-        let _ = write!(out, "{:016x}", rng.next_u64());
-    }
-}
-
-impl SyntheticDay {
-    /// Writes `invocations_per_function_md.anon.dNN.csv`, `function_durations_percentiles.anon.dNN.csv`
-    /// and `app_memory_percentiles.anon.dNN.csv` into `dir`; returns the invocations path and
-    /// the total number of invocations.
-    pub fn write(&self, dir: &Path, day: u32) -> Result<(PathBuf, u64), TraceError> {
-        let inv_path = dir.join(format!("invocations_per_function_md.anon.d{day:02}.csv"));
-        let dur_path = dir.join(format!("function_durations_percentiles.anon.d{day:02}.csv"));
-        let mem_path = dir.join(format!("app_memory_percentiles.anon.d{day:02}.csv"));
-        let e = |p: &Path| {
-            let n = p.display().to_string();
-            move |err| TraceError::io(&n, err)
-        };
-        let mut inv = std::io::BufWriter::with_capacity(
-            1 << 20,
-            std::fs::File::create(&inv_path).map_err(e(&inv_path))?,
-        );
-        let mut dur =
-            std::io::BufWriter::new(std::fs::File::create(&dur_path).map_err(e(&dur_path))?);
-        let mut mem =
-            std::io::BufWriter::new(std::fs::File::create(&mem_path).map_err(e(&mem_path))?);
-        let io = |r: std::io::Result<()>, p: &Path| r.map_err(e(p));
-        let mut line = String::from("HashOwner,HashApp,HashFunction,Trigger");
-        for m in 1..=self.minutes {
-            line.push_str(&format!(",{m}"));
-        }
-        io(writeln!(inv, "{line}"), &inv_path)?;
-        io(writeln!(dur, "HashOwner,HashApp,HashFunction,Average,Count,Minimum,Maximum,percentile_Average_0,percentile_Average_1,percentile_Average_25,percentile_Average_50,percentile_Average_75,percentile_Average_99,percentile_Average_100"), &dur_path)?;
-        io(writeln!(mem, "HashOwner,HashApp,SampleCount,AverageAllocatedMb,AverageAllocatedMb_pct1,AverageAllocatedMb_pct5,AverageAllocatedMb_pct25,AverageAllocatedMb_pct50,AverageAllocatedMb_pct75,AverageAllocatedMb_pct95,AverageAllocatedMb_pct99,AverageAllocatedMb_pct100"), &mem_path)?;
-        let mut rng = Rng::new(self.seed, stream::MIX_SETUP + day as u64);
-        let (mut owner, mut app, mut func) = (String::new(), String::new(), String::new());
-        let mut counts = vec![0u32; self.minutes as usize];
-        let triggers = [
-            "http",
-            "timer",
-            "event",
-            "queue",
-            "storage",
-            "orchestration",
-            "others",
-        ];
-        let mut total = 0u64;
-        use std::fmt::Write as _;
-        for i in 0..self.functions {
-            if i % self.functions_per_app.max(1) == 0 {
-                hex(&mut rng, &mut owner);
-                hex(&mut rng, &mut app);
-                let mb = rng.lognormal(130f64.ln(), 0.6);
-                io(writeln!(mem, "{owner},{app},{},{mb:.1},{:.1},{:.1},{:.1},{mb:.1},{:.1},{:.1},{:.1},{:.1}", 100, mb * 0.8, mb * 0.85, mb * 0.9, mb * 1.1, mb * 1.2, mb * 1.3, mb * 1.4), &mem_path)?;
-            }
-            hex(&mut rng, &mut func);
-            let daily = rng
-                .lognormal(self.median_daily.ln(), self.sigma)
-                .min(self.max_daily)
-                .round() as u64;
-            counts.iter_mut().for_each(|c| *c = 0);
-            let per_min = daily as f64 / self.minutes as f64;
-            if daily <= 2 * self.minutes as u64 {
-                for _ in 0..daily {
-                    counts[rng.below(self.minutes as u64) as usize] += 1;
-                }
-            } else {
-                for c in counts.iter_mut() {
-                    *c = rng.poisson(per_min) as u32;
-                }
-            }
-            line.clear();
-            let trig = triggers[rng.below(triggers.len() as u64) as usize];
-            let _ = write!(line, "{owner},{app},{func},{trig}");
-            for &c in &counts {
-                total += c as u64;
-                let _ = write!(line, ",{c}");
-            }
-            io(writeln!(inv, "{line}"), &inv_path)?;
-            let med = rng.lognormal(300f64.ln(), 1.5);
-            let p = [
-                med * 0.2,
-                med * 0.3,
-                med * 0.7,
-                med,
-                med * 1.5,
-                med * 4.0,
-                med * 6.0,
-            ];
-            io(writeln!(dur, "{owner},{app},{func},{:.3},{daily},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3}", med * 1.2, p[0], p[6], p[0], p[1], p[2], p[3], p[4], p[5], p[6]), &dur_path)?;
-        }
-        io(inv.flush(), &inv_path)?;
-        io(dur.flush(), &dur_path)?;
-        io(mem.flush(), &mem_path)?;
-        Ok((inv_path, total))
     }
 }
 

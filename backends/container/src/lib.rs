@@ -4,7 +4,7 @@
 //! - `runner` (default): `FROM scratch` + the static C runner (`unitlab-runner`). The container
 //!   runs one static process: its cold start isolates the cost of the container layer.
 //! - `node`: `FROM scratch` + the host's `node`, the libraries `ldd` lists and the loader, +
-//!   the shared JS catalogue (`backends/js/catalogue.js`, the functions the `v8` and `deno`
+//!   the shared JS catalogue (`guests/js/catalogue.js`, the functions the `v8` and `deno`
 //!   backends run) wrapped in the protocol loop of `js/runner.js`. Its cold start adds
 //!   booting a runtime.
 //! - any other value: an image the user already has (nothing is pulled), or
@@ -116,6 +116,10 @@ pub const OPTIONS: &[(&str, &str)] = &[
         "start_timeout_ms",
         "how long a start waits for the container's `ready` line, in ms (default 30000)",
     ),
+    (
+        "cgroup_parent",
+        "cgroup every unit's cgroup is created under (HostConfig.CgroupParent), e.g. one carrying a shared memory limit",
+    ),
 ];
 
 /// Which image a catalogue function runs in.
@@ -165,12 +169,12 @@ pub struct Config {
     pub docker_host: Option<String>,
     /// How long start waits for `ready`; `None`: [`DEFAULT_START_TIMEOUT`].
     pub start_timeout: Option<Duration>,
+    /// The cgroup units' cgroups are created under; `None`: Docker's default.
+    pub cgroup_parent: Option<String>,
 }
 
 fn bad_option(key: &str, value: &str, want: &str) -> BackendError {
-    BackendError::Start {
-        message: format!("option `{key}`: cannot parse `{value}` as {want}"),
-    }
+    BackendError::bad_option("container", key, value, want)
 }
 
 /// Parses a byte size: plain bytes or with a `k`, `m`, `g` suffix (binary units).
@@ -218,6 +222,7 @@ impl Config {
                     .map_err(|_| bad_option(key, value, "milliseconds"))?;
                 self.start_timeout = Some(Duration::from_millis(ms));
             }
+            "cgroup_parent" => self.cgroup_parent = Some(value.to_string()),
             _ => return Err(BackendError::unknown_option("container", key, OPTIONS)),
         }
         Ok(())
@@ -318,6 +323,9 @@ impl Backend for ContainerBackend {
                 .unwrap_or_else(|| "none".into()),
         );
         settings.insert("docker_host".into(), self.engine.host.clone());
+        if let Some(p) = &self.config.cgroup_parent {
+            settings.insert("cgroup_parent".into(), p.clone());
+        }
         settings.insert(
             "start_timeout_ms".into(),
             self.config
@@ -406,6 +414,7 @@ impl Backend for ContainerBackend {
             memory: memory_limit.map(|m| m as i64),
             memory_swap: memory_limit.map(|m| m as i64),
             nano_cpus: cpus.map(|c| (c * 1e9).round() as i64),
+            cgroup_parent: self.config.cgroup_parent.clone(),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -638,7 +647,7 @@ mod tests {
         assert!(e.to_string().contains("network"), "{e}");
         for (k, _) in OPTIONS {
             assert!(
-                !matches!(c.clone().set(k, "x"), Err(BackendError::Start { message }) if message.contains("unknown option")),
+                !matches!(c.clone().set(k, "x"), Err(BackendError::BadOption { message, .. }) if message.contains("unknown option")),
                 "{k} is listed but not accepted"
             );
         }

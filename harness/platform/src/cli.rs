@@ -16,8 +16,8 @@ use unitlab_workloads::{BoxedTrace, Invocation, LoadOptions, TraceError, TraceMe
 use crate::calibration::{Calibration, Execution};
 use crate::output::{new_results_dir, write_json, write_run_files, write_summary};
 use crate::policy::{parse_duration, Cap, OnFull, PickRule, Policy, NS_PER_S};
+use crate::pricing::{compare_with_baseline, load_pricing};
 use crate::replay::{replay, ReplayOptions};
-use crate::report::{compare_with_baseline, load_pricing};
 use crate::sim::{simulate, SimOptions};
 use crate::synth::{multi_function, poisson_exponential, AzureLikeDay, Background, MemTrace};
 use crate::validate::{replay_run, sim_run, validate};
@@ -185,7 +185,7 @@ pub struct OutputArgs {
     /// Pricing TOML (default: harness/platform/pricing.toml, built in).
     #[arg(long)]
     pub pricing: Option<PathBuf>,
-    /// Timeline bin width.
+    /// Timeline bin width (1ms to 366d; a timeline holds at most 2^21 bins).
     #[arg(long)]
     pub bin: Option<String>,
     /// Show progress bars.
@@ -302,7 +302,7 @@ impl SimulateArgs {
         let policies = self.policy.policies()?;
         let execution = Execution::parse(&self.execution)?;
         let bin_ns = match &self.output.bin {
-            Some(b) => parse_duration(b).map_err(anyhow::Error::msg)?,
+            Some(b) => crate::policy::parse_bin(b).map_err(anyhow::Error::msg)?,
             None => 60 * NS_PER_S,
         };
         let mut cals = Vec::new();
@@ -330,6 +330,9 @@ impl SimulateArgs {
             for p in &policies {
                 let t = self.trace.open()?;
                 let meta = t.meta().clone();
+                if let Some(span) = meta.span_ns {
+                    crate::timeline::check_timeline(span, bin_ns)?;
+                }
                 let pb = progress(
                     self.output.progress,
                     None,
@@ -454,7 +457,7 @@ impl ReplayArgs {
         let pricing = load_pricing(self.output.pricing.as_deref())?;
         let policies = self.policy.policies()?;
         let bin_ns = match &self.output.bin {
-            Some(b) => parse_duration(b).map_err(anyhow::Error::msg)?,
+            Some(b) => crate::policy::parse_bin(b).map_err(anyhow::Error::msg)?,
             None => NS_PER_S,
         };
         let reserved = new_results_dir(&self.output.out, "replay", backend.name())?;
@@ -545,7 +548,7 @@ impl ValidateArgs {
         let mut policy = Policy::parse(&self.policy)?;
         policy.refresh_name();
         let bin_ns = match &self.output.bin {
-            Some(b) => parse_duration(b).map_err(anyhow::Error::msg)?,
+            Some(b) => crate::policy::parse_bin(b).map_err(anyhow::Error::msg)?,
             None => NS_PER_S,
         };
         let request = Request {

@@ -22,13 +22,15 @@
 
 use std::collections::VecDeque;
 
-use hdrhistogram::Histogram;
 use unitlab_results::platform::{
     BusyInterval, Counts, InvocationRecord, Outcome, TimelineBin, UnitRecord,
 };
 
 use crate::heap::{prefetch_line, QuadHeap};
-use crate::policy::{HybridParams, KeepAlive, OnFull, PickRule, Policy};
+use crate::hybrid::IdleHistogram;
+pub use crate::latency::{Latency, LogHist};
+use crate::policy::{KeepAlive, OnFull, PickRule, Policy};
+use crate::timeline::Timeline;
 
 const NONE: u32 = u32::MAX;
 
@@ -213,116 +215,6 @@ struct FnState {
 
 const _: () = assert!(std::mem::size_of::<FnState>() == 64);
 
-/// Per-function histogram of idle times (hybrid policy).
-#[derive(Debug, Clone)]
-struct IdleHistogram {
-    /// Keep-alive of the function's next pre-warmed unit (a pre-warm is only decided from
-    /// a histogram, so the histogram exists whenever this is read).
-    prewarm_ka: u64,
-    bins: Vec<u32>,
-    /// Lowest and highest non-empty bin (`lo > hi` while empty): a percentile's bin is found
-    /// by scanning from the nearer one (the hybrid policy asks the 5th and the 99th, which
-    /// sit near the ends, at every idle time of a function).
-    lo: usize,
-    hi: usize,
-    in_range: u64,
-    out_of_range: u64,
-    sum_sq: u64,
-    cached: Option<(u64, u64)>,
-}
-
-impl IdleHistogram {
-    fn new(p: &HybridParams) -> Self {
-        let n = (p.range_ns / p.bin_ns).max(1) as usize;
-        IdleHistogram {
-            prewarm_ka: 0,
-            bins: vec![0; n],
-            lo: usize::MAX,
-            hi: 0,
-            in_range: 0,
-            out_of_range: 0,
-            sum_sq: 0,
-            cached: None,
-        }
-    }
-
-    fn record(&mut self, it_ns: u64, p: &HybridParams) {
-        let b = (it_ns / p.bin_ns) as usize;
-        if b < self.bins.len() {
-            let c = self.bins[b] as u64;
-            self.sum_sq += 2 * c + 1;
-            self.bins[b] += 1;
-            self.lo = self.lo.min(b);
-            self.hi = self.hi.max(b);
-            self.in_range += 1;
-        } else {
-            self.out_of_range += 1;
-        }
-        self.cached = None;
-    }
-
-    /// (pre-warm window, keep-alive window), ns.
-    fn windows(&mut self, p: &HybridParams) -> (u64, u64) {
-        if let Some(w) = self.cached {
-            return w;
-        }
-        let w = self.compute(p);
-        self.cached = Some(w);
-        w
-    }
-
-    /// The first bin whose cumulative count reaches `pct` percent of the in-range samples (at
-    /// least one sample); the last bin when none does. Scans up from the lowest non-empty bin
-    /// for low percentiles, down from the highest for high ones: the same bin either way.
-    fn percentile_bin(&self, pct: f64) -> u64 {
-        let need = (pct / 100.0 * self.in_range as f64).max(1.0);
-        if (self.in_range as f64) < need {
-            // No bin reaches it (no sample at all, or a percentile over 100).
-            return self.bins.len() as u64 - 1;
-        }
-        if pct <= 50.0 {
-            let mut cum = 0u64;
-            for (i, &c) in self.bins.iter().enumerate().skip(self.lo) {
-                cum += c as u64;
-                if cum as f64 >= need {
-                    return i as u64;
-                }
-            }
-            unreachable!("the bins hold in_range >= need samples");
-        }
-        // Every sample is in bins ..= hi: walk down while the bins below still reach `need`.
-        let mut i = self.hi;
-        let mut below = self.in_range - self.bins[i] as u64;
-        while i > 0 && below as f64 >= need {
-            i -= 1;
-            below -= self.bins[i] as u64;
-        }
-        i as u64
-    }
-
-    fn compute(&self, p: &HybridParams) -> (u64, u64) {
-        let total = self.in_range + self.out_of_range;
-        if total < p.min_samples as u64
-            || self.in_range == 0
-            || self.out_of_range as f64 > p.max_out_of_range * total as f64
-        {
-            return (0, p.fallback_ns);
-        }
-        let nb = self.bins.len() as f64;
-        let mean = self.in_range as f64 / nb;
-        let var = (self.sum_sq as f64 / nb - mean * mean).max(0.0);
-        let cv = var.sqrt() / mean;
-        if cv < p.cv_threshold {
-            return (0, p.fallback_ns);
-        }
-        let head = self.percentile_bin(p.head_percentile) * p.bin_ns;
-        let tail = (self.percentile_bin(p.tail_percentile) + 1) * p.bin_ns;
-        let pre = (head as f64 * (1.0 - p.margin)).round() as u64;
-        let end = (tail as f64 * (1.0 + p.margin)).round() as u64;
-        (pre, end.saturating_sub(pre))
-    }
-}
-
 /// Timers (expiries and pre-warms) as `(time, payload)` keys. A unit has at most one
 /// pending expiry timer: when it idles again before its timer fires, the timer is re-armed on
 /// firing instead of a new one being pushed, so the queue holds at most about one entry per
@@ -347,148 +239,6 @@ impl Timers {
     }
     fn clear(&mut self) {
         self.0 = QuadHeap::default();
-    }
-}
-
-/// Difference-array timeline: time-average unit counts per bin in O(1) per interval. The last
-/// bin looked up is remembered with its bounds: most intervals (executions, start-ups) begin
-/// and end in it, and are then added without computing a bin index.
-#[derive(Debug, Clone)]
-struct Timeline {
-    bin_ns: u64,
-    inv_bin: f64,
-    /// The remembered bin and its bounds `[lo, hi)` (`lo > hi` before the first lookup).
-    cur: usize,
-    cur_lo: u64,
-    cur_hi: u64,
-    /// Per bin: partial areas (ns) and full-bin coverage changes, for live/starting/executing.
-    area: Vec<[u64; 3]>,
-    diff: Vec<[i64; 3]>,
-    arrivals: Vec<u64>,
-    colds: Vec<u64>,
-}
-
-impl Timeline {
-    fn new(bin_ns: u64) -> Self {
-        Timeline {
-            bin_ns: bin_ns.max(1),
-            inv_bin: 1.0 / bin_ns.max(1) as f64,
-            cur: 0,
-            cur_lo: 1,
-            cur_hi: 0,
-            area: Vec::new(),
-            diff: Vec::new(),
-            arrivals: Vec::new(),
-            colds: Vec::new(),
-        }
-    }
-
-    #[inline]
-    fn grow(&mut self, bin: usize) {
-        if bin >= self.area.len() {
-            let n = (bin + 1).max(self.area.len() * 2).max(64);
-            self.area.resize(n, [0; 3]);
-            self.diff.resize(n + 1, [0; 3]);
-            self.arrivals.resize(n, 0);
-            self.colds.resize(n, 0);
-        }
-    }
-
-    /// `t / bin_ns` by a multiplication and a correction (a 64-bit division costs tens of
-    /// cycles, and this runs several times per invocation).
-    #[inline]
-    fn bin(&self, t: u64) -> usize {
-        let w = self.bin_ns;
-        let mut i = (t as f64 * self.inv_bin) as u64;
-        if i.saturating_mul(w) > t {
-            i -= 1;
-        } else if (i + 1).saturating_mul(w) <= t {
-            i += 1;
-        }
-        i as usize
-    }
-
-    /// The bin of `t`, grown into the arrays and remembered.
-    #[inline]
-    fn lookup(&mut self, t: u64) -> usize {
-        if t >= self.cur_lo && t < self.cur_hi {
-            return self.cur;
-        }
-        self.lookup_slow(t)
-    }
-
-    #[inline(never)]
-    fn lookup_slow(&mut self, t: u64) -> usize {
-        let b = self.bin(t);
-        self.grow(b);
-        self.cur = b;
-        self.cur_lo = b as u64 * self.bin_ns;
-        self.cur_hi = self.cur_lo.saturating_add(self.bin_ns);
-        b
-    }
-
-    #[inline(always)]
-    fn add(&mut self, which: usize, a: u64, b: u64) {
-        if b <= a {
-            return;
-        }
-        if a >= self.cur_lo && b < self.cur_hi {
-            self.area[self.cur][which] += b - a;
-            return;
-        }
-        self.add_across(which, a, b);
-    }
-
-    #[inline(never)]
-    fn add_across(&mut self, which: usize, a: u64, b: u64) {
-        let w = self.bin_ns;
-        let bb = self.lookup(b);
-        let ba = self.bin(a);
-        if ba == bb {
-            self.area[ba][which] += b - a;
-        } else {
-            self.area[ba][which] += (ba as u64 + 1) * w - a;
-            self.area[bb][which] += b - bb as u64 * w;
-            if bb > ba + 1 {
-                self.diff[ba + 1][which] += 1;
-                self.diff[bb][which] -= 1;
-            }
-        }
-    }
-
-    #[inline]
-    fn count(&mut self, t: u64, cold: bool) {
-        let b = self.lookup(t);
-        if cold {
-            self.colds[b] += 1;
-        } else {
-            self.arrivals[b] += 1;
-        }
-    }
-
-    fn bins(&self, end_ns: u64) -> Vec<TimelineBin> {
-        let w = self.bin_ns;
-        let n = (end_ns.div_ceil(w) as usize).min(self.area.len());
-        let mut cover = [0i64; 3];
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            let mut mean = [0f64; 3];
-            for k in 0..3 {
-                cover[k] += self.diff[i][k];
-                mean[k] = (self.area[i][k] as f64 + cover[k] as f64 * w as f64) / w as f64;
-            }
-            out.push(TimelineBin {
-                t_s: (i as u64 * w) as f64 / 1e9,
-                width_s: w as f64 / 1e9,
-                live: mean[0],
-                starting: mean[1],
-                executing: mean[2],
-                idle: (mean[0] - mean[1] - mean[2]).max(0.0),
-                arrivals: self.arrivals[i],
-                cold_starts: self.colds[i],
-            });
-        }
-        out
     }
 }
 
@@ -547,139 +297,7 @@ impl UsageTotals {
     }
 }
 
-/// A log-linear histogram of ns: exact below 256 ns, then 128 bins per power of two (bins
-/// 0.8% wide) up to 2^48 ns (78 hours; larger values land in the last bin). Count, min, max
-/// and sum are exact. Recording is a shift and an add: the simulator records two or three
-/// latencies per invocation, and a general-purpose HDR histogram cost it ~15% of its time.
-#[derive(Debug, Clone)]
-pub struct LogHist {
-    counts: Vec<u64>,
-    n: u64,
-    min: u64,
-    max: u64,
-    sum: u128,
-}
-
-const LOGHIST_BINS: usize = 41 * 128;
-
-impl Default for LogHist {
-    fn default() -> Self {
-        LogHist {
-            counts: vec![0; LOGHIST_BINS],
-            n: 0,
-            min: u64::MAX,
-            max: 0,
-            sum: 0,
-        }
-    }
-}
-
-impl LogHist {
-    #[inline]
-    fn index(v: u64) -> usize {
-        let v = v.min((1 << 48) - 1);
-        if v < 256 {
-            v as usize
-        } else {
-            let e = 63 - v.leading_zeros();
-            ((e - 7) as usize) * 128 + (v >> (e - 7)) as usize
-        }
-    }
-
-    /// The middle of bin `i`.
-    fn value(i: usize) -> u64 {
-        if i < 256 {
-            i as u64
-        } else {
-            let e = (i / 128) as u32 + 6;
-            let m = (i - (e as usize - 7) * 128) as u64;
-            (m << (e - 7)) + (1u64 << (e - 7)) / 2
-        }
-    }
-
-    /// Records one value.
-    #[inline]
-    pub fn record(&mut self, v: u64) {
-        self.counts[Self::index(v)] += 1;
-        self.n += 1;
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-        self.sum += v as u128;
-    }
-
-    /// Adds another histogram's counts.
-    pub fn merge(&mut self, o: &LogHist) {
-        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
-            *a += b;
-        }
-        self.n += o.n;
-        self.min = self.min.min(o.min);
-        self.max = self.max.max(o.max);
-        self.sum += o.sum;
-    }
-
-    /// Values recorded.
-    pub fn len(&self) -> u64 {
-        self.n
-    }
-
-    /// True when nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
-
-    /// Exact (min, max, mean), when not empty.
-    pub fn exact(&self) -> Option<(u64, u64, f64)> {
-        (self.n > 0).then(|| (self.min, self.max, self.sum as f64 / self.n as f64))
-    }
-
-    /// The bins as an HDR histogram (bin middles), for the percentile summary.
-    pub fn to_hdr(&self) -> Histogram<u64> {
-        let mut h = Histogram::<u64>::new_with_bounds(1, 1 << 48, 3)
-            .expect("static histogram bounds are valid");
-        for (i, &c) in self.counts.iter().enumerate() {
-            if c > 0 {
-                h.saturating_record_n(Self::value(i).max(1), c);
-            }
-        }
-        h
-    }
-}
-
-/// Latency histograms, ns.
-#[derive(Debug, Clone, Default)]
-pub struct Latency {
-    /// Cap queue wait of invocations that queued.
-    pub queue: LogHist,
-    /// Start-up waited for by cold invocations.
-    pub startup: LogHist,
-    /// Execution.
-    pub exec: LogHist,
-    /// End to end, cold.
-    pub e2e_cold: LogHist,
-    /// End to end, warm.
-    pub e2e_warm: LogHist,
-    /// Zero-valued samples per histogram (queue, startup, exec, cold, warm): kept apart, as
-    /// the results' `Summary` does.
-    pub zeros: [u64; 5],
-}
-
-impl Latency {
-    fn new() -> Self {
-        Latency::default()
-    }
-
-    #[inline]
-    fn rec(h: &mut LogHist, zeros: &mut u64, v: u64) {
-        if v == 0 {
-            *zeros += 1;
-        } else {
-            h.record(v);
-        }
-    }
-}
-
-/// Everything a run records, for [`crate::report`].
+/// Everything a run records, for [`crate::pricing`].
 #[derive(Debug, Clone, Default)]
 pub struct Records {
     /// Per invocation (when records are on).
@@ -1493,47 +1111,22 @@ impl Platform {
         self.timeline.bins(self.usage.window_end_ns)
     }
 
+    /// An error when the run reached past [`crate::timeline::MAX_TIMELINE_BINS`] bins (its
+    /// timeline would be cut short): the bins it needed, their memory and the bin that fits.
+    pub fn check_timeline(&self) -> Result<(), crate::PlatformError> {
+        let t = &self.timeline;
+        if t.needed > crate::timeline::MAX_TIMELINE_BINS {
+            return Err(crate::timeline::timeline_error(
+                t.needed,
+                t.needed.saturating_mul(t.bin_ns),
+                t.bin_ns,
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether records are kept.
     pub fn records_on(&self) -> bool {
         self.records_on
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::IdleHistogram;
-    use crate::policy::{HybridParams, NS_PER_S};
-    use rand::{Rng, SeedableRng};
-
-    /// The Fenwick search finds the bin a plain cumulative scan finds, for every percentile the
-    /// hybrid policy may ask, on histograms of several sizes and shapes.
-    #[test]
-    fn percentile_bins_match_a_cumulative_scan() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-        for bins in [1u64, 2, 7, 64, 240, 257] {
-            let p = HybridParams {
-                range_ns: bins * 60 * NS_PER_S,
-                ..HybridParams::default()
-            };
-            let mut h = IdleHistogram::new(&p);
-            for _ in 0..2_000 {
-                // Mostly short idle times, some beyond the range.
-                let it = (rng.gen::<f64>().powi(3) * 1.2 * p.range_ns as f64) as u64;
-                h.record(it, &p);
-                for pct in [0.0, 0.5, 5.0, 33.3, 50.0, 50.1, 99.0, 99.9, 100.0, 150.0] {
-                    let need = (pct / 100.0 * h.in_range as f64).max(1.0);
-                    let mut cum = 0u64;
-                    let scan = h
-                        .bins
-                        .iter()
-                        .position(|&c| {
-                            cum += c as u64;
-                            cum as f64 >= need
-                        })
-                        .unwrap_or(h.bins.len() - 1) as u64;
-                    assert_eq!(h.percentile_bin(pct), scan, "{bins} bins, {pct}%");
-                }
-            }
-        }
     }
 }

@@ -21,6 +21,7 @@
 
 pub mod dir;
 pub mod platform;
+pub mod scale;
 pub mod stats;
 
 use std::collections::BTreeMap;
