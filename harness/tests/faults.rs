@@ -396,7 +396,16 @@ fn sigint_during_burst_exits_130_and_leaves_nothing() {
     // Levels of 2000 and 4000 mock starts at 2 ms each on 2 threads: seconds.
     interrupt(
         &[
-            "burst", "-b", "mock", "-c", "2000,4000", "-t", "2", "--opt", "start_us=2000", "-q",
+            "burst",
+            "-b",
+            "mock",
+            "-c",
+            "2000,4000",
+            "-t",
+            "2",
+            "--opt",
+            "start_us=2000",
+            "-q",
         ],
         Duration::from_millis(1500),
     );
