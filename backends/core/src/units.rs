@@ -221,7 +221,7 @@ pub fn format_bytes(b: u64) -> String {
     for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
         if b >= size {
             let v = b as f64 / size as f64;
-            return if b % size == 0 {
+            return if b.is_multiple_of(size) {
                 format!("{}{unit}", b / size)
             } else {
                 format!("{v:.2}{unit}")
