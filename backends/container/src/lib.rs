@@ -36,11 +36,23 @@
 //! prestart hook that re-executes dockerd (~80 ms per start on a small VM). `bridge`: Docker's
 //! default bridge, for functions that need a network. Recorded in [`BackendInfo`].
 //!
+//! # Runtime (`--runtime runc|crun|runsc`, i.e. `--opt runtime=...`)
+//! The OCI runtime dockerd starts the container with (`HostConfig.runtime`): runc (Docker's
+//! default), crun, or runsc (gVisor, a user-space kernel). It must be registered in
+//! `/etc/docker/daemon.json` (`scripts/setup-runtimes.sh` does it, runsc on the ptrace
+//! platform); an unregistered or uninstalled one fails at construction naming the package and
+//! the fix. Recorded in [`BackendInfo`]: `settings.runtime`, `settings.runtime_args`
+//! (`settings.platform` for runsc), `versions.<runtime>` and the boundary (namespaces, or a
+//! user-space kernel for runsc). Without the option the engine's default runtime is used and
+//! recorded. The cold-start phases are the same for every runtime. See [`runtime`].
+//!
 //! # Memory
 //! [`Unit::memory`](unitlab_backend::Unit::memory): `engine_bytes` = cgroup usage from the stats API minus inactive page cache
-//! (what `docker stats` shows; raw usage in `details.cgroup_usage`); `host_bytes` = PSS of the
-//! container's processes plus its containerd shim, read from `/proc` (details `container_pss`,
-//! `container_rss`, `shim_pss`, `shim_rss`). Limits: `Limits::memory_bytes` (or
+//! (what `docker stats` shows; raw usage in `details.cgroup_usage`); `host_bytes` = PSS of every
+//! process of the unit, read from `/proc`: the container's process tree, the runtime's other
+//! processes under the same containerd shim (gVisor's gofer: the sentry is the container's
+//! process for the engine), and the shim itself (details `container_pss`, `container_rss`,
+//! `runtime_pss`, `runtime_rss`, `shim_pss`, `shim_rss`). Limits: `Limits::memory_bytes` (or
 //! `--opt memory_limit=256m`) sets the cgroup limit with swap equal to it; `Limits::cpus` (or
 //! `--opt cpus=0.5`) sets `NanoCpus`. A unit killed by the OOM killer is reported as
 //! [`BackendError::MemoryLimit`] "OOM-killed".
@@ -54,8 +66,9 @@
 #![warn(missing_docs)]
 
 mod engine;
-mod hostmem;
+pub mod hostmem;
 pub mod images;
+pub mod runtime;
 mod unit;
 
 use std::collections::{BTreeMap, HashMap};
@@ -73,6 +86,7 @@ use unitlab_backend::{
 
 pub use engine::{resolve_host, DEFAULT_DOCKER_HOST, ENGINE_FIX};
 pub use images::{KIND_LABEL, LABEL};
+pub use runtime::Runtime;
 
 use engine::Engine;
 
@@ -90,6 +104,10 @@ pub const OPTIONS: &[(&str, &str)] = &[
     (
         "network",
         "`none` (default: network disabled, no libnetwork hook) or `bridge` (Docker's default bridge)",
+    ),
+    (
+        "runtime",
+        "OCI runtime dockerd starts units with: `runc`, `crun` or `runsc` (gVisor); must be registered in /etc/docker/daemon.json (scripts/setup-runtimes.sh); default: the engine's default",
     ),
     (
         "memory_limit",
@@ -153,6 +171,8 @@ pub struct Config {
     pub docker_host: Option<String>,
     /// How long start waits for `ready`; `None`: [`DEFAULT_START_TIMEOUT`].
     pub start_timeout: Option<Duration>,
+    /// The OCI runtime; `None`: the engine's default.
+    pub runtime: Option<Runtime>,
 }
 
 fn bad_option(key: &str, value: &str, want: &str) -> BackendError {
@@ -200,6 +220,11 @@ impl Config {
                 self.cpus = Some(c);
             }
             "docker_host" => self.docker_host = Some(value.to_string()),
+            "runtime" => {
+                self.runtime = Some(Runtime::parse(value).ok_or_else(|| {
+                    bad_option(key, value, "an OCI runtime: `runc`, `crun` or `runsc`")
+                })?)
+            }
             "start_timeout_ms" => {
                 let ms: u64 = value
                     .parse()
@@ -246,6 +271,8 @@ pub fn availability_at(docker_host: Option<&str>) -> Availability {
 pub struct ContainerBackend {
     config: Config,
     engine: Arc<Engine>,
+    /// The runtime units start with: its name and its registered arguments.
+    runtime: (String, Vec<String>),
     /// Settings that depend on the last prepared function (image id, effective limits).
     prepared: Mutex<BTreeMap<String, String>>,
 }
@@ -264,9 +291,26 @@ impl ContainerBackend {
     /// the fix) when it does not answer.
     pub fn new(config: Config) -> Result<Self, BackendError> {
         let engine = Engine::connect(config.docker_host.as_deref())?;
+        let runtimes = engine.runtimes();
+        let runtime = match config.runtime {
+            Some(r) => (
+                r.name().to_string(),
+                check_registered(r, &runtimes, r.binary().as_deref())?,
+            ),
+            None => {
+                let name = if runtimes.default.is_empty() {
+                    "runc".to_string()
+                } else {
+                    runtimes.default.clone()
+                };
+                let args = runtimes.registered.get(&name).cloned().unwrap_or_default();
+                (name, args)
+            }
+        };
         Ok(ContainerBackend {
             config,
             engine: Arc::new(engine),
+            runtime,
             prepared: Mutex::new(BTreeMap::new()),
         })
     }
@@ -275,6 +319,44 @@ impl ContainerBackend {
     pub fn docker_host(&self) -> &str {
         &self.engine.host
     }
+}
+
+/// Checks that dockerd has `runtime` registered; returns its registered arguments. Otherwise
+/// the error names the package and the fix (install it when `binary` is `None`, register it
+/// when it is installed).
+pub fn check_registered(
+    runtime: Runtime,
+    engine: &runtime::EngineRuntimes,
+    binary: Option<&std::path::Path>,
+) -> Result<Vec<String>, BackendError> {
+    if let Some(args) = engine.registered.get(runtime.name()) {
+        return Ok(args.clone());
+    }
+    let known: Vec<&str> = engine.registered.keys().map(String::as_str).collect();
+    let (reason, fix) = match binary {
+        None => (
+            format!(
+                "the OCI runtime `{runtime}` is not installed (no `{runtime}` on PATH) and the \
+                 Docker engine does not have it registered (it has: {})",
+                known.join(", ")
+            ),
+            runtime.install_fix() + "; then " + &runtime.register_fix(),
+        ),
+        Some(path) => (
+            format!(
+                "the OCI runtime `{runtime}` is installed ({}) but the Docker engine does not \
+                 have it registered (it has: {})",
+                path.display(),
+                known.join(", ")
+            ),
+            runtime.register_fix(),
+        ),
+    };
+    Err(BackendError::Unavailable {
+        backend: "container".into(),
+        reason,
+        fix,
+    })
 }
 
 fn limit_text(v: Option<u64>) -> String {
@@ -306,6 +388,12 @@ impl Backend for ContainerBackend {
                 .unwrap_or_else(|| "none".into()),
         );
         settings.insert("docker_host".into(), self.engine.host.clone());
+        settings.insert("runtime".into(), self.runtime.0.clone());
+        settings.insert("runtime_args".into(), self.runtime.1.join(" "));
+        if let Some(p) = runtime::platform_of(&self.runtime.1) {
+            settings.insert("platform".into(), p);
+        }
+        let kind = Runtime::parse(&self.runtime.0);
         settings.insert(
             "start_timeout_ms".into(),
             self.config
@@ -337,12 +425,24 @@ impl Backend for ContainerBackend {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
         );
+        let mut versions = self.engine.versions.clone();
+        if let Some(r) = kind {
+            // The engine reports runc's version only; ask the binary for the others.
+            if !versions.contains_key(r.name()) {
+                if let Some(v) = r.binary().and_then(|b| r.version(&b)) {
+                    versions.insert(r.name().to_string(), v);
+                }
+            }
+        }
         BackendInfo {
             name: "container".into(),
-            versions: self.engine.versions.clone(),
+            versions,
             settings,
             in_process: false,
-            boundary: Some(unitlab_backend::Boundary::Namespaces),
+            boundary: Some(
+                kind.map(Runtime::boundary)
+                    .unwrap_or(unitlab_backend::Boundary::Namespaces),
+            ),
         }
     }
 
@@ -389,6 +489,7 @@ impl Backend for ContainerBackend {
             memory: memory_limit.map(|m| m as i64),
             memory_swap: memory_limit.map(|m| m as i64),
             nano_cpus: cpus.map(|c| (c * 1e9).round() as i64),
+            runtime: self.config.runtime.map(|r| r.name().to_string()),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -420,7 +521,12 @@ impl Backend for ContainerBackend {
             spec: spec.clone(),
             function,
             body,
-            image: format!("{} ({})", image.reference, short(&image.id)),
+            image: format!(
+                "{} ({}, runtime {})",
+                image.reference,
+                short(&image.id),
+                self.runtime.0
+            ),
             deadline: spec.limits.deadline.unwrap_or(DEFAULT_DEADLINE),
             start_timeout: self.config.start_timeout.unwrap_or(DEFAULT_START_TIMEOUT),
             memory_limit,
@@ -604,6 +710,10 @@ mod tests {
         c.set("cpus", "0.5").unwrap();
         assert_eq!(c.cpus, Some(0.5));
         assert!(c.set("cpus", "-1").is_err());
+        c.set("runtime", "crun").unwrap();
+        assert_eq!(c.runtime, Some(Runtime::Crun));
+        let e = c.set("runtime", "kata").unwrap_err();
+        assert!(e.to_string().contains("`runsc`"), "{e}");
         let e = c.set("bogus", "1").unwrap_err();
         assert!(e.to_string().contains("network"), "{e}");
         for (k, _) in OPTIONS {
@@ -612,6 +722,45 @@ mod tests {
                 "{k} is listed but not accepted"
             );
         }
+    }
+
+    /// A runtime the engine lacks: the error names the package and the fix, which differs
+    /// when the binary is missing (install, then register) and when it is only unregistered.
+    #[test]
+    fn unregistered_runtime_names_package_and_fix() {
+        let engine = runtime::EngineRuntimes {
+            registered: [("runc".to_string(), vec![])].into_iter().collect(),
+            default: "runc".into(),
+        };
+        assert_eq!(
+            check_registered(Runtime::Runc, &engine, None).unwrap(),
+            Vec::<String>::new()
+        );
+        let e = check_registered(Runtime::Crun, &engine, None).unwrap_err();
+        let BackendError::Unavailable { reason, fix, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert!(reason.contains("`crun` is not installed"), "{reason}");
+        assert!(reason.contains("it has: runc"), "{reason}");
+        assert!(fix.contains("apt-get install -y crun"), "{fix}");
+        assert!(fix.contains("scripts/setup-runtimes.sh"), "{fix}");
+        let e = check_registered(
+            Runtime::Runsc,
+            &engine,
+            Some(std::path::Path::new("/usr/bin/runsc")),
+        )
+        .unwrap_err();
+        let BackendError::Unavailable { reason, fix, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            reason.contains("installed (/usr/bin/runsc) but"),
+            "{reason}"
+        );
+        assert!(
+            fix.contains("daemon.json") && fix.contains("--platform=ptrace"),
+            "{fix}"
+        );
     }
 
     #[test]
