@@ -534,6 +534,130 @@ impl Backend for ContainerBackend {
     }
 }
 
+/// An image's file system unpacked into a directory, for running it without the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedRootfs {
+    /// The image's tag or name.
+    pub reference: String,
+    /// The engine's image id.
+    pub id: String,
+    /// Entrypoint followed by Cmd, from the image's config.
+    pub args: Vec<String>,
+    /// The image's environment (`KEY=value`).
+    pub env: Vec<String>,
+}
+
+/// The reference of the image `choice` names, when it can be known without the engine
+/// (`runner`: a hash of its contents), for caching an exported root file system.
+pub fn image_reference(choice: &ImageChoice) -> Option<String> {
+    match choice {
+        ImageChoice::Runner => Some(images::runner_tag()),
+        ImageChoice::Node => images::node_plan().ok().map(|(tag, _, _)| tag),
+        ImageChoice::User(u) => Some(u.clone()),
+    }
+}
+
+/// Builds (or finds) the image `choice` names, exactly as `prepare` does, and unpacks its file
+/// system into `dest` (which must not exist yet) through a created, never started, labelled
+/// container that is removed afterwards. Nothing is pulled.
+pub fn export_rootfs(
+    docker_host: Option<&str>,
+    choice: &ImageChoice,
+    dest: &std::path::Path,
+) -> Result<ExportedRootfs, BackendError> {
+    let engine = Engine::connect(docker_host)?;
+    let fail = |message: String| BackendError::Prepare {
+        function: "image export".into(),
+        message,
+    };
+    let image = match choice {
+        ImageChoice::Runner => images::runner_image(&engine),
+        ImageChoice::Node => images::node_image(&engine),
+        ImageChoice::User(name) => images::user_image(&engine, name),
+    }
+    .map_err(fail)?;
+    let inspected = engine
+        .block_on(engine.docker.inspect_image(&image.id))
+        .map_err(|e| {
+            fail(format!(
+                "inspecting {}: {}",
+                image.reference,
+                engine::describe(&e)
+            ))
+        })?;
+    let config = inspected.config.unwrap_or_default();
+    let mut args = config.entrypoint.unwrap_or_default();
+    args.extend(config.cmd.unwrap_or_default());
+    if args.is_empty() {
+        return Err(fail(format!(
+            "image {} has neither an entrypoint nor a command to run",
+            image.reference
+        )));
+    }
+    let labels = HashMap::from([
+        (LABEL.to_string(), "1".to_string()),
+        (KIND_LABEL.to_string(), "export".to_string()),
+    ]);
+    let body = ContainerCreateBody {
+        image: Some(image.id.clone()),
+        labels: Some(labels),
+        network_disabled: Some(true),
+        ..Default::default()
+    };
+    let created = engine
+        .block_on(engine.docker.create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            body,
+        ))
+        .map_err(|e| {
+            fail(format!(
+                "creating a container to export: {}",
+                engine::describe(&e)
+            ))
+        })?;
+    let tar = engine.block_on(async {
+        use futures_util::StreamExt;
+        let mut out = Vec::new();
+        let mut stream = engine.docker.export_container(&created.id);
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok::<_, bollard::errors::Error>(out)
+    });
+    let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+    let removed = engine.block_on(engine.docker.remove_container(&created.id, Some(opts)));
+    let tar = tar.map_err(|e| {
+        fail(format!(
+            "exporting {}: {}",
+            image.reference,
+            engine::describe(&e)
+        ))
+    })?;
+    if let Err(e) = removed {
+        return Err(fail(format!(
+            "removing the export container {}: {} (fix: `unitlab clean`)",
+            short(&created.id),
+            engine::describe(&e)
+        )));
+    }
+    std::fs::create_dir_all(dest).map_err(|e| fail(format!("creating {}: {e}", dest.display())))?;
+    let mut archive = tar::Archive::new(&tar[..]);
+    archive.set_preserve_permissions(true);
+    archive.unpack(dest).map_err(|e| {
+        fail(format!(
+            "unpacking {} into {}: {e}",
+            image.reference,
+            dest.display()
+        ))
+    })?;
+    Ok(ExportedRootfs {
+        reference: image.reference,
+        id: image.id,
+        args,
+        env: config.env.unwrap_or_default(),
+    })
+}
+
 fn short(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
     &id[..id.len().min(12)]
