@@ -192,9 +192,48 @@ pub fn statuses(docker_host: Option<&str>) -> Vec<RuntimeStatus> {
         .collect()
 }
 
+/// The set-up flag that consents to the hybrid-cgroup fix.
+pub const CGROUP_FIX_FLAG: &str = "--fix-hybrid-cgroups";
+
+/// crun (1.8) refuses hybrid cgroups ("cgroups in hybrid mode not supported, drop all
+/// controllers from cgroupv2") when the cgroup2 mount beside the v1 hierarchies holds a
+/// controller. Returns the explanation when `unified` (normally
+/// `/sys/fs/cgroup/unified/cgroup.controllers`) lists one.
+pub fn hybrid_cgroup_problem(unified_controllers: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(unified_controllers).ok()?;
+    let controllers = text.split_whitespace().collect::<Vec<_>>();
+    (!controllers.is_empty()).then(|| {
+        format!(
+            "hybrid cgroups: the cgroup2 mount holds the controller(s) {} ({}), and crun refuses \
+             that (\"cgroups in hybrid mode not supported\"). Fix: `{SETUP_SCRIPT} {CGROUP_FIX_FLAG}` \
+             mounts them as v1 hierarchies (e.g. `mkdir /sys/fs/cgroup/hugetlb && mount -t cgroup \
+             -o hugetlb cgroup /sys/fs/cgroup/hugetlb`), while no cgroup2 group uses them",
+            controllers.join(", "),
+            unified_controllers.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hybrid_cgroups_are_explained() {
+        let dir = std::env::temp_dir().join(format!("unitlab-cg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("cgroup.controllers");
+        std::fs::write(&f, "hugetlb\n").unwrap();
+        let why = hybrid_cgroup_problem(&f).unwrap();
+        assert!(
+            why.contains("hugetlb") && why.contains(CGROUP_FIX_FLAG),
+            "{why}"
+        );
+        std::fs::write(&f, "\n").unwrap();
+        assert_eq!(hybrid_cgroup_problem(&f), None);
+        assert_eq!(hybrid_cgroup_problem(&dir.join("missing")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn names_round_trip_and_boundaries() {

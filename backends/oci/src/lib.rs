@@ -17,11 +17,13 @@
 //! runtime sets up namespaces and cgroups, and the container's process waits) + `start`
 //! (`<runtime> start`: the entrypoint is exec'd) + `ready` (its `ready <pid>` line arrived on
 //! the pipe). Each phase is timed apart. Invokes speak the runner protocol over the same pipes
-//! (`unitlab_runner`). `stop` runs `<runtime> delete --force` and removes the bundle; so does
-//! every failed start, whose error carries the tail of the runtime's log.
+//! (`unitlab_runner`). `stop` runs `<runtime> delete --force` and removes the bundle (for
+//! runsc in the background: its delete waits until init has reaped the sandbox; the backend
+//! waits for these when dropped); so does every failed start, whose error carries the tail of
+//! the runtime's log.
 //!
 //! # Runtimes (`--runtime crun|runc|runsc`, i.e. `--opt runtime=...`)
-//! crun by default. runsc runs with `--platform=ptrace --network=none`, as the set-up
+//! crun by default (else the first installed of runc and runsc). runsc runs with `--platform=ptrace --network=none`, as the set-up
 //! registers it with dockerd (`--opt runtime_args=...` replaces these global arguments).
 //! Recorded in [`BackendInfo`]: `settings.runtime`, `settings.runtime_args`,
 //! `settings.platform` (runsc), `versions.<runtime>`, and the boundary.
@@ -177,6 +179,15 @@ pub fn default_dir() -> PathBuf {
     }
 }
 
+/// The runtime used without `--runtime`: crun when installed (the cheapest), else the first of
+/// runc and runsc that is.
+pub fn default_runtime() -> Runtime {
+    Runtime::ALL
+        .into_iter()
+        .find(|r| r.binary().is_some())
+        .unwrap_or(Runtime::Crun)
+}
+
 /// Available when at least one runtime is installed (and we are root: the runtimes create
 /// namespaces and cgroups).
 pub fn availability() -> Availability {
@@ -247,6 +258,13 @@ impl RuntimeCmd {
     }
 }
 
+/// Waits for the units' deletions still running in the background (runsc's `delete` waits
+/// for its sandbox to be reaped) and returns what failed. The backend calls it when dropped;
+/// call it before checking that nothing is left.
+pub fn wait_for_deletions() -> Vec<String> {
+    unit::wait_pending()
+}
+
 /// The oci backend.
 #[derive(Debug)]
 pub struct OciBackend {
@@ -260,7 +278,7 @@ impl OciBackend {
     /// Finds the runtime; fails with [`BackendError::Unavailable`] naming the package and the
     /// fix when it is not installed.
     pub fn new(config: Config) -> Result<Self, BackendError> {
-        let runtime = config.runtime.unwrap_or(Runtime::Crun);
+        let runtime = config.runtime.unwrap_or_else(default_runtime);
         let binary = locate(runtime, config.runtime_path.as_deref())?;
         let dir = config.dir.clone().unwrap_or_else(default_dir);
         let args = config.runtime_args.clone().unwrap_or_else(|| {
@@ -288,6 +306,14 @@ impl OciBackend {
     /// The folder holding root file systems, bundles and state.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+impl Drop for OciBackend {
+    fn drop(&mut self) {
+        for failure in wait_for_deletions() {
+            eprintln!("oci: {failure} (fix: `unitlab clean`)");
+        }
     }
 }
 
@@ -393,8 +419,9 @@ pub struct CleanReport {
     pub failures: Vec<String>,
 }
 
-/// What is left in `dir`: containers in each runtime's state (`runtime/id`) and bundles.
+/// What is left in `dir` (after the background deletions finished): containers in each runtime's state (`runtime/id`) and bundles.
 pub fn leftovers(dir: &Path) -> (Vec<String>, Vec<PathBuf>) {
+    let _ = wait_for_deletions();
     let mut containers = Vec::new();
     for r in Runtime::ALL {
         let state = dir.join("state").join(r.name());
@@ -438,6 +465,7 @@ fn state_ids(runtime: Runtime, state: &Path) -> Vec<String> {
 /// bundle: what a killed run left behind. `unitlab clean` calls it with [`default_dir`].
 pub fn clean(dir: &Path) -> CleanReport {
     let mut report = CleanReport::default();
+    report.failures.extend(wait_for_deletions());
     for r in Runtime::ALL {
         let state = dir.join("state").join(r.name());
         let ids = state_ids(r, &state);

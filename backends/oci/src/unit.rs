@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use unitlab_backend::{
@@ -62,6 +62,42 @@ fn tail(path: &Path) -> String {
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// Deletions still running in the background (runsc's), with what failed among the finished.
+static PENDING: Mutex<Vec<std::thread::JoinHandle<Option<String>>>> = Mutex::new(Vec::new());
+
+/// Deletes the container (when the runtime knows it) and removes its bundle. Returns what
+/// failed, if anything.
+fn delete_and_remove(cmd: &RuntimeCmd, id: &str, bundle: &Path) -> Option<String> {
+    let mut failures = Vec::new();
+    // The runtime knows the container only if `create` got far enough to record it.
+    if crate::state_ids(cmd.runtime, &cmd.state)
+        .iter()
+        .any(|s| s == id)
+    {
+        if let Err(e) = delete(cmd, id) {
+            failures.push(e);
+        }
+    }
+    if let Err(e) = std::fs::remove_dir_all(bundle) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            failures.push(format!("removing {}: {e}", bundle.display()));
+        }
+    }
+    (!failures.is_empty()).then(|| failures.join("; "))
+}
+
+/// Waits for every background deletion to finish; returns the failures.
+pub(crate) fn wait_pending() -> Vec<String> {
+    let handles = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|p| p.into_inner()));
+    handles
+        .into_iter()
+        .filter_map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Some("a deletion thread panicked".into()))
+        })
+        .collect()
+}
 
 impl Prepared for OciPrepared {
     fn spec(&self) -> &FunctionSpec {
@@ -233,21 +269,27 @@ impl OciUnit {
             return None;
         }
         self.removed = true;
-        let mut failures = Vec::new();
-        // The runtime knows the container only if `create` got far enough to record it.
-        let known = self.cmd.state.exists()
-            && crate::state_ids(self.cmd.runtime, &self.cmd.state).contains(&self.id);
-        if known {
-            if let Err(e) = delete(&self.cmd, &self.id) {
-                failures.push(e);
-            }
+        delete_and_remove(&self.cmd, &self.id, &self.bundle)
+    }
+
+    /// Like [`OciUnit::remove`], but `runsc delete` runs in the background: it kills the
+    /// sandbox at once, then waits until the sandbox's pid is gone, which takes as long as the
+    /// host's init takes to reap it (about a second on some VMs). Nothing of it is timed; the
+    /// backend waits for it when dropped ([`wait_pending`]).
+    fn remove_soon(&mut self) -> Option<String> {
+        if self.cmd.runtime != crate::Runtime::Runsc || self.removed {
+            return self.remove();
         }
-        if let Err(e) = std::fs::remove_dir_all(&self.bundle) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                failures.push(format!("removing {}: {e}", self.bundle.display()));
-            }
-        }
-        (!failures.is_empty()).then(|| failures.join("; "))
+        self.stdin = None;
+        self.stdout = None;
+        self.removed = true;
+        let (cmd, id, bundle) = (Arc::clone(&self.cmd), self.id.clone(), self.bundle.clone());
+        let handle = std::thread::spawn(move || delete_and_remove(&cmd, &id, &bundle));
+        PENDING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(handle);
+        None
     }
 
     fn container_pid(&mut self) -> Option<u32> {
@@ -347,7 +389,7 @@ impl Unit for OciUnit {
     }
 
     fn stop(mut self: Box<Self>) -> Result<(), BackendError> {
-        match self.remove() {
+        match self.remove_soon() {
             None => Ok(()),
             Some(why) => Err(BackendError::Protocol {
                 message: format!(
@@ -361,6 +403,6 @@ impl Unit for OciUnit {
 
 impl Drop for OciUnit {
     fn drop(&mut self) {
-        self.remove();
+        self.remove_soon();
     }
 }

@@ -8,6 +8,9 @@
 //! Each backend's `noop` is measured twice: back to back (the best case, and the simulator's
 //! calibration) and with an idle `--gap` before every timed call (20 cold starts x 10 warm
 //! invokes), as sparse traffic meets it.
+//! The isolation spectrum: `noop` also runs on every other available OCI runtime, through
+//! Docker (`container --runtime crun|runsc`) and directly (`oci --runtime runc|runsc`; `oci`
+//! itself runs crun), 20 cold starts each.
 
 use std::path::{Path, PathBuf};
 
@@ -50,6 +53,7 @@ pub struct RunCmd {
 fn plan(kind: BackendKind) -> (u32, u32, u32, u32) {
     match kind {
         BackendKind::Container => (30, 10, 5, 10),
+        BackendKind::Oci => (30, 10, 5, 10),
         BackendKind::Deno => (60, 20, 10, 20),
         BackendKind::V8 => (300, 50, 10, 100),
         BackendKind::Wasm => (2000, 200, 10, 1000),
@@ -161,6 +165,31 @@ impl RunCmd {
                 }
             }
         }
+        // The other OCI runtimes, through Docker and directly: noop only.
+        for (k, runtime) in runtime_variants(&available) {
+            let units = ((20.0 * self.scale).round() as u32).max(20);
+            eprintln!("[run] measure {k} --runtime {runtime} noop: {units} cold starts x 5 warm");
+            let mut unit = UnitArgs::defaults(k, "noop");
+            unit.runtime = Some(runtime.to_string());
+            let cmd = MeasureCmd {
+                unit,
+                units,
+                warm: 5,
+                memory_units: Some(5),
+                size: None,
+                seed: self.seed,
+                expect: None,
+                gap: None,
+                out: measure_root.clone(),
+                quiet: self.quiet,
+            };
+            if let Err(e) = cmd.run() {
+                eprintln!("[run] measure {k} --runtime {runtime} noop failed: {e:#}");
+                skipped.push(format!(
+                    "{k} --runtime {runtime} noop: measurement failed: {e:#}"
+                ));
+            }
+        }
         std::fs::write(root.join("skipped.txt"), skipped.join("\n") + "\n")
             .context("writing skipped.txt")?;
 
@@ -254,6 +283,39 @@ impl RunCmd {
         args.execute(&*backend, &spec, Some(env))?;
         Ok(())
     }
+}
+
+/// The runtimes beyond each backend's default that the main job measures `noop` on: those
+/// dockerd has registered (container: runc is its default) and those installed (oci: crun is
+/// its default). Missing ones are reported by `unitlab doctor` with their fix.
+fn runtime_variants(available: &[BackendKind]) -> Vec<(BackendKind, &'static str)> {
+    #[allow(unused_mut, reason = "empty without the container and oci features")]
+    let mut out = Vec::new();
+    #[cfg(feature = "container")]
+    {
+        use unitlab_backend_container::Runtime;
+        let statuses = unitlab_backend_container::runtime::statuses(None);
+        for s in statuses {
+            if available.contains(&BackendKind::Container)
+                && s.runtime != Runtime::Runc
+                && s.registered == Some(true)
+            {
+                out.push((BackendKind::Container, s.runtime.name()));
+            }
+        }
+    }
+    #[cfg(feature = "oci")]
+    {
+        use unitlab_backend_oci::runtime::Runtime;
+        let default = unitlab_backend_oci::default_runtime();
+        for r in Runtime::ALL {
+            if available.contains(&BackendKind::Oci) && r != default && r.binary().is_some() {
+                out.push((BackendKind::Oci, r.name()));
+            }
+        }
+    }
+    let _ = available;
+    out
 }
 
 #[derive(Parser)]
