@@ -265,6 +265,12 @@ pub fn wait_for_deletions() -> Vec<String> {
     unit::wait_pending()
 }
 
+/// Deletes every unit this process started and still holds (call it from a Ctrl-C handler),
+/// and waits for background deletions. Returns how many units were removed.
+pub fn remove_live_units() -> usize {
+    unit::remove_live()
+}
+
 /// The oci backend.
 #[derive(Debug)]
 pub struct OciBackend {
@@ -406,6 +412,20 @@ impl Backend for OciBackend {
             start_timeout: self.config.start_timeout.unwrap_or(DEFAULT_START_TIMEOUT),
         }))
     }
+}
+
+/// Writes a bundle at `bundle` exactly as a unit's (same OCI spec, same cached root file
+/// system of `image`, exported first if needed), for timing a bare `crun run` of it
+/// (`scripts/bench-container-floors.sh`). The bundle is the caller's to remove.
+pub fn write_bundle(
+    dir: &Path,
+    image: &ImageChoice,
+    bundle: &Path,
+    id: &str,
+) -> Result<(), BackendError> {
+    let rootfs = bundle::rootfs(dir, image, None)?;
+    bundle::write(bundle, &rootfs, id, None)
+        .map_err(|e| BackendError::io(format!("writing the bundle {}", bundle.display()), e))
 }
 
 /// What [`clean`] removed.

@@ -63,6 +63,28 @@ fn tail(path: &Path) -> String {
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
+/// Units this process started and has not removed yet: id -> (runtime, bundle). Emptied by
+/// [`remove_live`] on Ctrl-C.
+static LIVE: Mutex<Vec<(String, Arc<RuntimeCmd>, PathBuf)>> = Mutex::new(Vec::new());
+
+fn unregister(id: &str) {
+    LIVE.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|(i, _, _)| i != id);
+}
+
+/// Deletes every unit this process still holds, and waits for background deletions; returns
+/// how many units were removed.
+pub(crate) fn remove_live() -> usize {
+    let live = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|p| p.into_inner()));
+    let n = live
+        .iter()
+        .filter(|(id, cmd, bundle)| delete_and_remove(cmd, id, bundle).is_none())
+        .count();
+    let _ = wait_pending();
+    n
+}
+
 /// Deletions still running in the background (runsc's), with what failed among the finished.
 static PENDING: Mutex<Vec<std::thread::JoinHandle<Option<String>>>> = Mutex::new(Vec::new());
 
@@ -126,6 +148,11 @@ impl Prepared for OciPrepared {
             pid: None,
             removed: false,
         };
+        LIVE.lock().unwrap_or_else(|p| p.into_inner()).push((
+            unit.id.clone(),
+            Arc::clone(&self.cmd),
+            unit.bundle.clone(),
+        ));
         let log = unit.bundle.join("runtime.log");
         let t0 = Instant::now();
         bundle::write(&unit.bundle, &self.rootfs, &unit.id, self.memory_limit).map_err(|e| {
@@ -269,6 +296,7 @@ impl OciUnit {
             return None;
         }
         self.removed = true;
+        unregister(&self.id);
         delete_and_remove(&self.cmd, &self.id, &self.bundle)
     }
 
@@ -283,6 +311,7 @@ impl OciUnit {
         self.stdin = None;
         self.stdout = None;
         self.removed = true;
+        unregister(&self.id);
         let (cmd, id, bundle) = (Arc::clone(&self.cmd), self.id.clone(), self.bundle.clone());
         let handle = std::thread::spawn(move || delete_and_remove(&cmd, &id, &bundle));
         PENDING
