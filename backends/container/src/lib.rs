@@ -4,7 +4,7 @@
 //! - `runner` (default): `FROM scratch` + the static C runner (`unitlab-runner`). The container
 //!   runs one static process: its cold start isolates the cost of the container layer.
 //! - `node`: `FROM scratch` + the host's `node`, the libraries `ldd` lists and the loader, +
-//!   the shared JS catalogue (`backends/js/catalogue.js`, the functions the `v8` and `deno`
+//!   the shared JS catalogue (`guests/js/catalogue.js`, the functions the `v8` and `deno`
 //!   backends run) wrapped in the protocol loop of `js/runner.js`. Its cold start adds
 //!   booting a runtime.
 //! - any other value: an image the user already has (nothing is pulled), or
@@ -176,9 +176,7 @@ pub struct Config {
 }
 
 fn bad_option(key: &str, value: &str, want: &str) -> BackendError {
-    BackendError::Start {
-        message: format!("option `{key}`: cannot parse `{value}` as {want}"),
-    }
+    BackendError::bad_option("container", key, value, want)
 }
 
 /// Parses a byte size: plain bytes or with a `k`, `m`, `g` suffix (binary units).
@@ -842,7 +840,7 @@ mod tests {
         assert!(e.to_string().contains("network"), "{e}");
         for (k, _) in OPTIONS {
             assert!(
-                !matches!(c.clone().set(k, "x"), Err(BackendError::Start { message }) if message.contains("unknown option")),
+                !matches!(c.clone().set(k, "x"), Err(BackendError::BadOption { message, .. }) if message.contains("unknown option")),
                 "{k} is listed but not accepted"
             );
         }

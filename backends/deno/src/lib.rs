@@ -47,7 +47,7 @@
 //! number, or a Promise of one (it is awaited); the value is converted with `>>> 0`. A thrown
 //! exception or rejection is [`BackendError::Guest`] with its stack. Deno APIs are available
 //! as in any worker. `console` output goes to the host's stderr (stdout is the protocol pipe);
-//! the backend keeps only its last 8 KiB, to explain a crash. Catalogue functions run `backends/js/catalogue.js` (shared with the `v8`
+//! the backend keeps only its last 8 KiB, to explain a crash. Catalogue functions run `guests/js/catalogue.js` (shared with the `v8`
 //! backend) as a classic script through indirect eval, so its functions are worker globals.
 //!
 //! # Limits and failures
@@ -132,8 +132,8 @@ use unitlab_backend::{
 pub use binary::DenoBinary;
 use host::{Host, HostError};
 
-/// The shared JavaScript catalogue (`backends/js/catalogue.js`), run in every catalogue worker.
-pub const CATALOGUE_JS: &str = include_str!("../../js/catalogue.js");
+/// The shared JavaScript catalogue (`guests/js/catalogue.js`), run in every catalogue worker.
+pub const CATALOGUE_JS: &str = include_str!("../../../guests/js/catalogue.js");
 
 const BACKEND: &str = "deno";
 /// Deadline when neither the function's limits nor `deadline_ms` set one.
@@ -207,24 +207,18 @@ impl Config {
 
     /// Sets one key from the command line.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), BackendError> {
-        let bad = |why: &str| BackendError::Prepare {
-            function: "-".into(),
-            message: format!("deno option {key}={value:?}: {why}"),
-        };
+        let bad = |expected: &str| BackendError::bad_option("deno", key, value, expected);
         let positive = |v: &str| -> Result<u64, BackendError> {
             match v.parse::<u64>() {
                 Ok(n) if n > 0 => Ok(n),
-                _ => Err(bad("expected a positive integer")),
+                _ => Err(bad("a positive integer")),
             }
         };
         match key {
             "deno" => self.deno = Some(PathBuf::from(value)),
             "deadline_ms" => self.deadline_ms = Some(positive(value)?),
             "heap_limit_mib" => self.heap_limit_mib = Some(positive(value)?),
-            _ => {
-                let known: Vec<&str> = Self::OPTIONS.iter().map(|(k, _)| *k).collect();
-                return Err(bad(&format!("unknown key; known: {}", known.join(", "))));
-            }
+            _ => return Err(BackendError::unknown_option("deno", key, Self::OPTIONS)),
         }
         Ok(())
     }

@@ -124,9 +124,7 @@ pub struct Config {
 }
 
 fn bad_option(key: &str, value: &str, want: &str) -> BackendError {
-    BackendError::Start {
-        message: format!("option `{key}`: cannot parse `{value}` as {want}"),
-    }
+    BackendError::bad_option("oci", key, value, want)
 }
 
 impl Config {

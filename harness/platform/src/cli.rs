@@ -16,8 +16,8 @@ use unitlab_workloads::{BoxedTrace, Invocation, LoadOptions, TraceError, TraceMe
 use crate::calibration::{Calibration, Execution};
 use crate::output::{new_results_dir, write_json, write_run_files, write_summary};
 use crate::policy::{parse_duration, Cap, OnFull, PickRule, Policy, NS_PER_S};
+use crate::pricing::{compare_with_baseline, load_pricing};
 use crate::replay::{replay, ReplayOptions};
-use crate::report::{compare_with_baseline, load_pricing};
 use crate::sim::{simulate, SimOptions};
 use crate::synth::{multi_function, poisson_exponential, AzureLikeDay, Background, MemTrace};
 use crate::validate::{replay_run, sim_run, validate};
