@@ -7,8 +7,9 @@ use serde_json::json;
 use unitlab_backend::BackendError;
 use unitlab_backend_container::ImageChoice;
 
-/// The cgroup parent every unit's cgroup is created under.
-pub(crate) const CGROUP_PARENT: &str = "unitlab-oci";
+/// The prefix of every unit's cgroup (`/unitlab-oci-<id>`, at the top of each hierarchy: no
+/// shared parent is left behind, and the runtime's `delete` removes the unit's own).
+pub(crate) const CGROUP_PREFIX: &str = "unitlab-oci-";
 
 /// A cached root file system and what to run in it.
 #[derive(Debug, Clone)]
@@ -141,7 +142,7 @@ pub(crate) fn config(rootfs: &Rootfs, id: &str, memory_limit: Option<u64>) -> se
               "options": ["nosuid", "noexec", "nodev", "ro"] }
         ],
         "linux": {
-            "cgroupsPath": format!("/{CGROUP_PARENT}/{id}"),
+            "cgroupsPath": format!("/{CGROUP_PREFIX}{id}"),
             "resources": resources,
             "namespaces": [
                 { "type": "pid" }, { "type": "network" }, { "type": "ipc" },
@@ -175,23 +176,36 @@ pub(crate) fn write(
 /// The unit's memory cgroup usage (v1 `memory.usage_in_bytes`, v2 `memory.current`).
 pub(crate) fn cgroup_memory(id: &str) -> Option<u64> {
     [
-        format!("/sys/fs/cgroup/memory/{CGROUP_PARENT}/{id}/memory.usage_in_bytes"),
-        format!("/sys/fs/cgroup/{CGROUP_PARENT}/{id}/memory.current"),
+        format!("/sys/fs/cgroup/memory/{CGROUP_PREFIX}{id}/memory.usage_in_bytes"),
+        format!("/sys/fs/cgroup/{CGROUP_PREFIX}{id}/memory.current"),
     ]
     .iter()
     .find_map(|p| std::fs::read_to_string(p).ok()?.trim().parse().ok())
 }
 
-/// Removes the empty `unitlab-oci` cgroup parents the runtimes left (best effort: a parent
-/// still holding a live unit stays).
-pub(crate) fn remove_cgroup_parents() {
-    let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") else {
-        return;
-    };
-    let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(CGROUP_PARENT));
-    for c in controllers.flatten() {
-        let _ = std::fs::remove_dir(c.path().join(CGROUP_PARENT));
+/// Removes the units' cgroups a killed runtime left behind, when empty (best effort: a
+/// cgroup that still holds a process stays). Returns the ones removed.
+pub(crate) fn remove_leftover_cgroups() -> Vec<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    let mut dirs = vec![root.to_path_buf()];
+    if let Ok(controllers) = std::fs::read_dir(root) {
+        dirs.extend(controllers.flatten().map(|c| c.path()));
     }
+    let mut removed = Vec::new();
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            if name.to_string_lossy().starts_with(CGROUP_PREFIX)
+                && std::fs::remove_dir(e.path()).is_ok()
+            {
+                removed.push(e.path());
+            }
+        }
+    }
+    removed
 }
 
 #[cfg(test)]
@@ -211,7 +225,7 @@ mod tests {
         assert_eq!(c["root"]["readonly"], true);
         assert_eq!(c["process"]["terminal"], false);
         assert_eq!(c["process"]["args"][0], "/unitlab-runner");
-        assert_eq!(c["linux"]["cgroupsPath"], "/unitlab-oci/u-1");
+        assert_eq!(c["linux"]["cgroupsPath"], "/unitlab-oci-u-1");
         assert_eq!(c["linux"]["resources"]["memory"]["limit"], 1 << 20);
         assert!(c["process"]["env"][0]
             .as_str()

@@ -33,7 +33,7 @@
 //! (for runsc: the sentry and its ptrace stubs) plus every other process whose command line
 //! names the unit's bundle (runsc's gofer); `details`: `container_pss`, `runtime_pss` and
 //! their RSS. `engine_bytes` = the unit's memory cgroup usage (cgroup v1 `memory.usage_in_bytes`
-//! or v2 `memory.current` under `/unitlab-oci/<id>`), when the runtime put it there.
+//! or v2 `memory.current` of `/unitlab-oci-<id>`), when the runtime put it there.
 //!
 //! # Where things live, and cleanup
 //! Everything is under one folder ([`default_dir`]: `$UNITLAB_OCI_DIR`, else
@@ -433,6 +433,8 @@ pub struct CleanReport {
     pub containers: Vec<String>,
     /// Bundle folders removed.
     pub bundles: Vec<PathBuf>,
+    /// Empty unit cgroups removed (left by a runtime killed before its `delete`).
+    pub cgroups: Vec<PathBuf>,
     /// What could not be removed, with why.
     pub failures: Vec<String>,
 }
@@ -520,6 +522,6 @@ pub fn clean(dir: &Path) -> CleanReport {
             }
         }
     }
-    bundle::remove_cgroup_parents();
+    report.cgroups = bundle::remove_leftover_cgroups();
     report
 }

@@ -26,4 +26,14 @@ fn interrupt_cleanup_removes_live_units() {
         containers.is_empty() && bundles.is_empty(),
         "{containers:?} {bundles:?}"
     );
+    // Nor its cgroups (`/unitlab-oci-unitlab-<pid>-<n>` in each hierarchy).
+    let mine = format!("unitlab-oci-unitlab-{}-", std::process::id());
+    let left: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .flat_map(|c| std::fs::read_dir(c.path()).into_iter().flatten().flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&mine))
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "cgroups left: {left:?}");
 }
