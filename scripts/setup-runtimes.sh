@@ -43,6 +43,16 @@ run() {
     if [ "$dry" = 1 ]; then say "dry run: would run: $*"; else "$@"; fi
 }
 
+# Exits; non-zero when crun cannot work here yet (hybrid cgroups left as they are).
+hybrid_unfixed=0
+finish() {
+    if [ "$hybrid_unfixed" = 1 ]; then
+        say "crun cannot run on this host's hybrid cgroups until the fix above is applied (--fix-hybrid-cgroups)"
+        exit 1
+    fi
+    exit 0
+}
+
 # 1. The binaries.
 missing=()
 for rt in crun runsc; do
@@ -78,6 +88,7 @@ if [ -f "$unified/cgroup.controllers" ] && [ -n "$(tr -d '[:space:]' < "$unified
     else
         say "  not changed: run this script with --fix-hybrid-cgroups to mount them as v1 hierarchies"
         say "  (the README's commands pass it); until then \`--runtime crun\` fails"
+        hybrid_unfixed=1
     fi
 else
     say "cgroups: no controller on a hybrid cgroup2 mount; nothing to do"
@@ -122,14 +133,14 @@ if [ "$changed" = no ]; then
             *) say "warning: dockerd lists only [$have]: it has not loaded $DAEMON_JSON yet; run \`kill -HUP \$(pidof dockerd)\`" ;;
         esac
     fi
-    exit 0
+    finish
 fi
 
 if [ "$dry" = 1 ]; then
     say "dry run: would write $DAEMON_JSON as:"
     cat "$new" >&2
     say "dry run: would then tell dockerd to reload it (the configuration changed)"
-    exit 0
+    finish
 fi
 
 say "registering crun and runsc in $DAEMON_JSON (previous version kept as $DAEMON_JSON.unitlab-bak)"
@@ -146,11 +157,11 @@ registered() {
 
 if [ "${NO_RELOAD:-0}" = 1 ]; then
     say "the configuration changed; dockerd not told (NO_RELOAD=1)"
-    exit 0
+    finish
 fi
 if ! docker info >/dev/null 2>&1; then
     say "dockerd is not running: it reads $DAEMON_JSON when it starts (scripts/setup-docker.sh)"
-    exit 0
+    finish
 fi
 say "the configuration changed: reloading dockerd (SIGHUP) so that it loads the runtimes"
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
@@ -171,3 +182,4 @@ if ! registered; then
     registered || die "dockerd still does not list crun and runsc: see \`docker info\` and $DAEMON_JSON"
 fi
 say "dockerd lists the runtimes: $(docker info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}')"
+finish

@@ -82,8 +82,9 @@ fn hybrid_cgroups_are_explained_and_fixed_only_with_consent() {
     .unwrap();
     std::fs::write(dir.path().join("cg/unified/cgroup.subtree_control"), "").unwrap();
 
+    // Without consent: explained, not changed, and the step fails (crun cannot work yet).
     let (ok, out) = run(dir.path(), &["--dry-run"], &[]);
-    assert!(ok, "{out}");
+    assert!(!ok, "{out}");
     assert!(out.contains("holds the controller(s): hugetlb"), "{out}");
     assert!(
         out.contains("cgroups in hybrid mode not supported"),

@@ -35,10 +35,11 @@ impl CleanCmd {
             let dir = unitlab_backend_oci::default_dir();
             let report = unitlab_backend_oci::clean(&dir);
             println!(
-                "oci: deleted {} containers, removed {} bundles (in {})",
+                "oci: deleted {} containers, removed {} bundles (in {}) and {} cgroups",
                 report.containers.len(),
                 report.bundles.len(),
-                dir.display()
+                dir.display(),
+                report.cgroups.len()
             );
             for f in &report.failures {
                 println!("could not remove {f}");
