@@ -159,6 +159,14 @@ pub struct RuntimeStatus {
     pub fixes: Vec<String>,
 }
 
+/// Every runtime the engine at `docker_host` (or the default) has registered, with its
+/// default; `None` when the engine does not answer.
+pub fn engine_runtimes(docker_host: Option<&str>) -> Option<EngineRuntimes> {
+    crate::engine::Engine::connect(docker_host)
+        .ok()
+        .map(|e| e.runtimes())
+}
+
 /// The status of every known runtime, asking the engine at `docker_host` (or the default).
 pub fn statuses(docker_host: Option<&str>) -> Vec<RuntimeStatus> {
     let engine = crate::engine::Engine::connect(docker_host).ok();

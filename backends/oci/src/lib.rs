@@ -360,6 +360,15 @@ impl Backend for OciBackend {
             "entrypoint's `ready <pid>` line read from the container's stdout pipe".into(),
         );
         settings.insert("engine".into(), "none: the runtime is run directly".into());
+        settings.insert(
+            "stop".into(),
+            if r == Runtime::Runsc {
+                "runsc delete --force, in the background (it waits for init to reap the sandbox)"
+            } else {
+                "delete --force"
+            }
+            .into(),
+        );
         let mut versions = BTreeMap::new();
         versions.insert(
             r.name().to_string(),

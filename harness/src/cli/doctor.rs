@@ -46,6 +46,14 @@ fn runtimes() {
     println!(
         "OCI runtimes (--runtime): installed for `oci`, registered with dockerd for `container`"
     );
+    if let Some(engine) = runtime::engine_runtimes(None) {
+        let names: Vec<&str> = engine.registered.keys().map(String::as_str).collect();
+        println!(
+            "  dockerd has: {} (default {})",
+            names.join(", "),
+            engine.default
+        );
+    }
     for s in runtime::statuses(None) {
         let installed = match &s.installed {
             Some((path, version)) => format!("installed ({version}, {})", path.display()),
