@@ -122,6 +122,10 @@ pub const OPTIONS: &[(&str, &str)] = &[
         "start_timeout_ms",
         "how long a start waits for the container's `ready` line, in ms (default 30000)",
     ),
+    (
+        "cgroup_parent",
+        "cgroup every unit's cgroup is created under (HostConfig.CgroupParent), e.g. one carrying a shared memory limit",
+    ),
 ];
 
 /// Which image a catalogue function runs in.
@@ -173,6 +177,8 @@ pub struct Config {
     pub start_timeout: Option<Duration>,
     /// The OCI runtime; `None`: the engine's default.
     pub runtime: Option<Runtime>,
+    /// The cgroup units' cgroups are created under; `None`: Docker's default.
+    pub cgroup_parent: Option<String>,
 }
 
 fn bad_option(key: &str, value: &str, want: &str) -> BackendError {
@@ -229,6 +235,7 @@ impl Config {
                     .map_err(|_| bad_option(key, value, "milliseconds"))?;
                 self.start_timeout = Some(Duration::from_millis(ms));
             }
+            "cgroup_parent" => self.cgroup_parent = Some(value.to_string()),
             _ => return Err(BackendError::unknown_option("container", key, OPTIONS)),
         }
         Ok(())
@@ -392,6 +399,9 @@ impl Backend for ContainerBackend {
             settings.insert("platform".into(), p);
         }
         let kind = Runtime::parse(&self.runtime.0);
+        if let Some(p) = &self.config.cgroup_parent {
+            settings.insert("cgroup_parent".into(), p.clone());
+        }
         settings.insert(
             "start_timeout_ms".into(),
             self.config
@@ -488,6 +498,7 @@ impl Backend for ContainerBackend {
             memory_swap: memory_limit.map(|m| m as i64),
             nano_cpus: cpus.map(|c| (c * 1e9).round() as i64),
             runtime: self.config.runtime.map(|r| r.name().to_string()),
+            cgroup_parent: self.config.cgroup_parent.clone(),
             ..Default::default()
         };
         let body = ContainerCreateBody {

@@ -185,7 +185,7 @@ pub struct OutputArgs {
     /// Pricing TOML (default: harness/platform/pricing.toml, built in).
     #[arg(long)]
     pub pricing: Option<PathBuf>,
-    /// Timeline bin width.
+    /// Timeline bin width (1ms to 366d; a timeline holds at most 2^21 bins).
     #[arg(long)]
     pub bin: Option<String>,
     /// Show progress bars.
@@ -302,7 +302,7 @@ impl SimulateArgs {
         let policies = self.policy.policies()?;
         let execution = Execution::parse(&self.execution)?;
         let bin_ns = match &self.output.bin {
-            Some(b) => parse_duration(b).map_err(anyhow::Error::msg)?,
+            Some(b) => crate::policy::parse_bin(b).map_err(anyhow::Error::msg)?,
             None => 60 * NS_PER_S,
         };
         let mut cals = Vec::new();
@@ -329,6 +329,9 @@ impl SimulateArgs {
             for p in &policies {
                 let t = self.trace.open()?;
                 let meta = t.meta().clone();
+                if let Some(span) = meta.span_ns {
+                    crate::timeline::check_timeline(span, bin_ns)?;
+                }
                 let pb = progress(
                     self.output.progress,
                     None,
@@ -453,7 +456,7 @@ impl ReplayArgs {
         let pricing = load_pricing(self.output.pricing.as_deref())?;
         let policies = self.policy.policies()?;
         let bin_ns = match &self.output.bin {
-            Some(b) => parse_duration(b).map_err(anyhow::Error::msg)?,
+            Some(b) => crate::policy::parse_bin(b).map_err(anyhow::Error::msg)?,
             None => NS_PER_S,
         };
         let dir = new_results_dir(&self.output.out, "replay", backend.name())?;
@@ -543,7 +546,7 @@ impl ValidateArgs {
         let mut policy = Policy::parse(&self.policy)?;
         policy.refresh_name();
         let bin_ns = match &self.output.bin {
-            Some(b) => parse_duration(b).map_err(anyhow::Error::msg)?,
+            Some(b) => crate::policy::parse_bin(b).map_err(anyhow::Error::msg)?,
             None => NS_PER_S,
         };
         let request = Request {

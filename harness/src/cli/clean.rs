@@ -1,11 +1,12 @@
-//! `unitlab clean`: removes what the lab left behind in the Docker engine, and the `oci`
-//! backend's bundles and runtime state.
+//! `unitlab clean`: removes what the lab left behind in the Docker engine, the `oci` backend's
+//! bundles and runtime state, and the memory cgroups of `unitlab density` runs that were killed.
 
 use anyhow::Result;
 use clap::Args;
 
 /// Removes every container labelled by unitlab (left by a killed run), and with `--images`
-/// the images it built; deletes the `oci` backend's leftover containers and bundles.
+/// the images it built; deletes the `oci` backend's leftover containers and bundles; and the
+/// memory cgroups of killed `unitlab density` runs.
 #[derive(Debug, Args)]
 pub struct CleanCmd {
     /// Also remove the images unitlab built (they are rebuilt on the next run).
@@ -16,6 +17,7 @@ pub struct CleanCmd {
 impl CleanCmd {
     /// Runs the command.
     pub fn execute(self) -> Result<()> {
+        clean_cgroups();
         let mut failures = 0;
         #[cfg(feature = "container")]
         {
@@ -49,11 +51,23 @@ impl CleanCmd {
         #[cfg(not(any(feature = "container", feature = "oci")))]
         {
             let _ = self.images;
-            println!("built without the container and oci backends: nothing to clean");
+            println!("built without the container and oci backends: nothing else to clean");
         }
         if failures > 0 {
             anyhow::bail!("{failures} objects could not be removed");
         }
         Ok(())
+    }
+}
+
+/// Removes the cgroups of killed density runs; no memory controller is nothing to clean.
+fn clean_cgroups() {
+    if let Ok(removed) = unitlab::cgroup::remove_stale() {
+        if !removed.is_empty() {
+            println!(
+                "removed {} memory cgroups of killed density runs",
+                removed.len()
+            );
+        }
     }
 }

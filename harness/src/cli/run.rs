@@ -12,6 +12,9 @@
 //! Docker (`container --runtime crun|runsc`) and on every installed one directly (`oci
 //! --runtime crun|runc|runsc`), 20 cold starts x 5 warm each (about +30 s on a quiet
 //! 2-core machine); `oci` takes part in nothing else.
+//! Then a burst per backend (`unitlab burst`, a tenth of the largest level and the largest: wasm
+//! 1000, v8 200, process 100, deno 50, container 20) and, for every backend but containers, the
+//! units that fit in 256 MiB under a cgroup limit (`unitlab density`).
 
 use std::path::{Path, PathBuf};
 
@@ -192,6 +195,25 @@ impl RunCmd {
                 ));
             }
         }
+        // 1b. Scale-out: one burst level per backend, density at 256 MiB.
+        // The oci backend takes part in the spectrum step only.
+        let scale_kinds: Vec<BackendKind> = available
+            .iter()
+            .copied()
+            .filter(|k| *k != BackendKind::Oci)
+            .collect();
+        skipped.extend(super::burst::main_job(
+            &scale_kinds,
+            &root.join("scale"),
+            self.seed,
+            self.quiet,
+        ));
+        skipped.extend(super::density::main_job(
+            &scale_kinds,
+            &root.join("scale"),
+            self.seed,
+            self.quiet,
+        ));
         std::fs::write(root.join("skipped.txt"), skipped.join("\n") + "\n")
             .context("writing skipped.txt")?;
 
