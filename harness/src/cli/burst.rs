@@ -96,6 +96,8 @@ pub fn main_job_levels(kind: unitlab::BackendKind) -> Vec<u32> {
         K::Process => vec![10, 100],
         K::Deno => vec![5, 50],
         K::Container => vec![2, 20],
+        // Not in the main job's bursts (it measures oci in the spectrum step only).
+        K::Oci => vec![2, 20],
         K::Mock => vec![10, 100],
     }
 }

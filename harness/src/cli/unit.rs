@@ -23,6 +23,9 @@ pub struct UnitArgs {
     /// Network mode, for the container backend (none, bridge).
     #[arg(long)]
     pub network: Option<String>,
+    /// OCI runtime, for the container and oci backends (runc, crun, runsc).
+    #[arg(long)]
+    pub runtime: Option<String>,
     /// Memory limit per unit (e.g. 64MiB), from 1MiB to 1TiB; each backend refuses a limit
     /// below the least it can honour, naming it.
     #[arg(long, value_parser = unitlab_backend::units::parse_memory_limit)]
@@ -46,6 +49,7 @@ impl UnitArgs {
             function: function.to_string(),
             strategy: None,
             network: None,
+            runtime: None,
             memory_limit: None,
             deadline: None,
             cpus: None,
@@ -61,6 +65,9 @@ impl UnitArgs {
         }
         if let Some(n) = &self.network {
             o.push(("network".to_string(), n.clone()));
+        }
+        if let Some(r) = &self.runtime {
+            o.push(("runtime".to_string(), r.clone()));
         }
         o.extend(self.opts.iter().cloned());
         o
