@@ -813,32 +813,37 @@ pub fn remove_live_units() -> usize {
     let give_up = std::time::Instant::now() + Duration::from_secs(10);
     let mut engines: BTreeMap<String, Option<Engine>> = BTreeMap::new();
     let mut removed = 0;
+    // A container whose removal failed (e.g. the engine was still starting it) is tried again.
+    let mut retry: Vec<(String, String)> = Vec::new();
     loop {
         let in_flight = unit::IN_FLIGHT.load(Ordering::SeqCst);
-        let batch: Vec<(String, String)> = {
+        let mut batch: Vec<(String, String)> = {
             let mut map = unit::LIVE.lock().unwrap_or_else(|p| p.into_inner());
             std::mem::take(&mut *map).into_iter().collect()
         };
+        batch.append(&mut retry);
         if batch.is_empty() && in_flight == 0 {
             break;
         }
-        for (id, host) in &batch {
+        for (id, host) in batch {
             let engine = engines
                 .entry(host.clone())
-                .or_insert_with(|| Engine::connect(Some(host)).ok());
+                .or_insert_with(|| Engine::connect(Some(&host)).ok());
             let Some(engine) = engine else { continue };
             let opts = RemoveContainerOptionsBuilder::default().force(true).build();
-            if engine
-                .block_on(engine.docker.remove_container(id, Some(opts)))
-                .is_ok()
-            {
-                removed += 1;
+            match engine.block_on(engine.docker.remove_container(&id, Some(opts))) {
+                Ok(()) => removed += 1,
+                // Already gone (its unit removed it).
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(_) => retry.push((id, host)),
             }
         }
         if std::time::Instant::now() > give_up {
             break;
         }
-        if batch.is_empty() {
+        if !retry.is_empty() || in_flight > 0 {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
