@@ -1,9 +1,9 @@
 //! Synthetic, deterministic results for tests and for trying the report without a measurement.
 //!
 //! Nothing here was measured: the latencies are drawn from log-normal distributions with a
-//! fixed seed, shaped like the orders of magnitude noted in `shared/ENVIRONMENT.md`, and every
-//! record says `synthetic fixture (not measured)` where the CPU model would be. Never use these
-//! figures as results.
+//! fixed seed, shaped like the orders of magnitude in the README's "Figures on one machine",
+//! and every record says `synthetic fixture (not measured)` where the CPU model would be. Never
+//! use these figures as results.
 
 use std::collections::BTreeMap;
 use std::path::Path;

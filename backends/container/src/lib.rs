@@ -450,10 +450,20 @@ pub fn clean(docker_host: Option<&str>) -> Result<CleanReport, BackendError> {
 /// Like [`clean`]; with `images`, also removes the images the lab built (they are rebuilt on
 /// the next `prepare`; user images are never labelled, so never removed).
 pub fn clean_with(docker_host: Option<&str>, images: bool) -> Result<CleanReport, BackendError> {
+    clean_label(docker_host, &format!("{LABEL}=1"), images)
+}
+
+/// Like [`clean_with`], for the containers (and, with `images`, the images) carrying `label`
+/// (a Docker label filter such as `unitlab.owner_pid=1234`): what one run left behind.
+pub fn clean_label(
+    docker_host: Option<&str>,
+    label: &str,
+    images: bool,
+) -> Result<CleanReport, BackendError> {
     let engine = Engine::connect(docker_host)?;
     let d = &engine.docker;
     let mut report = CleanReport::default();
-    let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL}=1")])]);
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
     engine.block_on(async {
         let list = d
             .list_containers(Some(
