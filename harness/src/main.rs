@@ -27,11 +27,11 @@ enum Command {
     #[command(subcommand)]
     Trace(unitlab_workloads::cli::TraceCommand),
     /// Replays a trace against a real backend under platform policies.
-    Replay(cli::platform::ReplayCmd),
+    Replay(cli::replay::ReplayCmd),
     /// Simulates platform policies on a trace, calibrated from measured results.
-    Simulate(cli::platform::SimulateCmd),
+    Simulate(cli::simulate::SimulateCmd),
     /// Replays a short trace and simulates it, and reports how far apart they are.
-    Validate(cli::platform::ValidateCmd),
+    Validate(cli::validate::ValidateCmd),
     /// Writes the HTML report from result directories.
     Report(cli::report::ReportCmd),
     /// Compares two sets of results, flagging changes outside the noise.

@@ -456,6 +456,37 @@ pub fn fmt_duration(ns: u64) -> String {
     format!("{ns}ns")
 }
 
+impl std::str::FromStr for Policy {
+    type Err = PlatformError;
+    /// [`Policy::parse`].
+    fn from_str(s: &str) -> Result<Self, PlatformError> {
+        Policy::parse(s)
+    }
+}
+
+impl std::str::FromStr for PickRule {
+    type Err = PlatformError;
+    /// [`PickRule::parse`].
+    fn from_str(s: &str) -> Result<Self, PlatformError> {
+        PickRule::parse(s)
+    }
+}
+
+impl std::str::FromStr for OnFull {
+    type Err = PlatformError;
+    /// `queue` or `reject`.
+    fn from_str(s: &str) -> Result<Self, PlatformError> {
+        match s {
+            "queue" => Ok(OnFull::Queue),
+            "reject" => Ok(OnFull::Reject),
+            o => Err(PlatformError::Config {
+                what: format!("on-full rule `{o}`"),
+                message: "expected queue or reject".into(),
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
