@@ -20,8 +20,6 @@ pub fn parse_kv(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected key=value, got `{s}`"))
 }
 
-pub use unitlab_backend::units::{parse_bytes, parse_duration};
-
 /// A duration flag's value: a number with its unit (`250ms`, `1.5s`, `10m`, `24h`), the one
 /// syntax of every duration flag of every subcommand. A bare number is refused: it could
 /// mean seconds or milliseconds.
@@ -33,12 +31,7 @@ pub fn parse_duration_flag(s: &str) -> Result<std::time::Duration, String> {
 /// A size flag's value: a number with its unit (`64MiB`, `512KiB`, `1GiB`, `4096B`), the one
 /// syntax of every size flag of every subcommand. A bare number is refused.
 pub fn parse_size_flag(s: &str) -> Result<u64, String> {
-    if !s.chars().any(|c| c.is_alphabetic()) {
-        return Err(format!(
-            "`{s}` has no unit: write e.g. `64MiB`, `512KiB`, `1GiB` or `4096B` (units: B, KiB, MiB, GiB)"
-        ));
-    }
-    parse_bytes(s)
+    unitlab_workloads::units::parse_size(s)
 }
 
 /// Fails with the available list when `name` is not a catalogue function or an existing file.

@@ -120,8 +120,8 @@ pub struct ReplayArgs {
     /// Do not hold units busy for the trace's durations (run the bare function).
     #[arg(long)]
     pub no_hold: bool,
-    /// Request size (cpu: KiB, alloc: MiB).
-    #[arg(long, default_value_t = 0)]
+    /// Request size (cpu: KiB, alloc: MiB): a count in the function's own unit.
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub size: u32,
     /// Memory per unit for GB-s (e.g. `128MiB`), instead of each unit's measured memory.
     #[arg(long, value_name = "SIZE", value_parser = super::parse_size_flag)]

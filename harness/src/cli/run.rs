@@ -44,7 +44,7 @@ pub struct RunCmd {
     #[arg(long, default_value_t = 20)]
     pub replay_seconds: u32,
     /// Idle time before each timed call of the second `noop` measurement (0: skip it).
-    #[arg(long, default_value = "20ms", value_parser = super::measure::parse_gap)]
+    #[arg(long, default_value = "20ms", value_name = "DURATION", value_parser = super::parse_duration_flag)]
     pub gap: std::time::Duration,
     /// No progress bars.
     #[arg(long, short)]

@@ -24,10 +24,10 @@ pub struct UnitArgs {
     #[arg(long)]
     pub network: Option<String>,
     /// Memory limit per unit (e.g. 64MiB).
-    #[arg(long, value_parser = super::parse_bytes)]
+    #[arg(long, value_name = "SIZE", value_parser = super::parse_size_flag)]
     pub memory_limit: Option<u64>,
     /// Deadline per invocation (e.g. 2s); a guest running longer is stopped.
-    #[arg(long, value_parser = super::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration_flag)]
     pub deadline: Option<Duration>,
     /// CPU limit per unit in cores (containers).
     #[arg(long)]
