@@ -433,6 +433,9 @@ pub fn simulate(
         for p in policies {
             let t = trace.open()?;
             let meta = t.meta().clone();
+            if let Some(span) = meta.span_ns {
+                crate::timeline::check_timeline(span, bin_ns)?;
+            }
             let pb = progress(
                 output.progress,
                 None,

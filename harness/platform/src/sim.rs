@@ -236,6 +236,7 @@ where
         return Err(PlatformError::MissingDuration { seq: s });
     }
     p.finish(now, &mut d);
+    p.check_timeline()?;
     if let Some(pb) = &opts.progress {
         pb.set_position(seq);
     }

@@ -78,6 +78,12 @@ impl PolicyArgs {
     }
 }
 
+/// `--bin`: a duration with its unit, 1 ms to 366 days.
+fn parse_bin(s: &str) -> Result<std::time::Duration, String> {
+    super::parse_duration_flag(s)?;
+    unitlab_platform::policy::parse_bin(s).map(std::time::Duration::from_nanos)
+}
+
 /// Where and how results are written.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
@@ -87,8 +93,9 @@ pub struct OutputArgs {
     /// Pricing TOML (default: harness/platform/pricing.toml, built in).
     #[arg(long)]
     pub pricing: Option<PathBuf>,
-    /// Timeline bin width (default 1m for simulate, 1s for replay and validate).
-    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration_flag)]
+    /// Timeline bin width (default 1m for simulate, 1s for replay and validate; 1ms to 366d,
+    /// a timeline holds at most 2^21 bins).
+    #[arg(long, value_name = "DURATION", value_parser = parse_bin)]
     pub bin: Option<std::time::Duration>,
     /// Show progress bars.
     #[arg(long)]
