@@ -86,7 +86,7 @@ fn unit_argv(u: &UnitArgs) -> Vec<String> {
         a.extend(["--network".into(), n.clone()]);
     }
     if let Some(m) = u.memory_limit {
-        a.extend(["--memory-limit".into(), m.to_string()]);
+        a.extend(["--memory-limit".into(), format!("{m}B")]);
     }
     if let Some(d) = u.deadline {
         a.extend(["--deadline".into(), format!("{}ns", d.as_nanos())]);
