@@ -49,6 +49,8 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 
 /// `--window`: 1 ns to 366 days, in whole ns.
 fn parse_window(s: &str) -> Result<u64, String> {
+    // The unit first, as every duration flag; then the range.
+    parse_duration_ns(s)?;
     unitlab_backend::units::parse_duration_in("--window", s, 1, 366 * 86_400_000_000_000)
 }
 
