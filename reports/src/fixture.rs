@@ -344,6 +344,13 @@ fn platform_run(policy: &str, keep_alive: Option<f64>, bins: &[TimelineBin]) -> 
         backend: "wasm".to_string(),
         policy: policy.to_string(),
         policy_settings: settings,
+        facts: unitlab_results::platform::PolicyFacts {
+            keep_alive_ns: Some(keep_alive.map_or(0, |k| (k * 1e9).round() as u64)),
+            baseline: policy == "none",
+            pick: "mru".into(),
+            concurrency: 1,
+            ..Default::default()
+        },
         counts: Counts {
             invocations,
             completed: invocations,

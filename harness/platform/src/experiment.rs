@@ -370,13 +370,7 @@ impl<T: Iterator<Item = Result<Invocation, TraceError>>> Iterator for Counting<T
 }
 
 fn fill_avoidance(runs: &mut [PlatformRun], pricing: &unitlab_results::platform::Pricing) {
-    if let Some(bi) = runs.iter().position(|r| {
-        r.policy_settings.get("keep_alive").map(String::as_str) == Some("none")
-            && r.policy_settings
-                .get("provisioned_per_function")
-                .map(String::as_str)
-                == Some("0")
-    }) {
+    if let Some(bi) = runs.iter().position(|r| r.facts.baseline) {
         let base = runs[bi].clone();
         for (i, r) in runs.iter_mut().enumerate() {
             if i != bi && r.backend == base.backend {

@@ -252,6 +252,22 @@ impl Policy {
     }
 
     /// The settings as text, for results.
+    pub fn facts(&self) -> unitlab_results::platform::PolicyFacts {
+        unitlab_results::platform::PolicyFacts {
+            keep_alive_ns: match &self.keep_alive {
+                KeepAlive::None => Some(0),
+                KeepAlive::Fixed { ns } => Some(*ns),
+                KeepAlive::Hybrid(_) => None,
+            },
+            baseline: self.is_baseline(),
+            provisioned: self.provisioned,
+            pick: self.settings()["pick"].clone(),
+            cap: self.cap.map(|c| c.max_units),
+            concurrency: self.concurrency,
+        }
+    }
+
+    /// The settings as text, for people (readers use [`Policy::facts`]).
     pub fn settings(&self) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
         let ka = match &self.keep_alive {
