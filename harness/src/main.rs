@@ -59,6 +59,13 @@ fn install_interrupt_cleanup() {
                 eprintln!("interrupted: removed {n} containers");
             }
         }
+        #[cfg(feature = "oci")]
+        {
+            let n = unitlab_backend_oci::remove_live_units();
+            if n > 0 {
+                eprintln!("interrupted: removed {n} oci containers");
+            }
+        }
         let n = unitlab::cgroup::remove_live();
         if n > 0 {
             eprintln!("interrupted: removed {n} memory cgroups");

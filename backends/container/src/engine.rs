@@ -134,6 +134,19 @@ impl Engine {
         })
     }
 
+    /// The OCI runtimes the engine has registered (one `GET /info`); empty when it fails.
+    pub fn runtimes(&self) -> crate::runtime::EngineRuntimes {
+        let mut out = crate::runtime::EngineRuntimes::default();
+        if let Ok(info) = self.block_on(self.docker.info()) {
+            for (name, r) in info.runtimes.unwrap_or_default() {
+                out.registered
+                    .insert(name, r.runtime_args.unwrap_or_default());
+            }
+            out.default = info.default_runtime.unwrap_or_default();
+        }
+        out
+    }
+
     /// Runs a future on the engine's runtime from synchronous code.
     pub fn block_on<F: Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)

@@ -472,16 +472,30 @@ impl Unit for ContainerUnit {
             None => {}
         }
         if let Some(pid) = self.container_pid() {
-            if let Some((pss, rss)) = hostmem::sum(&hostmem::tree(pid)) {
+            let container = hostmem::tree(pid);
+            if let Some((pss, rss)) = hostmem::sum(&container) {
                 mem.details.insert("container_pss".into(), pss);
                 mem.details.insert("container_rss".into(), rss);
                 mem.host_bytes = Some(pss);
             }
-            if let Some((pss, rss)) = hostmem::shim_of(pid).and_then(|s| hostmem::sum(&[s])) {
-                mem.details.insert("shim_pss".into(), pss);
-                mem.details.insert("shim_rss".into(), rss);
-                // What the host pays per unit: the container's processes and its shim.
+            if let Some(shim) = hostmem::shim_of(pid) {
+                // The runtime's other processes under the shim: gVisor's gofer (its sentry is
+                // the container's pid). runc and crun leave none.
+                let runtime: Vec<u32> = hostmem::tree(shim)
+                    .into_iter()
+                    .filter(|p| *p != shim && !container.contains(p))
+                    .collect();
+                let (pss, rss) = hostmem::sum(&runtime).unwrap_or((0, 0));
+                mem.details.insert("runtime_pss".into(), pss);
+                mem.details.insert("runtime_rss".into(), rss);
                 mem.host_bytes = mem.host_bytes.map(|c| c + pss);
+                if let Some((pss, rss)) = hostmem::sum(&[shim]) {
+                    mem.details.insert("shim_pss".into(), pss);
+                    mem.details.insert("shim_rss".into(), rss);
+                    // What the host pays per unit: the container's processes, the runtime's
+                    // and its shim.
+                    mem.host_bytes = mem.host_bytes.map(|c| c + pss);
+                }
             }
         }
         Ok(mem)

@@ -311,3 +311,45 @@ fn dropping_a_unit_removes_its_container() {
     drop(unit);
     assert!(containers_of(&spec.name).is_empty());
 }
+
+/// Every runtime the set-up registers (scripts/setup-runtimes.sh): the catalogue answers, the
+/// runtime and its boundary are recorded, the start phases are the same, and the host view of
+/// a unit's memory counts the runtime's own processes (gVisor's gofer beside its sentry).
+#[test]
+fn every_registered_runtime_runs_the_catalogue() {
+    use unitlab_backend::Boundary;
+    use unitlab_backend_container::Runtime;
+    for runtime in Runtime::ALL {
+        let backend = backend_with(&[("runtime", runtime.name())]);
+        let info = backend.info();
+        assert_eq!(info.settings["runtime"], runtime.name());
+        assert_eq!(info.boundary, Some(runtime.boundary()));
+        assert!(info.versions.contains_key(runtime.name()), "{info:?}");
+        if runtime == Runtime::Runsc {
+            assert_eq!(info.boundary, Some(Boundary::UserSpaceKernel));
+            assert_eq!(info.settings["platform"], "ptrace", "{info:?}");
+        }
+        let p = backend
+            .prepare(&FunctionSpec::catalogue(Function::Cpu))
+            .unwrap();
+        let mut unit = p.start().unwrap();
+        let phases: Vec<_> = unit.start_phases().into_iter().map(|p| p.name).collect();
+        assert_eq!(phases, ["create", "attach", "start", "ready"], "{runtime}");
+        let resp = unit.invoke(&Request { size: 2, seed: 7 }).unwrap();
+        assert_eq!(resp.value, Function::Cpu.expected(2, 7), "{runtime}");
+        let mem = unit.memory().unwrap();
+        let host = mem.host_bytes.unwrap();
+        let parts =
+            mem.details["container_pss"] + mem.details["runtime_pss"] + mem.details["shim_pss"];
+        assert_eq!(host, parts, "{runtime}: {mem:?}");
+        if runtime == Runtime::Runsc {
+            assert!(
+                mem.details["runtime_pss"] > 0,
+                "the gofer is counted: {mem:?}"
+            );
+        } else {
+            assert_eq!(mem.details["runtime_pss"], 0, "{runtime}: {mem:?}");
+        }
+        unit.stop().unwrap();
+    }
+}

@@ -144,6 +144,7 @@ where
     I: Iterator<Item = Result<Invocation, TraceError>>,
 {
     policy.validate()?;
+    policy.check_memory(opts.functions as u64)?;
     let t0 = Instant::now();
     let mut trace = trace;
     let mut p = Platform::new(policy.clone(), opts.records, opts.bin_ns);

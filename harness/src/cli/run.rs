@@ -8,6 +8,13 @@
 //! Each backend's `noop` is measured twice: back to back (the best case, and the simulator's
 //! calibration) and with an idle `--gap` before every timed call (20 cold starts x 10 warm
 //! invokes), as sparse traffic meets it.
+//! The isolation spectrum: `noop` also runs on every other available OCI runtime through
+//! Docker (`container --runtime crun|runsc`) and on every installed one directly (`oci
+//! --runtime crun|runc|runsc`), 20 cold starts x 5 warm each (about +30 s on a quiet
+//! 2-core machine); `oci` takes part in nothing else.
+//! Then a burst per backend (`unitlab burst`, a tenth of the largest level and the largest: wasm
+//! 1000, v8 200, process 100, deno 50, container 20) and, for every backend but containers, the
+//! units that fit in 256 MiB under a cgroup limit (`unitlab density`).
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +62,8 @@ pub struct RunCmd {
 fn plan(kind: BackendKind) -> (u32, u32, u32, u32) {
     match kind {
         BackendKind::Container => (30, 10, 5, 10),
+        // Not used: the spectrum step measures oci's noop only (see the module docs).
+        BackendKind::Oci => (20, 20, 5, 5),
         BackendKind::Deno => (60, 20, 10, 20),
         BackendKind::V8 => (300, 50, 10, 100),
         BackendKind::Wasm => (2000, 200, 10, 1000),
@@ -102,7 +111,7 @@ impl RunCmd {
         // 1. Measure.
         let measure_root = root.join("measure");
         let mut noop_dirs: Vec<(BackendKind, PathBuf)> = Vec::new();
-        for &k in &available {
+        for &k in available.iter().filter(|k| **k != BackendKind::Oci) {
             let (noop_units, other_units, warm, memory_units) = plan(k);
             let scaled = |n: u32| ((n as f64 * self.scale).round() as u32).max(20);
             for f in Function::ALL {
@@ -166,15 +175,46 @@ impl RunCmd {
                 }
             }
         }
+        // The isolation spectrum: the other OCI runtimes through Docker, every one directly.
+        for (k, runtime) in runtime_variants(&available) {
+            let units = ((20.0 * self.scale).round() as u32).max(20);
+            eprintln!("[run] measure {k} --runtime {runtime} noop: {units} cold starts x 5 warm");
+            let mut unit = UnitArgs::defaults(k, "noop");
+            unit.runtime = Some(runtime.to_string());
+            let cmd = MeasureCmd {
+                unit,
+                units,
+                warm: 5,
+                memory_units: Some(5),
+                size: None,
+                seed: self.seed,
+                expect: None,
+                gap: None,
+                out: measure_root.clone(),
+                quiet: self.quiet,
+            };
+            if let Err(e) = cmd.run() {
+                eprintln!("[run] measure {k} --runtime {runtime} noop failed: {e:#}");
+                skipped.push(format!(
+                    "{k} --runtime {runtime} noop: measurement failed: {e:#}"
+                ));
+            }
+        }
         // 1b. Scale-out: one burst level per backend, density at 256 MiB.
+        // The oci backend takes part in the spectrum step only.
+        let scale_kinds: Vec<BackendKind> = available
+            .iter()
+            .copied()
+            .filter(|k| *k != BackendKind::Oci)
+            .collect();
         skipped.extend(super::burst::main_job(
-            &available,
+            &scale_kinds,
             &root.join("scale"),
             self.seed,
             self.quiet,
         ));
         skipped.extend(super::density::main_job(
-            &available,
+            &scale_kinds,
             &root.join("scale"),
             self.seed,
             self.quiet,
@@ -282,4 +322,36 @@ impl RunCmd {
         )?;
         Ok(())
     }
+}
+
+/// The runtimes the spectrum step measures `noop` on: for `container`, those dockerd has
+/// registered beyond runc (measured with the other backends); for `oci`, every installed one.
+/// Missing ones are reported by `unitlab doctor` with their fix.
+fn runtime_variants(available: &[BackendKind]) -> Vec<(BackendKind, &'static str)> {
+    #[allow(unused_mut, reason = "empty without the container and oci features")]
+    let mut out = Vec::new();
+    #[cfg(feature = "container")]
+    {
+        use unitlab_backend_container::Runtime;
+        let statuses = unitlab_backend_container::runtime::statuses(None);
+        for s in statuses {
+            if available.contains(&BackendKind::Container)
+                && s.runtime != Runtime::Runc
+                && s.registered == Some(true)
+            {
+                out.push((BackendKind::Container, s.runtime.name()));
+            }
+        }
+    }
+    #[cfg(feature = "oci")]
+    {
+        use unitlab_backend_oci::runtime::Runtime;
+        for r in Runtime::ALL {
+            if available.contains(&BackendKind::Oci) && r.binary().is_some() {
+                out.push((BackendKind::Oci, r.name()));
+            }
+        }
+    }
+    let _ = available;
+    out
 }

@@ -23,6 +23,9 @@ pub struct UnitArgs {
     /// Network mode, for the container backend (none, bridge).
     #[arg(long)]
     pub network: Option<String>,
+    /// OCI runtime, for the container and oci backends (runc, crun, runsc).
+    #[arg(long)]
+    pub runtime: Option<String>,
     /// Memory limit per unit (e.g. 64MiB).
     #[arg(long, value_name = "SIZE", value_parser = super::parse_size_flag)]
     pub memory_limit: Option<u64>,
@@ -45,6 +48,7 @@ impl UnitArgs {
             function: function.to_string(),
             strategy: None,
             network: None,
+            runtime: None,
             memory_limit: None,
             deadline: None,
             cpus: None,
@@ -60,6 +64,9 @@ impl UnitArgs {
         }
         if let Some(n) = &self.network {
             o.push(("network".to_string(), n.clone()));
+        }
+        if let Some(r) = &self.runtime {
+            o.push(("runtime".to_string(), r.clone()));
         }
         o.extend(self.opts.iter().cloned());
         o
