@@ -380,6 +380,13 @@ fn fill_avoidance(runs: &mut [PlatformRun], pricing: &unitlab_results::platform:
     }
 }
 
+/// Compares every run with its backend's baseline, writes `summary.json`.
+fn finish(dir: PathBuf, mut summary: PlatformSummary) -> Result<PlatformResult, PlatformError> {
+    fill_avoidance(&mut summary.runs, &summary.pricing);
+    write_summary(&dir, &summary)?;
+    Ok(PlatformResult { dir, summary })
+}
+
 /// Wraps an error with what was being done.
 fn context(what: impl Into<String>) -> impl FnOnce(PlatformError) -> PlatformError {
     let what = what.into();
@@ -466,24 +473,24 @@ pub fn simulate(
             runs.push(run);
         }
     }
-    fill_avoidance(&mut runs, &pricing);
-    let summary = PlatformSummary {
-        schema: PLATFORM_SCHEMA.into(),
-        kind: RunKind::Simulate,
-        backend: BackendInfo {
-            name,
-            ..BackendInfo::default()
+    finish(
+        dir,
+        PlatformSummary {
+            schema: PLATFORM_SCHEMA.into(),
+            kind: RunKind::Simulate,
+            backend: BackendInfo {
+                name,
+                ..BackendInfo::default()
+            },
+            function: None,
+            trace: info.unwrap_or_default(),
+            time_scale: 1.0,
+            seed: options.seed,
+            pricing,
+            env: output.env.clone(),
+            runs,
         },
-        function: None,
-        trace: info.unwrap_or_default(),
-        time_scale: 1.0,
-        seed: options.seed,
-        pricing,
-        env: output.env.clone(),
-        runs,
-    };
-    write_summary(&dir, &summary)?;
-    Ok(PlatformResult { dir, summary })
+    )
 }
 
 /// Replay settings shared by [`replay`] and [`validate`].
@@ -576,21 +583,21 @@ pub fn replay(
         write_run_files(&dir, &p.name, &out.platform, &out.memory_samples)?;
         runs.push(run);
     }
-    fill_avoidance(&mut runs, &pricing);
-    let summary = PlatformSummary {
-        schema: PLATFORM_SCHEMA.into(),
-        kind: RunKind::Replay,
-        backend: backend.info(),
-        function: Some(spec.clone()),
-        trace: info.unwrap_or_default(),
-        time_scale: settings.time_scale,
-        seed: trace.seed,
-        pricing,
-        env: output.env.clone(),
-        runs,
-    };
-    write_summary(&dir, &summary)?;
-    Ok(PlatformResult { dir, summary })
+    finish(
+        dir,
+        PlatformSummary {
+            schema: PLATFORM_SCHEMA.into(),
+            kind: RunKind::Replay,
+            backend: backend.info(),
+            function: Some(spec.clone()),
+            trace: info.unwrap_or_default(),
+            time_scale: settings.time_scale,
+            seed: trace.seed,
+            pricing,
+            env: output.env.clone(),
+            runs,
+        },
+    )
 }
 
 /// The calibration [`validate`] simulates with.

@@ -8,7 +8,7 @@ use clap::Args;
 use unitlab_platform::experiment::{
     OutputOptions, PolicyOptions, ReplaySettings, TraceOptions, TraceSource,
 };
-use unitlab_platform::{Execution, OnFull, PickRule};
+use unitlab_platform::{Execution, OnFull, PickRule, Policy};
 use unitlab_results::EnvRecord;
 use unitlab_workloads::LoadOptions;
 
@@ -49,9 +49,14 @@ impl TraceArgs {
     }
 }
 
-/// Settings every policy of a run shares.
+/// The policies of a run and the settings they share.
 #[derive(Debug, Clone, Args)]
 pub struct PolicyArgs {
+    /// Policies (repeat the flag): `none`, `keepalive:10m`, `provisioned:2[+keepalive:10m]`,
+    /// `hybrid[:range=4h,bin=1m,head=5,tail=99,margin=0.1,cv=2,min=10,oor=0.5,fallback=4h]`.
+    /// The no-keep-alive baseline is always run too, to answer what avoiding cold starts cost.
+    #[arg(long = "policy", default_values = ["keepalive:10m", "keepalive:20m", "hybrid"], value_parser = clap::value_parser!(Policy))]
+    pub policies: Vec<Policy>,
     /// Idle-unit pick rule: mru, lru or newest.
     #[arg(long, default_value = "mru", value_parser = clap::value_parser!(PickRule))]
     pub pick: PickRule,
@@ -67,14 +72,15 @@ pub struct PolicyArgs {
 }
 
 impl PolicyArgs {
-    /// The typed policy settings.
-    pub fn options(&self) -> PolicyOptions {
-        PolicyOptions {
+    /// The policies with the shared settings applied, the baseline added and first.
+    pub fn policies(&self) -> Result<Vec<Policy>, unitlab_platform::PlatformError> {
+        let common = PolicyOptions {
             pick: self.pick,
             concurrency: self.concurrency,
             cap: self.cap,
             on_full: self.on_full,
-        }
+        };
+        unitlab_platform::experiment::with_baseline(&self.policies, &common)
     }
 }
 

@@ -3,7 +3,6 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use unitlab_platform::experiment;
-use unitlab_platform::Policy;
 
 use super::platform_args::{OutputArgs, PolicyArgs, ReplayArgs, TraceArgs};
 use super::unit::UnitArgs;
@@ -17,11 +16,7 @@ pub struct ReplayCmd {
     /// The trace.
     #[command(flatten)]
     pub trace: TraceArgs,
-    /// Policies (repeat the flag), each replayed in turn, the no-keep-alive baseline first:
-    /// `none`, `keepalive:10m`, `provisioned:2[+keepalive:10m]`, `hybrid[:...]`.
-    #[arg(long = "policy", default_values = ["keepalive:10m", "keepalive:20m", "hybrid"], value_parser = clap::value_parser!(Policy))]
-    pub policies: Vec<Policy>,
-    /// Settings every policy shares.
+    /// The policies (each replayed in turn, the baseline first) and their shared settings.
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Replay settings.
@@ -38,7 +33,7 @@ impl ReplayCmd {
         let spec = self.unit.spec()?;
         let backend = self.unit.build()?;
         let env = unitlab::env::collect(self.trace.trace_seed);
-        let policies = experiment::with_baseline(&self.policies, &self.policy.options())?;
+        let policies = self.policy.policies()?;
         let result = experiment::replay(
             &*backend,
             &spec,

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use unitlab_platform::experiment::{self, SimulateOptions};
-use unitlab_platform::{Calibration, Policy};
+use unitlab_platform::Calibration;
 
 use super::platform_args::{OutputArgs, PolicyArgs, TraceArgs};
 
@@ -13,12 +13,7 @@ pub struct SimulateCmd {
     /// The trace.
     #[command(flatten)]
     pub trace: TraceArgs,
-    /// Policies (repeat the flag): `none`, `keepalive:10m`, `provisioned:2[+keepalive:10m]`,
-    /// `hybrid[:range=4h,bin=1m,head=5,tail=99,margin=0.1,cv=2,min=10,oor=0.5,fallback=4h]`.
-    /// The no-keep-alive baseline is always run too, to answer what avoiding cold starts cost.
-    #[arg(long = "policy", default_values = ["keepalive:10m", "keepalive:20m", "hybrid"], value_parser = clap::value_parser!(Policy))]
-    pub policies: Vec<Policy>,
-    /// Settings every policy shares.
+    /// The policies and their shared settings.
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Backend calibrations (repeat for several backends): a `unitlab measure` result
@@ -48,7 +43,7 @@ impl SimulateCmd {
     /// Runs the command.
     pub fn execute(self) -> Result<()> {
         let env = unitlab::env::collect(self.seed);
-        let policies = experiment::with_baseline(&self.policies, &self.policy.options())?;
+        let policies = self.policy.policies()?;
         let result = experiment::simulate(
             &self.trace.options(),
             &policies,
