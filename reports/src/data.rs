@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use unitlab_results::platform::{
-    PlatformSummary, TimelineBin, ValidationReport, PLATFORM_SCHEMA, VALIDATION_SCHEMA,
+    PlatformSummary, TimelineBin, ValidationReport, PLATFORM_SCHEMA, PLATFORM_SCHEMA_V1,
+    VALIDATION_SCHEMA,
 };
 use unitlab_results::{MeasureResult, MemorySample, Sample, SampleKind, MEASURE_SCHEMA};
 
@@ -484,6 +485,14 @@ fn load_json_result(dir: &Path, file: &Path, data: &mut ReportData) -> Result<()
             data.scale.densities.push(r);
             Ok(())
         }
+        PLATFORM_SCHEMA_V1 => Err(ReportError::Results {
+            path: file.to_path_buf(),
+            source: unitlab_results::ResultsError::OldSchema {
+                path: file.display().to_string(),
+                found: PLATFORM_SCHEMA_V1.into(),
+                expected: PLATFORM_SCHEMA.into(),
+            },
+        }),
         VALIDATION_SCHEMA => {
             data.validations
                 .push(ValidationReport::load(file).map_err(results)?);

@@ -714,6 +714,15 @@ pub fn clean_with(docker_host: Option<&str>, images: bool) -> Result<CleanReport
 /// Like [`clean_with`], removing only the lab's containers that also carry `label` (a Docker
 /// label filter such as `unitlab.owner_pid=1234`: the containers of one run, whose process was
 /// killed, without touching a concurrent run's).
+pub fn clean_label(
+    docker_host: Option<&str>,
+    label: &str,
+    images: bool,
+) -> Result<CleanReport, BackendError> {
+    clean_matching(docker_host, Some(label), images)
+}
+
+/// Like [`clean_with`]; with `label`, only the lab's containers that also carry it.
 pub fn clean_matching(
     docker_host: Option<&str>,
     label: Option<&str>,

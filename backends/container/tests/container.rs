@@ -1,6 +1,11 @@
 //! The container backend against the real Docker engine (start it with
 //! scripts/setup-docker.sh). These tests fail, never skip, when the engine does not answer.
-//! `zz_no_leaks.rs` runs after this binary and checks that no labelled container remains.
+//!
+//! Leak check: when this test process exits, after its own tests, no container it created
+//! (label `unitlab.owner_pid=<this pid>`) may remain, or the process exits with status 101.
+//! It looks only at this process's containers, so it holds whatever order or parallelism the
+//! test runner uses (cargo test's threads, nextest's process per test) and whatever else runs
+//! on the engine. `scripts/test.sh` checks the whole engine once the suite is over.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,7 +17,43 @@ use unitlab_backend_container::{
     availability_at, images::runner_tag, labelled_containers, Config, ContainerBackend,
 };
 
+/// The label of the containers this test process creates.
+fn owner_label() -> String {
+    format!("unitlab.owner_pid={}", std::process::id())
+}
+
+/// Registers, once, the leak check that runs at process exit (see the module docs).
+fn check_leaks_at_exit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    extern "C" fn check() {
+        // Runs after libtest has printed its summary: a leak is reported on stderr and turns
+        // the exit status into a failure.
+        match labelled_containers(None, Some(&owner_label())) {
+            Ok(left) if left.is_empty() => {}
+            Ok(left) => {
+                eprintln!(
+                    "leak check: containers of this test process remain after its tests: {left:?}\n  fix: every unit must remove its container when dropped or failed; `unitlab clean` removes them"
+                );
+                // SAFETY: _exit has no preconditions; it ends the process without running
+                // further exit handlers.
+                unsafe { libc::_exit(101) };
+            }
+            Err(e) => {
+                eprintln!("leak check: listing this process's containers failed: {e}");
+                // SAFETY: as above.
+                unsafe { libc::_exit(101) };
+            }
+        }
+    }
+    ONCE.call_once(|| {
+        // SAFETY: `check` is a plain `extern "C" fn()` that lives for the whole program.
+        let rc = unsafe { libc::atexit(check) };
+        assert_eq!(rc, 0, "registering the leak check failed");
+    });
+}
+
 fn backend_with(opts: &[(&str, &str)]) -> ContainerBackend {
+    check_leaks_at_exit();
     let mut config = Config::default();
     for (k, v) in opts {
         config.set(k, v).unwrap();

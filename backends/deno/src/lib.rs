@@ -108,7 +108,7 @@
 //!   `deno: {permissions: "none"}`. Blob, `data:` and file URLs for the module, glibc malloc
 //!   arenas and huge pages made no difference either (wall clock and CPU time).
 //!
-//! On an idle machine a bare Worker took ~8 ms (shared/ENVIRONMENT.md); on the same VM later
+//! On an idle machine a bare Worker took ~8 ms; on the same VM later
 //! (2026-11-27 16:52 UTC, nothing else running) `floor.js` gave 10.8 ms p50 to "ready" and
 //! 12.1 ms with the first round trip, and successive `unitlab measure` runs 12.8-19.7 ms p50.
 //! A <= 10 ms cold start is within reach only on an idle, fast machine; under load the floor

@@ -15,13 +15,14 @@
 //! - [`output`]: the results directory (`summary.json` + CSVs, types in
 //!   `unitlab_results::platform`).
 //! - [`validate`]: replay vs simulation of the same trace.
-//! - [`cli`]: the `unitlab replay | simulate | validate` argument structs.
+//! - [`experiment`]: the typed entry points the `unitlab` binary drives: [`experiment::simulate`],
+//!   [`experiment::replay`], [`experiment::validate`].
 //!
 
 #![warn(missing_docs)]
 
 pub mod calibration;
-pub mod cli;
+pub mod experiment;
 pub mod heap;
 mod hybrid;
 mod latency;
@@ -94,6 +95,15 @@ pub enum PlatformError {
     /// The backend failed outside a single unit (prepare, provisioning).
     #[error("backend: {0}")]
     Backend(#[from] unitlab_backend::BackendError),
+    /// A step failed: what was being done, and why.
+    #[error("{what}")]
+    In {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: Box<PlatformError>,
+    },
     /// Writing results failed.
     #[error("{path}: {source}")]
     Io {

@@ -221,6 +221,16 @@ pub enum ResultsError {
         #[source]
         source: std::io::Error,
     },
+    /// A result written by an older unitlab, in a schema this reader no longer reads.
+    #[error("{path}: schema {found} is older than this reader's {expected}\n  fix: re-run the command that wrote it (unitlab simulate, replay or run) to rewrite it")]
+    OldSchema {
+        /// The file.
+        path: String,
+        /// Its schema tag.
+        found: String,
+        /// The tag this reader reads.
+        expected: String,
+    },
     /// Bad JSON.
     #[error("{path}: not a unitlab result: {source}")]
     Json {

@@ -20,7 +20,7 @@ pub struct BurstCmd {
     #[arg(long, short = 't')]
     pub threads: Option<u32>,
     /// Request size: KiB of input for `cpu`, MiB for `alloc` (default: the function's).
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub size: Option<u32>,
     /// Seed for request inputs, recorded with the result.
     #[arg(long, default_value_t = 1)]

@@ -23,7 +23,8 @@ pub struct MeasureCmd {
     #[arg(long)]
     pub memory_units: Option<u32>,
     /// Request size: KiB of input for `cpu`, MiB for `alloc` (default: 64 for cpu, 16 for alloc).
-    #[arg(long)]
+    /// A count in the function's own unit, not a byte size.
+    #[arg(long, value_name = "N")]
     pub size: Option<u32>,
     /// Seed for request inputs, recorded with the result.
     #[arg(long, default_value_t = 1)]
@@ -33,7 +34,7 @@ pub struct MeasureCmd {
     pub expect: Option<u32>,
     /// Idle time before every timed start and invoke (e.g. `20ms`), as under sparse traffic:
     /// back to back (the default), a warm invoke finds its unit and the CPU's caches hot.
-    #[arg(long, value_parser = parse_gap)]
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration_flag)]
     pub gap: Option<std::time::Duration>,
     /// Where result directories go.
     #[arg(long, short, default_value = "results")]
@@ -44,11 +45,6 @@ pub struct MeasureCmd {
 }
 
 static BAR: std::sync::OnceLock<ProgressBar> = std::sync::OnceLock::new();
-
-/// Parses `--gap`: a duration with its unit (`20ms`).
-pub fn parse_gap(s: &str) -> Result<std::time::Duration, String> {
-    unitlab_backend::units::parse_duration(s)
-}
 
 fn progress(p: Progress) {
     if let Some(bar) = BAR.get() {

@@ -5,10 +5,13 @@ pub mod clean;
 pub mod density;
 pub mod doctor;
 pub mod measure;
-pub mod platform;
+pub mod platform_args;
+pub mod replay;
 pub mod report;
 pub mod run;
+pub mod simulate;
 pub mod unit;
+pub mod validate;
 
 use anyhow::{bail, Result};
 
@@ -31,6 +34,20 @@ pub fn parse_kv(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .ok_or_else(|| format!("expected key=value, got `{s}`"))
+}
+
+/// A duration flag's value: a number with its unit (`250ms`, `1.5s`, `10m`, `24h`), the one
+/// syntax of every duration flag of every subcommand. A bare number is refused: it could
+/// mean seconds or milliseconds.
+pub fn parse_duration_flag(s: &str) -> Result<std::time::Duration, String> {
+    unitlab_workloads::units::parse_duration_ns(s)
+        .map(|ns| std::time::Duration::from_nanos(ns.round() as u64))
+}
+
+/// A size flag's value: a number with its unit (`64MiB`, `512KiB`, `1GiB`, `4096B`), the one
+/// syntax of every size flag of every subcommand. A bare number is refused.
+pub fn parse_size_flag(s: &str) -> Result<u64, String> {
+    unitlab_workloads::units::parse_size(s)
 }
 
 /// Fails with the available list when `name` is not a catalogue function or an existing file.

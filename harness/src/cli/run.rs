@@ -19,9 +19,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser};
+use clap::Args;
 use unitlab::BackendKind;
 use unitlab_backend::{Availability, Function};
+use unitlab_platform::experiment::{
+    self, OutputOptions, PolicyOptions, ReplaySettings, SimulateOptions, TraceOptions, TraceSource,
+    ValidateCalibration,
+};
+use unitlab_platform::{Calibration, Execution, Policy};
 
 use super::measure::MeasureCmd;
 use super::unit::UnitArgs;
@@ -46,7 +51,7 @@ pub struct RunCmd {
     #[arg(long, default_value_t = 20)]
     pub replay_seconds: u32,
     /// Idle time before each timed call of the second `noop` measurement (0: skip it).
-    #[arg(long, default_value = "20ms", value_parser = super::measure::parse_gap)]
+    #[arg(long, default_value = "20ms", value_name = "DURATION", value_parser = super::parse_duration_flag)]
     pub gap: std::time::Duration,
     /// No progress bars.
     #[arg(long, short)]
@@ -218,37 +223,11 @@ impl RunCmd {
 
         // 2. Simulate the default bursty workload, calibrated by the noop measurements.
         if !noop_dirs.is_empty() {
-            let mut argv: Vec<String> = vec![
-                "simulate".into(),
-                "--trace".into(),
-                "synthetic:bursty".into(),
-                "--trace-seed".into(),
-                self.seed.to_string(),
-                "--seed".into(),
-                self.seed.to_string(),
-                "--out".into(),
-                root.join("simulate").display().to_string(),
-            ];
-            for p in ["keepalive:10m", "keepalive:20m", "hybrid", "provisioned:1"] {
-                argv.push("--policy".into());
-                argv.push(p.into());
-            }
-            for (_, dir) in &noop_dirs {
-                argv.push("--calibration".into());
-                argv.push(dir.display().to_string());
-            }
-            if !self.quiet {
-                argv.push("--progress".into());
-            }
             eprintln!(
                 "[run] simulate the default bursty workload on {} backends",
                 noop_dirs.len()
             );
-            let args = SimWrap::try_parse_from(&argv)
-                .context("building the simulate command")?
-                .args;
-            let env = unitlab::env::collect(self.seed);
-            if let Err(e) = args.execute(Some(env)) {
+            if let Err(e) = self.simulate(&noop_dirs, &root) {
                 eprintln!("[run] simulation failed: {e:#}");
             }
         }
@@ -282,28 +261,64 @@ impl RunCmd {
         Ok(())
     }
 
+    /// The default bursty workload, seeded by `--seed`, whole or cut at `span_ns`.
+    fn bursty(&self, span_ns: Option<u64>) -> TraceOptions {
+        TraceOptions {
+            source: TraceSource::Bursty,
+            span_ns,
+            seed: self.seed,
+            load: Default::default(),
+            execution: Execution::Required,
+        }
+    }
+
+    fn output(&self, out: PathBuf, progress: bool) -> OutputOptions {
+        OutputOptions {
+            out,
+            pricing: None,
+            bin_ns: None,
+            progress,
+            env: Some(unitlab::env::collect(self.seed)),
+        }
+    }
+
+    fn simulate(&self, noop_dirs: &[(BackendKind, PathBuf)], root: &Path) -> Result<()> {
+        let policies = ["keepalive:10m", "keepalive:20m", "hybrid", "provisioned:1"]
+            .into_iter()
+            .map(str::parse)
+            .collect::<Result<Vec<Policy>, _>>()?;
+        let policies = experiment::with_baseline(&policies, &PolicyOptions::default())?;
+        let calibrations = noop_dirs
+            .iter()
+            .map(|(_, dir)| Calibration::from_measure(dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        experiment::simulate(
+            &self.bursty(None),
+            &policies,
+            &calibrations,
+            &SimulateOptions {
+                seed: self.seed,
+                ..SimulateOptions::default()
+            },
+            &self.output(root.join("simulate"), !self.quiet),
+        )?;
+        Ok(())
+    }
+
     fn validate(&self, kind: BackendKind, calibration: &Path, root: &Path) -> Result<()> {
-        let argv: Vec<String> = vec![
-            "validate".into(),
-            "--trace".into(),
-            "synthetic:bursty".into(),
-            "--trace-seed".into(),
-            self.seed.to_string(),
-            "--span".into(),
-            format!("{}s", self.replay_seconds),
-            "--calibration".into(),
-            calibration.display().to_string(),
-            "--out".into(),
-            root.join("validate").display().to_string(),
-        ];
-        let args = ValWrap::try_parse_from(&argv)
-            .context("building the validate command")?
-            .args;
         let unit = UnitArgs::defaults(kind, "noop");
         let backend = unit.build()?;
         let spec = unit.spec()?;
-        let env = unitlab::env::collect(self.seed);
-        args.execute(&*backend, &spec, Some(env))?;
+        experiment::validate(
+            &*backend,
+            &spec,
+            &self.bursty(Some(self.replay_seconds as u64 * 1_000_000_000)),
+            &"keepalive:10m".parse::<Policy>()?,
+            &ValidateCalibration::Given(Calibration::from_measure(calibration)?),
+            0,
+            &ReplaySettings::default(),
+            &self.output(root.join("validate"), false),
+        )?;
         Ok(())
     }
 }
@@ -338,16 +353,4 @@ fn runtime_variants(available: &[BackendKind]) -> Vec<(BackendKind, &'static str
     }
     let _ = available;
     out
-}
-
-#[derive(Parser)]
-struct SimWrap {
-    #[command(flatten)]
-    args: unitlab_platform::cli::SimulateArgs,
-}
-
-#[derive(Parser)]
-struct ValWrap {
-    #[command(flatten)]
-    args: unitlab_platform::cli::ValidateArgs,
 }
