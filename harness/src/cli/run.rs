@@ -8,6 +8,10 @@
 //! Each backend's `noop` is measured twice: back to back (the best case, and the simulator's
 //! calibration) and with an idle `--gap` before every timed call (20 cold starts x 10 warm
 //! invokes), as sparse traffic meets it.
+//! The isolation spectrum: `noop` also runs on every other available OCI runtime through
+//! Docker (`container --runtime crun|runsc`) and on every installed one directly (`oci
+//! --runtime crun|runc|runsc`), 20 cold starts x 5 warm each (about +30 s on a quiet
+//! 2-core machine); `oci` takes part in nothing else.
 //! Then a burst per backend (`unitlab burst`, a tenth of the largest level and the largest: wasm
 //! 1000, v8 200, process 100, deno 50, container 20) and, for every backend but containers, the
 //! units that fit in 256 MiB under a cgroup limit (`unitlab density`).
@@ -15,9 +19,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser};
+use clap::Args;
 use unitlab::BackendKind;
 use unitlab_backend::{Availability, Function};
+use unitlab_platform::experiment::{
+    self, OutputOptions, PolicyOptions, ReplaySettings, SimulateOptions, TraceOptions, TraceSource,
+    ValidateCalibration,
+};
+use unitlab_platform::{Calibration, Execution, Policy};
 use unitlab_results::frontier::MemoryBasis;
 
 use super::measure::MeasureCmd;
@@ -44,7 +53,7 @@ pub struct RunCmd {
     #[arg(long, default_value_t = 20)]
     pub replay_seconds: u32,
     /// Idle time before each timed call of the second `noop` measurement (0: skip it).
-    #[arg(long, default_value = "20ms", value_parser = super::measure::parse_gap)]
+    #[arg(long, default_value = "20ms", value_name = "DURATION", value_parser = super::parse_duration_flag)]
     pub gap: std::time::Duration,
     /// Your own traffic: a trace file in any format `unitlab trace` reads (or a
     /// `synthetic:` generator). The simulation, the keep-alive frontier, the summary and the
@@ -63,7 +72,7 @@ pub struct RunCmd {
     #[arg(long, default_value = "unit", value_parser = parse_memory_basis)]
     pub memory_basis: MemoryBasis,
     /// The frontier's latency target: the p99 latency cold starts may add.
-    #[arg(long, default_value = "10ms", value_parser = super::measure::parse_gap)]
+    #[arg(long, default_value = "10ms", value_parser = super::parse_duration_flag)]
     pub latency_target: std::time::Duration,
     /// Skip the node-runtime container (the JS catalogue, one node process per container).
     #[arg(long)]
@@ -85,6 +94,8 @@ fn parse_memory_basis(s: &str) -> Result<MemoryBasis, String> {
 fn plan(kind: BackendKind) -> (u32, u32, u32, u32) {
     match kind {
         BackendKind::Container => (30, 10, 5, 10),
+        // Not used: the spectrum step measures oci's noop only (see the module docs).
+        BackendKind::Oci => (20, 20, 5, 5),
         BackendKind::Deno => (60, 20, 10, 20),
         BackendKind::V8 => (300, 50, 10, 100),
         BackendKind::Wasm => (2000, 200, 10, 1000),
@@ -97,8 +108,7 @@ impl RunCmd {
     /// Runs the main job and prints the report's path.
     pub fn execute(self) -> Result<()> {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        let root = self.out.join(format!("run-{stamp}"));
-        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        let root = unitlab_results::dir::fresh_dir(&self.out, &format!("run-{stamp}"))?;
         let kinds: Vec<BackendKind> = if self.backends.is_empty() {
             BackendKind::ALL
                 .into_iter()
@@ -136,7 +146,7 @@ impl RunCmd {
         // container) goes into the frontier and the summary, not the simulate/validate steps.
         let mut node_dir: Option<PathBuf> = None;
         let mut jobs: Vec<(BackendKind, bool)> = Vec::new();
-        for &k in &available {
+        for &k in available.iter().filter(|k| **k != BackendKind::Oci) {
             jobs.push((k, false));
             if k == BackendKind::Container && !self.no_node_container {
                 jobs.push((k, true));
@@ -218,15 +228,46 @@ impl RunCmd {
                 }
             }
         }
+        // The isolation spectrum: the other OCI runtimes through Docker, every one directly.
+        for (k, runtime) in runtime_variants(&available) {
+            let units = ((20.0 * self.scale).round() as u32).max(20);
+            eprintln!("[run] measure {k} --runtime {runtime} noop: {units} cold starts x 5 warm");
+            let mut unit = UnitArgs::defaults(k, "noop");
+            unit.runtime = Some(runtime.to_string());
+            let cmd = MeasureCmd {
+                unit,
+                units,
+                warm: 5,
+                memory_units: Some(5),
+                size: None,
+                seed: self.seed,
+                expect: None,
+                gap: None,
+                out: measure_root.clone(),
+                quiet: self.quiet,
+            };
+            if let Err(e) = cmd.run() {
+                eprintln!("[run] measure {k} --runtime {runtime} noop failed: {e:#}");
+                skipped.push(format!(
+                    "{k} --runtime {runtime} noop: measurement failed: {e:#}"
+                ));
+            }
+        }
         // 1b. Scale-out: one burst level per backend, density at 256 MiB.
+        // The oci backend takes part in the spectrum step only.
+        let scale_kinds: Vec<BackendKind> = available
+            .iter()
+            .copied()
+            .filter(|k| *k != BackendKind::Oci)
+            .collect();
         skipped.extend(super::burst::main_job(
-            &available,
+            &scale_kinds,
             &root.join("scale"),
             self.seed,
             self.quiet,
         ));
         skipped.extend(super::density::main_job(
-            &available,
+            &scale_kinds,
             &root.join("scale"),
             self.seed,
             self.quiet,
@@ -236,40 +277,11 @@ impl RunCmd {
 
         // 2. Simulate the default bursty workload, calibrated by the noop measurements.
         if !noop_dirs.is_empty() {
-            let mut argv: Vec<String> = vec![
-                "simulate".into(),
-                "--trace".into(),
-                "synthetic:bursty".into(),
-                "--trace-seed".into(),
-                self.seed.to_string(),
-                "--seed".into(),
-                self.seed.to_string(),
-                "--out".into(),
-                root.join("simulate").display().to_string(),
-            ];
-            for p in ["keepalive:10m", "keepalive:20m", "hybrid", "provisioned:1"] {
-                argv.push("--policy".into());
-                argv.push(p.into());
-            }
-            for (_, dir) in &noop_dirs {
-                argv.push("--calibration".into());
-                argv.push(dir.display().to_string());
-            }
-            if !self.quiet {
-                argv.push("--progress".into());
-            }
             eprintln!(
                 "[run] simulate the default bursty workload on {} backends",
                 noop_dirs.len()
             );
-            let mut args = SimWrap::try_parse_from(&argv)
-                .context("building the simulate command")?
-                .args;
-            if let Some(t) = self.trace_args() {
-                args.trace = t;
-            }
-            let env = unitlab::env::collect(self.seed);
-            if let Err(e) = args.execute(Some(env)) {
+            if let Err(e) = self.simulate(&noop_dirs, &root) {
                 eprintln!("[run] simulation failed: {e:#}");
             }
         }
@@ -320,29 +332,37 @@ impl RunCmd {
         Ok(())
     }
 
-    /// `--trace` as the platform commands' trace options.
-    fn trace_args(&self) -> Option<unitlab_platform::cli::TraceArgs> {
-        self.trace
-            .as_ref()
-            .map(|t| unitlab_platform::cli::TraceArgs {
-                trace: t.clone(),
-                span: self.span.clone(),
-                trace_seed: self.seed,
-                load: self.load.clone(),
-            })
+    /// `--trace` as the platform's typed trace options.
+    fn trace_args(&self) -> Result<Option<TraceOptions>> {
+        let Some(t) = &self.trace else {
+            return Ok(None);
+        };
+        let span_ns = match &self.span {
+            Some(s) => {
+                Some(unitlab_platform::policy::parse_duration(s).map_err(anyhow::Error::msg)?)
+            }
+            None => None,
+        };
+        Ok(Some(TraceOptions {
+            source: t.parse().map_err(|e| anyhow::anyhow!("--trace {t}: {e}"))?,
+            span_ns,
+            seed: self.seed,
+            load: self.load.clone(),
+            execution: Execution::Required,
+        }))
     }
 
     fn frontier(&self, dirs: &[PathBuf], root: &Path) -> Result<PathBuf> {
         use unitlab_platform::frontier::{main_job, FrontierOptions};
-        let user = match self.trace_args() {
-            Some(t) => {
-                let name = Path::new(&t.trace)
+        let user = match (self.trace_args()?, &self.trace) {
+            (Some(t), Some(given)) => {
+                let name = Path::new(given)
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| t.trace.clone());
+                    .unwrap_or_else(|| given.clone());
                 Some((name, t.open()?))
             }
-            None => None,
+            _ => None,
         };
         let opts = FrontierOptions {
             memory_basis: self.memory_basis,
@@ -363,40 +383,96 @@ impl RunCmd {
         )?)
     }
 
+    /// The default bursty workload, seeded by `--seed`, whole or cut at `span_ns`.
+    fn bursty(&self, span_ns: Option<u64>) -> TraceOptions {
+        TraceOptions {
+            source: TraceSource::Bursty,
+            span_ns,
+            seed: self.seed,
+            load: Default::default(),
+            execution: Execution::Required,
+        }
+    }
+
+    fn output(&self, out: PathBuf, progress: bool) -> OutputOptions {
+        OutputOptions {
+            out,
+            pricing: None,
+            bin_ns: None,
+            progress,
+            env: Some(unitlab::env::collect(self.seed)),
+        }
+    }
+
+    fn simulate(&self, noop_dirs: &[(BackendKind, PathBuf)], root: &Path) -> Result<()> {
+        let policies = ["keepalive:10m", "keepalive:20m", "hybrid", "provisioned:1"]
+            .into_iter()
+            .map(str::parse)
+            .collect::<Result<Vec<Policy>, _>>()?;
+        let policies = experiment::with_baseline(&policies, &PolicyOptions::default())?;
+        let calibrations = noop_dirs
+            .iter()
+            .map(|(_, dir)| Calibration::from_measure(dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        experiment::simulate(
+            &self.trace_args()?.unwrap_or_else(|| self.bursty(None)),
+            &policies,
+            &calibrations,
+            &SimulateOptions {
+                seed: self.seed,
+                ..SimulateOptions::default()
+            },
+            &self.output(root.join("simulate"), !self.quiet),
+        )?;
+        Ok(())
+    }
+
     fn validate(&self, kind: BackendKind, calibration: &Path, root: &Path) -> Result<()> {
-        let argv: Vec<String> = vec![
-            "validate".into(),
-            "--trace".into(),
-            "synthetic:bursty".into(),
-            "--trace-seed".into(),
-            self.seed.to_string(),
-            "--span".into(),
-            format!("{}s", self.replay_seconds),
-            "--calibration".into(),
-            calibration.display().to_string(),
-            "--out".into(),
-            root.join("validate").display().to_string(),
-        ];
-        let args = ValWrap::try_parse_from(&argv)
-            .context("building the validate command")?
-            .args;
         let unit = UnitArgs::defaults(kind, "noop");
         let backend = unit.build()?;
         let spec = unit.spec()?;
-        let env = unitlab::env::collect(self.seed);
-        args.execute(&*backend, &spec, Some(env))?;
+        experiment::validate(
+            &*backend,
+            &spec,
+            &self.bursty(Some(self.replay_seconds as u64 * 1_000_000_000)),
+            &"keepalive:10m".parse::<Policy>()?,
+            &ValidateCalibration::Given(Calibration::from_measure(calibration)?),
+            0,
+            &ReplaySettings::default(),
+            &self.output(root.join("validate"), false),
+        )?;
         Ok(())
     }
 }
 
-#[derive(Parser)]
-struct SimWrap {
-    #[command(flatten)]
-    args: unitlab_platform::cli::SimulateArgs,
-}
-
-#[derive(Parser)]
-struct ValWrap {
-    #[command(flatten)]
-    args: unitlab_platform::cli::ValidateArgs,
+/// The runtimes the spectrum step measures `noop` on: for `container`, those dockerd has
+/// registered beyond runc (measured with the other backends); for `oci`, every installed one.
+/// Missing ones are reported by `unitlab doctor` with their fix.
+fn runtime_variants(available: &[BackendKind]) -> Vec<(BackendKind, &'static str)> {
+    #[allow(unused_mut, reason = "empty without the container and oci features")]
+    let mut out = Vec::new();
+    #[cfg(feature = "container")]
+    {
+        use unitlab_backend_container::Runtime;
+        let statuses = unitlab_backend_container::runtime::statuses(None);
+        for s in statuses {
+            if available.contains(&BackendKind::Container)
+                && s.runtime != Runtime::Runc
+                && s.registered == Some(true)
+            {
+                out.push((BackendKind::Container, s.runtime.name()));
+            }
+        }
+    }
+    #[cfg(feature = "oci")]
+    {
+        use unitlab_backend_oci::runtime::Runtime;
+        for r in Runtime::ALL {
+            if available.contains(&BackendKind::Oci) && r.binary().is_some() {
+                out.push((BackendKind::Oci, r.name()));
+            }
+        }
+    }
+    let _ = available;
+    out
 }
