@@ -15,10 +15,11 @@ use unitlab_workloads::{BoxedTrace, Invocation, LoadOptions, TraceError, TraceMe
 
 use crate::calibration::{Calibration, Execution};
 use crate::output::{new_results_dir, write_json, write_run_files, write_summary};
+use crate::parallel::{process_cpu_seconds, simulate_runs, SimRun};
 use crate::policy::{parse_duration, Cap, OnFull, PickRule, Policy, NS_PER_S};
 use crate::replay::{replay, ReplayOptions};
 use crate::report::{compare_with_baseline, load_pricing};
-use crate::sim::{simulate, SimOptions};
+use crate::sim::SimOptions;
 use crate::synth::{multi_function, poisson_exponential, AzureLikeDay, Background, MemTrace};
 use crate::validate::{replay_run, sim_run, validate};
 
@@ -222,26 +223,6 @@ fn trace_info(meta: &TraceMeta, invocations: u64, last: u64) -> TraceInfo {
     }
 }
 
-/// Counts invocations and the last arrival as a stream passes.
-struct Counting<T> {
-    inner: T,
-    n: u64,
-    last: u64,
-}
-
-impl<T: Iterator<Item = Result<Invocation, TraceError>>> Iterator for Counting<T> {
-    type Item = Result<Invocation, TraceError>;
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        let x = self.inner.next();
-        if let Some(Ok(i)) = &x {
-            self.n += 1;
-            self.last = i.arrival_ns;
-        }
-        x
-    }
-}
-
 fn fill_avoidance(runs: &mut [PlatformRun], pricing: &unitlab_results::platform::Pricing) {
     if let Some(bi) = runs.iter().position(|r| {
         r.policy_settings.get("keep_alive").map(String::as_str) == Some("none")
@@ -290,14 +271,57 @@ pub struct SimulateArgs {
     /// Also write per-invocation and per-unit CSVs (memory grows with the trace).
     #[arg(long)]
     pub records: bool,
+    /// Threads simulating (the runs are spread over them; the trace is read once, on one more
+    /// thread, overlapping them). Default: every core. Outputs do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
+/// How fast `simulate` went: every run's invocations over the command's wall and CPU time
+/// (reading the trace, simulating, writing results).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimSpeed {
+    /// Invocations in the trace.
+    pub invocations: u64,
+    /// Runs (calibrations x policies, baseline included).
+    pub runs: usize,
+    /// Threads simulating.
+    pub threads: usize,
+    /// Wall seconds.
+    pub wall_seconds: f64,
+    /// CPU seconds of the process over the same span (every thread).
+    pub cpu_seconds: f64,
+}
+
+impl std::fmt::Display for SimSpeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total = self.invocations as f64 * self.runs as f64;
+        write!(
+            f,
+            "speed: {} invocations x {} runs on {} threads in {:.3} s wall, {:.3} s CPU: {:.1} M invocations per wall-second, {:.1} M per CPU-second",
+            self.invocations,
+            self.runs,
+            self.threads,
+            self.wall_seconds,
+            self.cpu_seconds,
+            total / self.wall_seconds / 1e6,
+            total / self.cpu_seconds / 1e6
+        )
+    }
+}
+
 impl SimulateArgs {
     /// Runs every (calibration, policy) pair and writes one results directory.
     pub fn execute(self, env: Option<EnvRecord>) -> anyhow::Result<PathBuf> {
+        Ok(self.run(env)?.0)
+    }
+
+    /// [`SimulateArgs::execute`], also returning how fast it went.
+    pub fn run(self, env: Option<EnvRecord>) -> anyhow::Result<(PathBuf, SimSpeed)> {
+        let (t0, c0) = (std::time::Instant::now(), process_cpu_seconds());
         let pricing = load_pricing(self.output.pricing.as_deref())?;
         let policies = self.policy.policies()?;
         let execution = Execution::parse(&self.execution)?;
@@ -323,45 +347,50 @@ impl SimulateArgs {
             .collect::<Vec<_>>()
             .join("+");
         let dir = new_results_dir(&self.output.out, "simulate", &name)?;
-        let mut runs = Vec::new();
-        let mut info = None;
+        let threads = match self.threads {
+            Some(0) => bail!("--threads 0: give at least 1 (or leave it out to use every core)"),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let trace = self.trace.open()?;
+        let meta = trace.meta().clone();
+        let mut sim_runs = Vec::new();
+        let mut bars = Vec::new();
         for cal in &cals {
             for p in &policies {
-                let t = self.trace.open()?;
-                let meta = t.meta().clone();
                 let pb = progress(
                     self.output.progress,
                     None,
                     &format!("simulate {} {}", cal.backend, p.name),
                 );
-                let mut counting = Counting {
-                    inner: t,
-                    n: 0,
-                    last: 0,
-                };
-                let out = simulate(
-                    &mut counting,
-                    p,
-                    cal,
-                    &SimOptions {
+                bars.push(pb.clone());
+                sim_runs.push(SimRun {
+                    policy: p,
+                    calibration: cal,
+                    options: SimOptions {
                         seed: self.seed,
                         records: self.records,
                         bin_ns,
                         functions: meta.functions.len() as u32,
-                        progress: pb.clone(),
+                        progress: pb,
                     },
-                )
-                .with_context(|| format!("simulating {} under {}", cal.backend, p.name))?;
-                if let Some(pb) = pb {
-                    pb.finish_and_clear();
-                }
-                info = Some(trace_info(&meta, counting.n, counting.last));
-                let run = sim_run(&cal.backend, &out.platform, out.run_seconds, cal, &pricing);
-                let sub = dir.join(&cal.backend);
-                write_run_files(&sub, &p.name, &out.platform, &[])?;
-                runs.push(run);
+                });
             }
         }
+        let (outs, read) = simulate_runs(trace, &sim_runs, threads).context("simulating")?;
+        for pb in bars.into_iter().flatten() {
+            pb.finish_and_clear();
+        }
+        let info = Some(trace_info(&meta, read.invocations, read.last_arrival_ns));
+        let mut runs = Vec::new();
+        for (r, out) in sim_runs.iter().zip(&outs) {
+            let cal = r.calibration;
+            let run = sim_run(&cal.backend, &out.platform, out.run_seconds, cal, &pricing);
+            let sub = dir.join(&cal.backend);
+            write_run_files(&sub, &r.policy.name, &out.platform, &[])?;
+            runs.push(run);
+        }
+        drop(outs);
         fill_avoidance(&mut runs, &pricing);
         let summary = PlatformSummary {
             schema: PLATFORM_SCHEMA.into(),
@@ -379,7 +408,14 @@ impl SimulateArgs {
             runs,
         };
         write_summary(&dir, &summary)?;
-        Ok(dir)
+        let speed = SimSpeed {
+            invocations: read.invocations,
+            runs: sim_runs.len(),
+            threads: threads.min(sim_runs.len()),
+            wall_seconds: t0.elapsed().as_secs_f64(),
+            cpu_seconds: process_cpu_seconds() - c0,
+        };
+        Ok((dir, speed))
     }
 }
 

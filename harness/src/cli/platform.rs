@@ -56,8 +56,9 @@ impl SimulateCmd {
     /// Runs the command.
     pub fn execute(self) -> Result<()> {
         let env = unitlab::env::collect(self.args.seed);
-        let dir = self.args.execute(Some(env)).context("simulation failed")?;
+        let (dir, speed) = self.args.run(Some(env)).context("simulation failed")?;
         print_platform(&dir)?;
+        println!("{speed}");
         println!("results: {}", dir.display());
         Ok(())
     }
