@@ -701,7 +701,9 @@ fn quote_list(v: &[String]) -> String {
         .join(", ")
 }
 
-fn csv_error(path: &str, e: csv::Error) -> TraceError {
+/// A `csv` crate error as a [`TraceError`] naming the file and line (the one constructor for
+/// every CSV reader of this crate).
+pub(crate) fn csv_error(path: &str, e: csv::Error) -> TraceError {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
     match e.into_kind() {
         csv::ErrorKind::Io(io) => TraceError::io(path, io),

@@ -1,5 +1,5 @@
-// The runner protocol (backends/runner/src/lib.rs) on stdin/stdout, around the shared
-// JavaScript catalogue (backends/js/catalogue.js, the same functions the v8 and deno backends
+// The runner protocol (guests/runner/src/lib.rs) on stdin/stdout, around the shared
+// JavaScript catalogue (guests/js/catalogue.js, the same functions the v8 and deno backends
 // run). The `node` image's /unitlab/runner.js is that catalogue followed by this file, so
 // `handle(fn, size, seed)` below is the catalogue's.
 //

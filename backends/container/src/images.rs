@@ -25,8 +25,8 @@ pub const LABEL: &str = "unitlab";
 /// The label telling units from images.
 pub const KIND_LABEL: &str = "unitlab.kind";
 
-/// The shared JavaScript catalogue (`backends/js/catalogue.js`, also run by `v8` and `deno`).
-pub const JS_CATALOGUE: &str = include_str!("../../js/catalogue.js");
+/// The shared JavaScript catalogue (`guests/js/catalogue.js`, also run by `v8` and `deno`).
+pub const JS_CATALOGUE: &str = include_str!("../../../guests/js/catalogue.js");
 /// The runner protocol around it (`js/runner.js`).
 pub const JS_PROTOCOL: &str = include_str!("../js/runner.js");
 

@@ -4,7 +4,7 @@
 //! - `runner` (default): `FROM scratch` + the static C runner (`unitlab-runner`). The container
 //!   runs one static process: its cold start isolates the cost of the container layer.
 //! - `node`: `FROM scratch` + the host's `node`, the libraries `ldd` lists and the loader, +
-//!   the shared JS catalogue (`backends/js/catalogue.js`, the functions the `v8` and `deno`
+//!   the shared JS catalogue (`guests/js/catalogue.js`, the functions the `v8` and `deno`
 //!   backends run) wrapped in the protocol loop of `js/runner.js`. Its cold start adds
 //!   booting a runtime.
 //! - any other value: an image the user already has (nothing is pulled), or

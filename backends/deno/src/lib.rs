@@ -47,7 +47,7 @@
 //! number, or a Promise of one (it is awaited); the value is converted with `>>> 0`. A thrown
 //! exception or rejection is [`BackendError::Guest`] with its stack. Deno APIs are available
 //! as in any worker. `console` output goes to the host's stderr (stdout is the protocol pipe);
-//! the backend keeps only its last 8 KiB, to explain a crash. Catalogue functions run `backends/js/catalogue.js` (shared with the `v8`
+//! the backend keeps only its last 8 KiB, to explain a crash. Catalogue functions run `guests/js/catalogue.js` (shared with the `v8`
 //! backend) as a classic script through indirect eval, so its functions are worker globals.
 //!
 //! # Limits and failures
@@ -132,8 +132,8 @@ use unitlab_backend::{
 pub use binary::DenoBinary;
 use host::{Host, HostError};
 
-/// The shared JavaScript catalogue (`backends/js/catalogue.js`), run in every catalogue worker.
-pub const CATALOGUE_JS: &str = include_str!("../../js/catalogue.js");
+/// The shared JavaScript catalogue (`guests/js/catalogue.js`), run in every catalogue worker.
+pub const CATALOGUE_JS: &str = include_str!("../../../guests/js/catalogue.js");
 
 const BACKEND: &str = "deno";
 /// Deadline when neither the function's limits nor `deadline_ms` set one.

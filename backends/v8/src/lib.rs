@@ -32,7 +32,7 @@
 //! number synchronously (a Promise is rejected as "not a number"); it is converted with
 //! ToUint32 (`v >>> 0`). A thrown exception is a guest error carrying its message, script
 //! line and column and stack. Unless `catalogue_prelude=false`, the shared catalogue
-//! (`backends/js/catalogue.js`: `noop`, `cpu`, `alloc`, `handle` and `__unitlab_*` names) is
+//! (`guests/js/catalogue.js`: `noop`, `cpu`, `alloc`, `handle` and `__unitlab_*` names) is
 //! loaded first, so user code can call it; a `let`/`const`/`class` of one of those names is
 //! then a redeclaration error: rename it or turn the prelude off.
 //!
@@ -76,8 +76,8 @@ use unitlab_backend::{
     Prepared, Request, Response, Unit, UnitMemory,
 };
 
-/// The shared JavaScript catalogue (`backends/js/catalogue.js`), evaluated in every unit.
-pub const CATALOGUE_JS: &str = include_str!("../../js/catalogue.js");
+/// The shared JavaScript catalogue (`guests/js/catalogue.js`), evaluated in every unit.
+pub const CATALOGUE_JS: &str = include_str!("../../../guests/js/catalogue.js");
 
 /// Name of the catalogue script in V8 messages and stack traces.
 const CATALOGUE_NAME: &str = "unitlab:catalogue.js";

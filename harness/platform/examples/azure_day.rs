@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use unitlab_platform::calibration::Calibration;
 use unitlab_platform::policy::{Policy, NS_PER_S};
-use unitlab_platform::report::{build_run, load_pricing, RunInfo};
+use unitlab_platform::pricing::{build_run, load_pricing, RunInfo};
 use unitlab_platform::sim::{simulate, SimOptions};
 use unitlab_platform::synth::{AzureLikeDay, Background};
 use unitlab_results::platform::RunKind;

@@ -12,7 +12,7 @@
 //!   read of the trace.
 //! - [`replay`]: the real-time driver, starting and invoking real backend units on worker
 //!   threads, open loop.
-//! - [`report`]: counts, latency summaries, GB-seconds, money (`harness/platform/pricing.toml`), and the two
+//! - [`pricing`]: counts, latency summaries, GB-seconds, money (`harness/platform/pricing.toml`), and the two
 //!   answers: what did waiting cost, what did avoiding cold starts cost.
 //! - [`output`]: the results directory (`summary.json` + CSVs, types in
 //!   `unitlab_results::platform`).
@@ -25,14 +25,17 @@
 pub mod calibration;
 pub mod cli;
 pub mod heap;
+mod hybrid;
+mod latency;
 pub mod output;
 pub mod parallel;
 pub mod platform;
 pub mod policy;
+pub mod pricing;
 pub mod replay;
-pub mod report;
 pub mod sim;
 pub mod synth;
+mod timeline;
 pub mod validate;
 
 pub use calibration::{Calibration, Execution, Startup};

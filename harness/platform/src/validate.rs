@@ -9,8 +9,8 @@ use unitlab_workloads::{Invocation, TraceMeta};
 
 use crate::calibration::Calibration;
 use crate::platform::Platform;
+use crate::pricing::{build_run, RunInfo};
 use crate::replay::{replay, ReplayOptions, ReplayOutcome};
-use crate::report::{build_run, RunInfo};
 use crate::sim::{simulate, SimOptions, SimOutcome};
 use crate::synth::MemTrace;
 use crate::{PlatformError, Policy};

@@ -64,7 +64,7 @@ fn keep_alive_three_invocations_five_minutes_apart() {
     assert_eq!(inv[1].e2e_ns, S);
 
     // The run record: 1197.5 idle unit-s = 1197.5 GB-s, priced.
-    let pricing = unitlab_platform::report::load_pricing(None).unwrap();
+    let pricing = unitlab_platform::pricing::load_pricing(None).unwrap();
     let r = unitlab_platform::validate::sim_run("ideal", p, 1.0, &cal(S / 2), &pricing);
     assert_eq!(r.usage.unit_seconds.idle, 1197.5);
     assert_eq!(r.usage.gb_seconds.unwrap().idle, 1197.5);

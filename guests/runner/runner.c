@@ -5,7 +5,7 @@
  * backend (a FROM-scratch image holding only this file). It implements the same functions as
  * every other backend; the reference is backends/core/src/catalogue.rs.
  *
- * Protocol (line based, stdin -> stdout, see backends/runner/src/lib.rs):
+ * Protocol (line based, stdin -> stdout, see guests/runner/src/lib.rs):
  *   runner -> harness:  "ready <pid>\n" once, as soon as main() runs
  *   harness -> runner:  "<function> <size> <seed>\n"   function in noop|cpu|alloc
  *   runner -> harness:  "ok <value> <guest_ns>\n" or "err <message>\n"
