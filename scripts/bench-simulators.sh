@@ -123,7 +123,8 @@ for line in open(os.path.join(out, "times.tsv")):
 def med(c, k):
     return statistics.median(r[k] for r in rows[c])
 def summary(c):
-    (d,) = glob.glob(os.path.join(out, c, "*", "summary.json"))
+    # One results directory per round; the figures compared are the first round's.
+    d = sorted(glob.glob(os.path.join(out, c, "*", "summary.json")))[0]
     return json.load(open(d))
 def speed_line(c):
     for f in sorted(glob.glob(os.path.join(out, f"{c}.*.log"))):

@@ -20,7 +20,7 @@ use crate::policy::{parse_duration, Cap, OnFull, PickRule, Policy, NS_PER_S};
 use crate::pricing::{compare_with_baseline, load_pricing};
 use crate::replay::{replay, ReplayOptions};
 use crate::sim::SimOptions;
-use crate::synth::{multi_function, poisson_exponential, AzureLikeDay, Background, MemTrace};
+use crate::synth::{multi_function, AzureLikeDay, Background, MemTrace, PoissonExponential};
 use crate::validate::{replay_run, sim_run, validate};
 
 /// Which trace to run.
@@ -97,13 +97,12 @@ impl TraceArgs {
                     ),
                     &format!("platform::synth::multi_function {spec} seed={}", self.trace_seed),
                 )),
-                "poisson" => Box::new(MemTrace::new(
-                    poisson_exponential(
-                        num(1, "rate")?,
-                        num(2, "mu")?,
-                        num(3, "n")? as usize,
-                        self.trace_seed,
-                    ),
+                // Generated as it is read.
+                "poisson" => Box::new(PoissonExponential::new(
+                    num(1, "rate")?,
+                    num(2, "mu")?,
+                    num(3, "n")? as usize,
+                    self.trace_seed,
                     &format!("platform::synth::poisson_exponential {spec} seed={}", self.trace_seed),
                 )),
                 other => bail!(

@@ -198,6 +198,11 @@ pub struct EventQueue {
     /// Bit `w` set when `bits[w]` is non-zero: the search for the next non-empty bucket skips
     /// 64 empty words at a time (sparse traces have one event every few thousand buckets).
     words: [u64; RING / 64 / 64],
+    /// Emptied bucket vectors, most recent last: an empty ring slot holds no buffer and takes
+    /// the most recently used one when an event lands in it, so a sparse trace's events (one
+    /// bucket in thousands) land in a cache-warm buffer instead of the slot's own, untouched
+    /// since the ring last came round.
+    pool: Vec<Vec<Ev>>,
     far: QuadHeap<Ev>,
     /// Current bucket number (absolute: `time >> BUCKET_SHIFT`).
     cur: u64,
@@ -222,6 +227,7 @@ impl Default for EventQueue {
             ring: vec![Vec::new(); RING],
             bits: vec![0; RING / 64],
             words: [0; RING / 64 / 64],
+            pool: Vec::new(),
             far: QuadHeap::default(),
             cur: 0,
             in_ring: 0,
@@ -306,6 +312,11 @@ impl EventQueue {
         for k in 0..self.staged {
             let e = self.stage[k];
             let i = (Self::bucket(&e) & RING_MASK) as usize;
+            if self.ring[i].capacity() == 0 {
+                if let Some(v) = self.pool.pop() {
+                    self.ring[i] = v;
+                }
+            }
             self.ring[i].push(e);
             self.bits[i / 64] |= 1 << (i % 64);
             self.words[i / 4096] |= 1 << ((i / 64) % 64);
@@ -367,7 +378,10 @@ impl EventQueue {
             }
             let v = std::mem::take(&mut self.ring[i]);
             self.in_ring -= v.len();
-            self.ring[i] = self.near.replace(v);
+            let drained = self.near.replace(v);
+            if drained.capacity() > 0 {
+                self.pool.push(drained);
+            }
             self.fresh = true;
         }
         // Far events now within the ring's span (or in the current bucket) move in.
