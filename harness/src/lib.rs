@@ -8,6 +8,9 @@
 
 #![warn(missing_docs)]
 
+pub mod burst;
+pub mod cgroup;
+pub mod density;
 pub mod env;
 pub mod measure;
 pub mod output;

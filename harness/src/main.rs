@@ -38,18 +38,30 @@ enum Command {
     Compare(cli::report::CompareCmd),
     /// Removes containers (and with --images, images) that unitlab left behind.
     Clean(cli::clean::CleanCmd),
+    /// Releases N cold starts at once per level and times until every one has answered.
+    Burst(cli::burst::BurstCmd),
+    /// Counts the units that fit in a memory budget the kernel enforces (a cgroup limit).
+    Density(cli::density::DensityCmd),
+    /// The child process `density` runs its units in (internal).
+    #[command(hide = true, name = "density-units")]
+    DensityUnits(cli::density::DensityUnitsCmd),
 }
 
-/// On Ctrl-C, remove the containers this process started before exiting, so an interrupted
-/// run leaves nothing behind (`unitlab clean` catches what a SIGKILL leaves).
+/// On Ctrl-C, remove the containers and memory cgroups this process made before exiting, so an
+/// interrupted run leaves nothing behind (`unitlab clean` catches what a SIGKILL leaves).
 fn install_interrupt_cleanup() {
     let _ = ctrlc::set_handler(|| {
+        cli::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
         #[cfg(feature = "container")]
         {
             let n = unitlab_backend_container::remove_live_units();
             if n > 0 {
                 eprintln!("interrupted: removed {n} containers");
             }
+        }
+        let n = unitlab::cgroup::remove_live();
+        if n > 0 {
+            eprintln!("interrupted: removed {n} memory cgroups");
         }
         std::process::exit(130);
     });
@@ -69,7 +81,16 @@ fn main() {
         Command::Report(c) => c.execute(),
         Command::Compare(c) => c.execute(),
         Command::Clean(c) => c.execute(),
+        Command::Burst(c) => c.execute(),
+        Command::Density(c) => c.execute(),
+        Command::DensityUnits(c) => c.execute(),
     };
+    if cli::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        // The handler is still removing what this process made; it exits with 130.
+        loop {
+            std::thread::park();
+        }
+    }
     if let Err(e) = result {
         eprintln!("error: {e}");
         for cause in e.chain().skip(1) {

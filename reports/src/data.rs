@@ -121,6 +121,8 @@ pub struct ReportData {
     pub platforms: Vec<PlatformInput>,
     /// `unitlab validate` results.
     pub validations: Vec<ValidationReport>,
+    /// `unitlab burst` and `unitlab density` results.
+    pub scale: crate::scale::ScaleInput,
     /// Things the reader should know about the inputs (missing files, schema mismatches).
     pub warnings: Vec<String>,
 }
@@ -228,6 +230,7 @@ impl ReportData {
             && self.extra_floors.is_empty()
             && self.platforms.is_empty()
             && self.validations.is_empty()
+            && self.scale.count() == 0
     }
 
     /// The run the headline uses for a backend: its back-to-back `noop` run if there is one,
@@ -343,7 +346,11 @@ fn load_path(path: &Path, depth: usize, data: &mut ReportData) -> Result<(), Rep
             .collect();
         entries.sort();
         let count = |d: &ReportData| {
-            d.runs.len() + d.platforms.len() + d.validations.len() + d.extra_floors.len()
+            d.runs.len()
+                + d.platforms.len()
+                + d.validations.len()
+                + d.extra_floors.len()
+                + d.scale.count()
         };
         let before = count(data);
         for e in entries {
@@ -423,6 +430,16 @@ fn load_json_result(dir: &Path, file: &Path, data: &mut ReportData) -> Result<()
                 summary,
                 timelines,
             });
+            Ok(())
+        }
+        unitlab_results::scale::BURST_SCHEMA => {
+            let b = unitlab_results::scale::BurstResult::load(file).map_err(results)?;
+            data.scale.bursts.push(b);
+            Ok(())
+        }
+        unitlab_results::scale::DENSITY_SCHEMA => {
+            let r = unitlab_results::scale::DensityResult::load(file).map_err(results)?;
+            data.scale.densities.push(r);
             Ok(())
         }
         VALIDATION_SCHEMA => {

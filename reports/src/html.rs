@@ -64,6 +64,7 @@ pub const CHART_IDS: &[&str] = &[
     "keepalive_cost",
     "burstiness_cost",
     "validation",
+    "scale_out",
 ];
 
 /// What [`render_report`] wrote.
@@ -296,6 +297,12 @@ pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
              every figure `unitlab validate` compared.",
             platform::validation(&p.validation)?,
         ),
+        chart(
+            "scale_out",
+            "scale",
+            "Release to the last correct answer of N cold starts released at once (unitlab              burst), log-log, one line per backend; a level where any unit failed is left out.",
+            crate::scale::scale_out(&crate::scale::lines(d))?,
+        ),
     ])
 }
 
@@ -306,6 +313,7 @@ pub fn build_tables(d: &ReportData) -> Vec<Table> {
     platform::headline_rows(d, &mut headline);
     t.insert(0, headline);
     t.extend(platform::tables(d));
+    t.extend(crate::scale::tables(d));
     t
 }
 
@@ -346,6 +354,12 @@ const SECTIONS: &[Section] = &[
         title: "Platform: replay and simulation",
         intro: "What a platform policy does with a trace: units kept alive, what waiting costs, and how far the simulation is from a replay on the real backend.",
         tables: &["platform_runs", "validation", "replay_harness"],
+    },
+    Section {
+        id: "scale",
+        title: "Scale-out and density under a limit",
+        intro: "When N requests arrive at once, how long until every one is answered; and how many units really fit in a memory budget the kernel enforces.",
+        tables: &["burst", "density_measured"],
     },
     Section {
         id: "failures",
@@ -410,6 +424,7 @@ pub fn render_html(
         }
     }
     warns.extend(platform::warnings(d));
+    warns.extend(crate::scale::warnings(d));
     if d.is_empty() {
         warns.push("no results were given: every chart below is empty".to_string());
     }

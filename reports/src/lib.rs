@@ -12,6 +12,8 @@
 //!   panic; [`platform`] holds the replay/simulation charts and tables.
 //! - [`tables`]: every table of the report, rendered to HTML and CSV (raw numbers; units in the
 //!   column names; an empty field is a figure that was not measured).
+//! - [`scale`]: burst and density results: the scale-out chart, the burst and measured density
+//!   tables.
 //! - [`html`]: the page (template `templates/index.html`, inline CSS, no script, no network).
 //! - [`mod@compare`]: baseline versus new, with a bootstrap confidence interval and a Mann–Whitney
 //!   U test per metric.
@@ -39,6 +41,7 @@ pub mod fixture;
 pub mod format;
 pub mod html;
 pub mod platform;
+pub mod scale;
 pub mod tables;
 
 use std::path::PathBuf;

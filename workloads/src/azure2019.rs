@@ -277,6 +277,17 @@ pub fn read_memory(path: &Path) -> Result<HashMap<String, f64>, TraceError> {
             "megabytes",
             "megabytes >= 0",
         )?;
+        if v * 1048576.0 > crate::limits::MAX_MEMORY_BYTES as f64 {
+            return Err(TraceError::parse(
+                &name,
+                line,
+                m as u64 + 1,
+                format!(
+                    "`AverageAllocatedMb` = `{}` is more than 1 TiB for one app (a corrupt cell?)",
+                    lossy(&rec[m])
+                ),
+            ));
+        }
         out.entry(format!("{}/{}", lossy(&rec[o]), lossy(&rec[a])))
             .or_insert(v);
     }

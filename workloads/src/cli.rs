@@ -46,6 +46,11 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
     Ok(v / div)
 }
 
+/// `--window`: 1 ns to 366 days, in whole ns.
+fn parse_window(s: &str) -> Result<u64, String> {
+    unitlab_backend::units::parse_duration_in("--window", s, 1, 366 * 86_400_000_000_000)
+}
+
 fn seconds(s: &str) -> Result<f64, String> {
     parse_duration_s(s)
 }
@@ -425,9 +430,10 @@ fn open_input(file: &std::path::Path, load: &LoadOptions) -> anyhow::Result<Boxe
 pub struct StatsArgs {
     /// The trace file.
     pub file: PathBuf,
-    /// Window for the rate percentiles and the dispersion index (e.g. 1s, 1m).
-    #[arg(long, value_parser = parse_duration_ns, default_value = "1s")]
-    pub window: f64,
+    /// Window for the rate percentiles and the dispersion index (e.g. 1s, 1m; 1ns to 366d).
+    /// Only non-empty windows are stored, so a narrow window costs no memory.
+    #[arg(long, value_parser = parse_window, default_value = "1s")]
+    pub window: u64,
     /// How many of the most invoked functions to list.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
@@ -443,7 +449,7 @@ impl StatsArgs {
     /// Computes and prints the statistics.
     pub fn execute(self) -> anyhow::Result<()> {
         let s = open_input(&self.file, &self.load)?;
-        let st = crate::stats::compute(s, self.window.round() as u64, self.top)
+        let st = crate::stats::compute(s, self.window, self.top)
             .with_context(|| format!("reading {}", self.file.display()))?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&st)?);

@@ -15,6 +15,7 @@ pub mod azure2019;
 pub mod cli;
 pub mod durations;
 pub mod io;
+pub mod limits;
 pub mod load;
 pub mod native;
 pub mod rng;

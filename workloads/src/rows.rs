@@ -29,11 +29,12 @@
 //! required cell, a negative duration or memory, or a non-numeric cell is an error naming
 //! file, line, column and what was expected. Nothing silently becomes zero.
 
+use crate::limits::{fmt_span, MAX_DURATION_NS, MAX_JSONL_LINE, MAX_MEMORY_BYTES, MAX_SPAN_NS};
 use crate::trace::{FunctionId, Invocation, TraceMeta, TraceStream};
 use crate::TraceError;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 /// Unit of a numeric time column.
@@ -221,7 +222,9 @@ impl RowFormat {
 
 /// Parses a decimal number exactly, scaled by `10^pow10` and rounded half away from zero to
 /// an integer. Accepts an optional sign, digits, an optional fraction, and falls back to f64
-/// for exponent notation (`1e3`). None if it is not a number.
+/// for exponent notation (`1e3`). None if it is not a number. A number too large for `i128`
+/// saturates to `i128::MIN`/`MAX`: every caller bounds the result far below that (see
+/// [`crate::limits`]) and so rejects it with a message naming the cell.
 pub fn parse_scaled(s: &str, pow10: u32) -> Option<i128> {
     let t = s.trim();
     let (neg, body) = match t.as_bytes().first()? {
@@ -237,6 +240,7 @@ pub fn parse_scaled(s: &str, pow10: u32) -> Option<i128> {
         if !v.is_finite() {
             return None;
         }
+        // `as` saturates: 1e308 becomes i128::MAX, which every caller's bound rejects.
         return Some((v * 10f64.powi(pow10 as i32)).round() as i128);
     }
     let (int, frac) = match body.split_once('.') {
@@ -246,13 +250,12 @@ pub fn parse_scaled(s: &str, pow10: u32) -> Option<i128> {
     if (int.is_empty() && frac.is_empty())
         || !int.bytes().all(|b| b.is_ascii_digit())
         || !frac.bytes().all(|b| b.is_ascii_digit())
-        || int.len() > 30
     {
         return None;
     }
     let mut v: i128 = 0;
     for b in int.bytes() {
-        v = v * 10 + (b - b'0') as i128;
+        v = v.saturating_mul(10).saturating_add((b - b'0') as i128);
     }
     for i in 0..pow10 as usize {
         let d = frac
@@ -260,11 +263,11 @@ pub fn parse_scaled(s: &str, pow10: u32) -> Option<i128> {
             .get(i)
             .map(|b| (b - b'0') as i128)
             .unwrap_or(0);
-        v = v * 10 + d;
+        v = v.saturating_mul(10).saturating_add(d);
     }
     if let Some(&next) = frac.as_bytes().get(pow10 as usize) {
         if next >= b'5' {
-            v += 1;
+            v = v.saturating_add(1);
         }
     }
     Some(if neg { -v } else { v })
@@ -364,6 +367,19 @@ impl RowReader {
                 }
                 let mut index = Vec::new();
                 for k in &keys {
+                    let mut at = header.iter().enumerate().filter(|(_, h)| h == k);
+                    if let (Some((a, _)), Some((b, _))) = (at.next(), at.next()) {
+                        return Err(TraceError::parse(
+                            &name,
+                            header.position().map(|p| p.line()).unwrap_or(1),
+                            b as u64 + 1,
+                            format!(
+                                "the header names `{k}` twice, in columns {} and {}: rename one so the column to read is unambiguous",
+                                a + 1,
+                                b + 1
+                            ),
+                        ));
+                    }
                     match header.iter().position(|h| h == k) {
                         Some(i) => index.push(i),
                         None => {
@@ -425,12 +441,32 @@ impl RowReader {
                 columns,
             } => loop {
                 line.clear();
-                match reader.read_line(line) {
+                // At most one byte past the bound is read: a longer line is an error, not
+                // an allocation as large as the file.
+                match reader.by_ref().take(MAX_JSONL_LINE + 1).read_line(line) {
                     Ok(0) => return None,
                     Ok(_) => {}
-                    Err(e) => return Some(Err(TraceError::io(&self.path, e))),
+                    Err(e) => {
+                        return Some(Err(match e.kind() {
+                            std::io::ErrorKind::InvalidData => TraceError::parse(
+                                &self.path,
+                                *line_no + 1,
+                                1,
+                                "invalid UTF-8: expected one JSON object per line",
+                            ),
+                            _ => TraceError::io(&self.path, e),
+                        }))
+                    }
                 }
                 *line_no += 1;
+                if line.len() as u64 > MAX_JSONL_LINE {
+                    return Some(Err(TraceError::parse(
+                        &self.path,
+                        *line_no,
+                        MAX_JSONL_LINE + 1,
+                        format!("the line is longer than {MAX_JSONL_LINE} bytes: expected one JSON object per line"),
+                    )));
+                }
                 let text = line.trim();
                 if text.is_empty() {
                     continue;
@@ -562,6 +598,18 @@ impl RowReader {
                             ),
                         ));
                     }
+                    if v > MAX_DURATION_NS as i128 {
+                        return Err(self.err(
+                            line,
+                            col,
+                            format!(
+                                "`{}` = `{t}` {} is longer than {}, the longest execution a trace may give (a corrupt or mis-scaled cell? check --duration-unit)",
+                                self.keys[k],
+                                unit.name(),
+                                fmt_span(MAX_DURATION_NS as u128)
+                            ),
+                        ));
+                    }
                     Some(v as u64)
                 }
             };
@@ -600,7 +648,18 @@ impl RowReader {
                             ),
                         ));
                     }
-                    Some((v * self.cols.memory_unit.factor()).round() as u64)
+                    let bytes = (v * self.cols.memory_unit.factor()).round();
+                    if bytes > MAX_MEMORY_BYTES as f64 {
+                        return Err(self.err(
+                            line,
+                            col,
+                            format!(
+                                "`{}` = `{t}` {:?} is more than 1 TiB for one invocation (a corrupt or mis-scaled cell? check --memory-unit)",
+                                self.keys[k], self.cols.memory_unit
+                            ),
+                        ));
+                    }
+                    Some(bytes as u64)
                 }
             }
         } else {
@@ -633,7 +692,7 @@ impl RowReader {
         };
         if self.cols.timestamp_is_end {
             match duration_ns {
-                Some(d) => t -= d as i128,
+                Some(d) => t = t.saturating_sub(d as i128),
                 None => {
                     let c = self.cell(1 + nfun);
                     return Err(self.err(
@@ -837,11 +896,55 @@ pub fn open_rows(
     reader.native_functions = native_meta.as_ref().map(|m| m.functions.len());
     let mut scan = Prescan::default();
     let mut run_max: Option<(i128, u64)> = None;
+    // The rows holding the earliest and latest arrival so far, for a span error.
+    let (mut min_line, mut max_line) = (0u64, 0u64);
     while let Some(row) = reader.next_row(&mut names, true) {
         let row = row?;
         scan.rows += 1;
-        scan.min_t = Some(scan.min_t.map_or(row.t, |m| m.min(row.t)));
-        scan.max_t = Some(scan.max_t.map_or(row.t, |m| m.max(row.t)));
+        if scan.min_t.is_none_or(|m| row.t < m) {
+            scan.min_t = Some(row.t);
+            min_line = row.line;
+        }
+        if scan.max_t.is_none_or(|m| row.t > m) {
+            scan.max_t = Some(row.t);
+            max_line = row.line;
+        }
+        let (lo, hi) = (scan.min_t.unwrap_or(0), scan.max_t.unwrap_or(0));
+        let origin_lo = if matches!(format, RowFormat::Native) {
+            0
+        } else {
+            lo
+        };
+        if hi.saturating_sub(origin_lo) > MAX_SPAN_NS as i128 {
+            let (other, other_t) = if row.line == max_line {
+                (min_line, lo)
+            } else {
+                (max_line, hi)
+            };
+            let gap = row.t.saturating_sub(other_t).unsigned_abs();
+            let what = if matches!(format, RowFormat::Native) {
+                format!(
+                    "is {} after the trace start",
+                    fmt_span(row.t.unsigned_abs())
+                )
+            } else {
+                format!(
+                    "is {} {} the row at line {other}",
+                    fmt_span(gap),
+                    if row.t > other_t { "after" } else { "before" }
+                )
+            };
+            return Err(TraceError::parse(
+                &name,
+                row.line,
+                reader.cell(0).column,
+                format!(
+                    "this row's arrival ({} ns on the file's scale) {what}: a trace may span at most {} (a stray or mis-scaled timestamp? check --time-format)",
+                    row.t,
+                    fmt_span(MAX_SPAN_NS as u128)
+                ),
+            ));
+        }
         match run_max {
             Some((m, ml)) if row.t < m => {
                 if scan.first_unsorted.is_none() {

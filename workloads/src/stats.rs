@@ -11,7 +11,9 @@
 //! - *index of dispersion* of the window counts (variance / mean, the Fano factor): 1 for
 //!   Poisson at any window, growing with the window for bursty traffic.
 //!
-//! Memory: one counter per window and per function.
+//! Memory: one counter per function and one per *non-empty* window (runs of a sorted stream;
+//! empty windows are counted, not stored): it follows the invocations, never the span over
+//! the window, so `--window 1ns` over years of epoch timestamps costs what the rows cost.
 
 use crate::trace::TraceStream;
 use crate::TraceError;
@@ -81,7 +83,8 @@ pub fn compute(
     }
     let meta = stream.meta().clone();
     let mut per_fn = vec![0u64; meta.functions.len()];
-    let mut windows: Vec<u64> = Vec::new();
+    // Non-empty windows as (index, count), in stream order.
+    let mut windows: Vec<(u64, u64)> = Vec::new();
     let (mut n, mut first, mut last) = (0u64, None, None::<u64>);
     // Welford on gaps.
     let (mut gn, mut gmean, mut gm2) = (0u64, 0.0f64, 0.0f64);
@@ -105,11 +108,11 @@ pub fn compute(
             per_fn.resize(f + 1, 0);
         }
         per_fn[f] += 1;
-        let w = (inv.arrival_ns / window_ns) as usize;
-        if w >= windows.len() {
-            windows.resize(w + 1, 0);
+        let w = inv.arrival_ns / window_ns;
+        match windows.last_mut() {
+            Some((lw, c)) if *lw == w => *c += 1,
+            _ => windows.push((w, 1)),
         }
-        windows[w] += 1;
         if let Some(d) = inv.duration_ns {
             nd += 1;
             dsum += d as f64;
@@ -119,18 +122,33 @@ pub fn compute(
         .span_ns
         .filter(|&s| last.is_none_or(|l| s > l))
         .unwrap_or_else(|| last.map_or(0, |l| l + 1));
-    let nwin = span_ns.div_ceil(window_ns).max(windows.len() as u64);
-    windows.resize(nwin as usize, 0);
-    let mut rates: Vec<f64> = windows
-        .iter()
-        .map(|&c| c as f64 * 1e9 / window_ns as f64)
-        .collect();
-    rates.sort_by(f64::total_cmp);
+    // A stream breaking the sorted contract splits a window into several runs: merge them.
+    if !windows.windows(2).all(|p| p[0].0 < p[1].0) {
+        windows.sort_by_key(|&(w, _)| w);
+        windows.dedup_by(|b, a| {
+            let same = a.0 == b.0;
+            if same {
+                a.1 += b.1;
+            }
+            same
+        });
+    }
+    let last_window = windows.last().map_or(0, |&(w, _)| w + 1);
+    let nwin = span_ns.div_ceil(window_ns).max(last_window);
+    let empty = nwin - windows.len() as u64;
+    let mut counts: Vec<u64> = windows.iter().map(|&(_, c)| c).collect();
+    counts.sort_unstable();
+    // Nearest rank over all `nwin` windows, sorted: `empty` zeros, then `counts`.
     let pct = |p: f64| -> f64 {
-        let k = ((p / 100.0) * rates.len() as f64).ceil() as usize;
-        rates[k.clamp(1, rates.len()) - 1]
+        let k = (((p / 100.0) * nwin as f64).ceil() as u64).clamp(1, nwin);
+        let c = if k <= empty {
+            0
+        } else {
+            counts[(k - empty - 1) as usize]
+        };
+        c as f64 * 1e9 / window_ns as f64
     };
-    let rate_percentiles = if rates.is_empty() {
+    let rate_percentiles = if nwin == 0 {
         vec![]
     } else {
         [50.0, 90.0, 99.0, 100.0]
@@ -146,7 +164,9 @@ pub fn compute(
     };
     let dispersion = if nwin >= 2 && n > 0 {
         let m = n as f64 / nwin as f64;
-        let v = windows.iter().map(|&c| (c as f64 - m).powi(2)).sum::<f64>() / (nwin - 1) as f64;
+        let v = (counts.iter().map(|&c| (c as f64 - m).powi(2)).sum::<f64>()
+            + empty as f64 * m * m)
+            / (nwin - 1) as f64;
         Some(v / m)
     } else {
         None

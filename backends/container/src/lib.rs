@@ -104,6 +104,10 @@ pub const OPTIONS: &[(&str, &str)] = &[
         "start_timeout_ms",
         "how long a start waits for the container's `ready` line, in ms (default 30000)",
     ),
+    (
+        "cgroup_parent",
+        "cgroup every unit's cgroup is created under (HostConfig.CgroupParent), e.g. one carrying a shared memory limit",
+    ),
 ];
 
 /// Which image a catalogue function runs in.
@@ -153,12 +157,12 @@ pub struct Config {
     pub docker_host: Option<String>,
     /// How long start waits for `ready`; `None`: [`DEFAULT_START_TIMEOUT`].
     pub start_timeout: Option<Duration>,
+    /// The cgroup units' cgroups are created under; `None`: Docker's default.
+    pub cgroup_parent: Option<String>,
 }
 
 fn bad_option(key: &str, value: &str, want: &str) -> BackendError {
-    BackendError::Start {
-        message: format!("option `{key}`: cannot parse `{value}` as {want}"),
-    }
+    BackendError::bad_option("container", key, value, want)
 }
 
 /// Parses a byte size: plain bytes or with a `k`, `m`, `g` suffix (binary units).
@@ -206,6 +210,7 @@ impl Config {
                     .map_err(|_| bad_option(key, value, "milliseconds"))?;
                 self.start_timeout = Some(Duration::from_millis(ms));
             }
+            "cgroup_parent" => self.cgroup_parent = Some(value.to_string()),
             _ => return Err(BackendError::unknown_option("container", key, OPTIONS)),
         }
         Ok(())
@@ -306,6 +311,9 @@ impl Backend for ContainerBackend {
                 .unwrap_or_else(|| "none".into()),
         );
         settings.insert("docker_host".into(), self.engine.host.clone());
+        if let Some(p) = &self.config.cgroup_parent {
+            settings.insert("cgroup_parent".into(), p.clone());
+        }
         settings.insert(
             "start_timeout_ms".into(),
             self.config
@@ -389,6 +397,7 @@ impl Backend for ContainerBackend {
             memory: memory_limit.map(|m| m as i64),
             memory_swap: memory_limit.map(|m| m as i64),
             nano_cpus: cpus.map(|c| (c * 1e9).round() as i64),
+            cgroup_parent: self.config.cgroup_parent.clone(),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -608,7 +617,7 @@ mod tests {
         assert!(e.to_string().contains("network"), "{e}");
         for (k, _) in OPTIONS {
             assert!(
-                !matches!(c.clone().set(k, "x"), Err(BackendError::Start { message }) if message.contains("unknown option")),
+                !matches!(c.clone().set(k, "x"), Err(BackendError::BadOption { message, .. }) if message.contains("unknown option")),
                 "{k} is listed but not accepted"
             );
         }

@@ -291,6 +291,17 @@ pub enum BackendError {
         /// What went wrong, with the tool's own output where there is one.
         message: String,
     },
+    /// A backend option (`--opt key=value`) is unknown, or its value is not accepted. Made by
+    /// [`BackendError::unknown_option`] and [`BackendError::bad_option`].
+    #[error("{message}")]
+    BadOption {
+        /// The backend.
+        backend: String,
+        /// The option's key.
+        key: String,
+        /// What is wrong and what is accepted (names the backend and the key).
+        message: String,
+    },
     /// Starting a unit failed.
     #[error("starting a unit failed: {message}")]
     Start {
@@ -364,7 +375,9 @@ impl BackendError {
     /// An option key a backend does not know, listing the ones it does (`options` is the
     /// backend's `OPTIONS` table of key and help).
     pub fn unknown_option(backend: &str, key: &str, options: &[(&str, &str)]) -> Self {
-        BackendError::Start {
+        BackendError::BadOption {
+            backend: backend.to_string(),
+            key: key.to_string(),
             message: format!(
                 "unknown option `{key}` for backend `{backend}`; known: {}",
                 options
@@ -373,6 +386,15 @@ impl BackendError {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+        }
+    }
+
+    /// An option value a backend cannot use: `expected` says what it accepts.
+    pub fn bad_option(backend: &str, key: &str, value: &str, expected: &str) -> Self {
+        BackendError::BadOption {
+            backend: backend.to_string(),
+            key: key.to_string(),
+            message: format!("{backend} option `{key}`: expected {expected}, got `{value}`"),
         }
     }
 

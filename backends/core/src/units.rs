@@ -38,7 +38,103 @@ pub fn parse_duration_ns(s: &str) -> Result<f64, String> {
     if !(ns.is_finite() && ns >= 0.0) {
         return Err(format!("`{s}`: must be a finite non-negative duration"));
     }
+    // Rejected, never saturated: nothing downstream can hold more than 2^64 ns (584 years).
+    if ns >= MAX_DURATION_NS as f64 {
+        return Err(format!(
+            "`{s}`: too long: a duration is at most {} (2^64 - 1 ns)",
+            fmt_duration_ns(MAX_DURATION_NS)
+        ));
+    }
     Ok(ns)
+}
+
+/// The longest duration any parser accepts, ns (2^64 - 1: 584 years).
+pub const MAX_DURATION_NS: u64 = u64::MAX;
+
+/// A readable duration for messages (`4h`, `1.5s`, `250ms`, `3ns`).
+pub fn fmt_duration_ns(ns: u64) -> String {
+    const UNITS: [(u64, &str); 6] = [
+        (86_400_000_000_000, "d"),
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+    ];
+    for (scale, unit) in UNITS {
+        if ns >= scale {
+            let v = ns as f64 / scale as f64;
+            return if v.fract() == 0.0 {
+                format!("{v:.0}{unit}")
+            } else {
+                format!(
+                    "{}{unit}",
+                    format!("{v:.3}")
+                        .trim_end_matches('0')
+                        .trim_end_matches('.')
+                )
+            };
+        }
+    }
+    format!("{ns}ns")
+}
+
+/// `ns` rounded up to a value [`fmt_duration_ns`] shows exactly (three decimals in its unit),
+/// for a suggested minimum ("pass --bin 6.868ms or wider").
+pub fn round_up_duration_ns(ns: u64) -> u64 {
+    let step = [
+        86_400_000_000_000u64,
+        3_600_000_000_000,
+        60_000_000_000,
+        1_000_000_000,
+        1_000_000,
+        1_000,
+    ]
+    .into_iter()
+    .find(|&s| ns >= s)
+    .map_or(1, |s| s / 1000);
+    ns.div_ceil(step).saturating_mul(step)
+}
+
+/// [`parse_duration`] for the flag `flag`, checked against `min..=max` (whole ns). The error
+/// names the flag, the value and the allowed range, so every flag says the same thing.
+pub fn parse_duration_in(flag: &str, s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let ns = parse_duration_ns(s)
+        .map_err(|e| format!("{flag}: {e}"))?
+        .round() as u64;
+    if ns < min || ns > max {
+        return Err(format!(
+            "{flag} `{s}` is out of range: allowed {} to {}",
+            fmt_duration_ns(min),
+            fmt_duration_ns(max)
+        ));
+    }
+    Ok(ns)
+}
+
+/// [`parse_bytes`] for the flag `flag`, checked against `min..=max`.
+pub fn parse_bytes_in(flag: &str, s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let b = parse_bytes(s).map_err(|e| format!("{flag}: {e}"))?;
+    if b < min || b > max {
+        return Err(format!(
+            "{flag} `{s}` is out of range: allowed {min} to {max} bytes"
+        ));
+    }
+    Ok(b)
+}
+
+/// A count for the flag `flag`, checked against `min..=max`.
+pub fn parse_count_in(flag: &str, s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let v: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{flag}: `{s}` is not a whole number"))?;
+    if v < min || v > max {
+        return Err(format!(
+            "{flag} `{s}` is out of range: allowed {min} to {max}"
+        ));
+    }
+    Ok(v)
 }
 
 /// [`parse_duration_ns`] as a [`Duration`] (rounded to whole nanoseconds).
@@ -87,6 +183,34 @@ mod tests {
         assert_eq!(parse_duration_ns("7us").unwrap(), 7e3);
         assert_eq!(parse_duration_ns("7µs").unwrap(), 7e3);
         assert_eq!(parse_duration_ns("0.5ns").unwrap(), 0.5);
+        // Rejected, not saturated to 584 years.
+        let e = parse_duration_ns("100000000000000000000ns").unwrap_err();
+        assert!(e.contains("too long"), "{e}");
+        assert!(parse_duration("1000000000000d").is_err());
+    }
+
+    #[test]
+    fn ranges_name_the_flag() {
+        assert_eq!(
+            parse_duration_in("--bin", "1s", 1, 10_000_000_000),
+            Ok(1_000_000_000)
+        );
+        let e = parse_duration_in("--bin", "1ns", 1_000_000, 10_000_000_000).unwrap_err();
+        assert!(
+            e.contains("--bin `1ns` is out of range: allowed 1ms to 10s"),
+            "{e}"
+        );
+        let e = parse_bytes_in("--memory-limit", "1B", 4096, u64::MAX).unwrap_err();
+        assert!(e.contains("--memory-limit"), "{e}");
+        let e = parse_count_in("-u", "0", 1, 1000).unwrap_err();
+        assert!(
+            e.contains("-u `0` is out of range: allowed 1 to 1000"),
+            "{e}"
+        );
+        assert_eq!(fmt_duration_ns(4 * 3_600_000_000_000), "4h");
+        assert_eq!(fmt_duration_ns(1_500_000_000), "1.5s");
+        assert_eq!(fmt_duration_ns(7 * 86_400_000_000_000 + 2_000_000), "7d");
+        assert_eq!(round_up_duration_ns(6_867_887), 6_868_000);
     }
 
     #[test]

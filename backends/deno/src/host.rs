@@ -368,20 +368,63 @@ fn stderr_loop(mut stderr: impl Read, shared: &Shared) {
     }
 }
 
+/// The longest reply line read from the host: 64 MiB. A longer line (a runaway
+/// `console.log` from a worker) is skipped, not held.
+pub const MAX_REPLY_LINE: usize = 64 << 20;
+
+/// A reply line from the host: `(id, the whole object)`, or None for a line that is not one
+/// (a stray `console.log` from a worker, broken JSON, an object without a numeric `id`).
+pub fn parse_reply(line: &[u8]) -> Option<(u64, Value)> {
+    let value = serde_json::from_slice::<Value>(line).ok()?;
+    let id = value.get("id").and_then(Value::as_u64)?;
+    Some((id, value))
+}
+
+/// Reads the next line into `line` (cleared first), at most [`MAX_REPLY_LINE`] bytes of it;
+/// the rest of a longer line is read and dropped. `Ok(false)` at EOF; `Ok(true)` with an
+/// empty `line` for a line that was too long.
+pub fn read_reply_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<bool> {
+    line.clear();
+    let n = reader
+        .by_ref()
+        .take(MAX_REPLY_LINE as u64 + 1)
+        .read_until(b'\n', line)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if line.len() > MAX_REPLY_LINE && line.last() != Some(&b'\n') {
+        line.clear();
+        // Drop the rest of the line without holding it.
+        loop {
+            let buf = reader.fill_buf()?;
+            if buf.is_empty() {
+                break;
+            }
+            match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    reader.consume(i + 1);
+                    break;
+                }
+                None => {
+                    let k = buf.len();
+                    reader.consume(k);
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
 fn stdout_loop(stdout: impl Read, shared: &Shared, err_thread: std::thread::JoinHandle<()>) {
     let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
+    let mut line = Vec::new();
     loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        match read_reply_line(&mut reader, &mut line) {
+            Ok(false) | Err(_) => break,
+            Ok(true) => {}
         }
-        let Ok(value) = serde_json::from_str::<Value>(&line) else {
+        let Some((id, value)) = parse_reply(&line) else {
             continue; // not ours (a stray console.log from a worker)
-        };
-        let Some(id) = value.get("id").and_then(Value::as_u64) else {
-            continue;
         };
         let tx = match &mut *lock(&shared.pending) {
             Ok(p) => p.remove(&id),

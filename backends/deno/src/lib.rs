@@ -207,24 +207,18 @@ impl Config {
 
     /// Sets one key from the command line.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), BackendError> {
-        let bad = |why: &str| BackendError::Prepare {
-            function: "-".into(),
-            message: format!("deno option {key}={value:?}: {why}"),
-        };
+        let bad = |expected: &str| BackendError::bad_option("deno", key, value, expected);
         let positive = |v: &str| -> Result<u64, BackendError> {
             match v.parse::<u64>() {
                 Ok(n) if n > 0 => Ok(n),
-                _ => Err(bad("expected a positive integer")),
+                _ => Err(bad("a positive integer")),
             }
         };
         match key {
             "deno" => self.deno = Some(PathBuf::from(value)),
             "deadline_ms" => self.deadline_ms = Some(positive(value)?),
             "heap_limit_mib" => self.heap_limit_mib = Some(positive(value)?),
-            _ => {
-                let known: Vec<&str> = Self::OPTIONS.iter().map(|(k, _)| *k).collect();
-                return Err(bad(&format!("unknown key; known: {}", known.join(", "))));
-            }
+            _ => return Err(BackendError::unknown_option("deno", key, Self::OPTIONS)),
         }
         Ok(())
     }

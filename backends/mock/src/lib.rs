@@ -77,9 +77,7 @@ impl Config {
 
     /// Sets one option by name.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), BackendError> {
-        let bad = |what: &str| BackendError::Start {
-            message: format!("mock option `{key}`: expected {what}, got `{value}`"),
-        };
+        let bad = |what: &str| BackendError::bad_option("mock", key, value, what);
         let num = |v: &str| v.trim().parse::<u64>().map_err(|_| bad("a whole number"));
         match key {
             "start_us" => self.start_us = value.split(',').map(num).collect::<Result<_, _>>()?,
@@ -265,5 +263,31 @@ mod tests {
         assert!(p.start().is_ok());
         assert!(matches!(p.start(), Err(BackendError::Start { .. })));
         assert!(Config::default().set("nope", "1").is_err());
+    }
+
+    /// Option errors are their own variant, naming the backend and the key, never a start
+    /// failure.
+    #[test]
+    fn option_errors_are_bad_option() {
+        for (key, value) in [
+            ("nope", "1"),
+            ("start_us", "fast"),
+            ("wrong_answer", "maybe"),
+        ] {
+            let err = Config::default().set(key, value).unwrap_err();
+            match &err {
+                BackendError::BadOption {
+                    backend, key: k, ..
+                } => {
+                    assert_eq!((backend.as_str(), k.as_str()), ("mock", key));
+                }
+                other => panic!("{key}={value}: expected BadOption, got {other:?}"),
+            }
+            let text = err.to_string();
+            assert!(
+                text.contains(key) && !text.contains("starting a unit"),
+                "{text}"
+            );
+        }
     }
 }

@@ -90,9 +90,7 @@ impl Config {
 }
 
 fn bad_option(key: &str, value: &str, want: &str) -> BackendError {
-    BackendError::Start {
-        message: format!("option `{key}`: cannot parse `{value}` as {want}"),
-    }
+    BackendError::bad_option("process", key, value, want)
 }
 
 /// The default directory the runner is installed into: `$XDG_CACHE_HOME/unitlab` when set,

@@ -186,9 +186,7 @@ impl Config {
 
     /// Sets one option by name (see [`Config::OPTIONS`]).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), BackendError> {
-        let bad = |what: &str| BackendError::Start {
-            message: format!("v8 option `{key}`: expected {what}, got `{value}`"),
-        };
+        let bad = |what: &str| BackendError::bad_option("v8", key, value, what);
         let boolean = |v: &str| match v.trim() {
             "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" => Ok(false),

@@ -124,10 +124,13 @@ impl Config {
 
     /// Sets one key from the command line.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), BackendError> {
-        let bad = |expected: &str| BackendError::Unavailable {
-            backend: "wasm".into(),
-            reason: format!("bad value `{value}` for option `{key}`: expected {expected}"),
-            fix: format!("pass e.g. --opt {key}={}", example(key)),
+        let bad = |expected: &str| {
+            BackendError::bad_option(
+                "wasm",
+                key,
+                value,
+                &format!("{expected} (e.g. --opt {key}={})", example(key)),
+            )
         };
         let number = |expected: &str| value.trim().parse::<u64>().map_err(|_| bad(expected));
         match key {

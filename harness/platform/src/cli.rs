@@ -185,7 +185,7 @@ pub struct OutputArgs {
     /// Pricing TOML (default: harness/platform/pricing.toml, built in).
     #[arg(long)]
     pub pricing: Option<PathBuf>,
-    /// Timeline bin width.
+    /// Timeline bin width (1ms to 366d; a timeline holds at most 2^21 bins).
     #[arg(long)]
     pub bin: Option<String>,
     /// Show progress bars.
@@ -325,7 +325,7 @@ impl SimulateArgs {
         let policies = self.policy.policies()?;
         let execution = Execution::parse(&self.execution)?;
         let bin_ns = match &self.output.bin {
-            Some(b) => parse_duration(b).map_err(anyhow::Error::msg)?,
+            Some(b) => crate::policy::parse_bin(b).map_err(anyhow::Error::msg)?,
             None => 60 * NS_PER_S,
         };
         let mut cals = Vec::new();
@@ -353,6 +353,9 @@ impl SimulateArgs {
         };
         let trace = self.trace.open()?;
         let meta = trace.meta().clone();
+        if let Some(span) = meta.span_ns {
+            crate::timeline::check_timeline(span, bin_ns)?;
+        }
         let mut sim_runs = Vec::new();
         let mut bars = Vec::new();
         for cal in &cals {
@@ -488,7 +491,7 @@ impl ReplayArgs {
         let pricing = load_pricing(self.output.pricing.as_deref())?;
         let policies = self.policy.policies()?;
         let bin_ns = match &self.output.bin {
-            Some(b) => parse_duration(b).map_err(anyhow::Error::msg)?,
+            Some(b) => crate::policy::parse_bin(b).map_err(anyhow::Error::msg)?,
             None => NS_PER_S,
         };
         let dir = new_results_dir(&self.output.out, "replay", backend.name())?;
@@ -578,7 +581,7 @@ impl ValidateArgs {
         let mut policy = Policy::parse(&self.policy)?;
         policy.refresh_name();
         let bin_ns = match &self.output.bin {
-            Some(b) => parse_duration(b).map_err(anyhow::Error::msg)?,
+            Some(b) => crate::policy::parse_bin(b).map_err(anyhow::Error::msg)?,
             None => NS_PER_S,
         };
         let request = Request {

@@ -4,7 +4,7 @@
 use hdrhistogram::Histogram;
 
 /// A log-linear histogram of ns: exact below 256 ns, then 128 bins per power of two (bins
-/// 0.8% wide) up to 2^48 ns (78 hours; larger values land in the last bin). Count, min, max
+/// 0.8% wide) up to 2^64 - 1 ns: every representable latency has its own bin. Count, min, max
 /// and sum are exact. Recording is a shift and an add: the simulator records two or three
 /// latencies per invocation, and a general-purpose HDR histogram cost it ~15% of its time.
 #[derive(Debug, Clone)]
@@ -16,7 +16,8 @@ pub struct LogHist {
     sum: u128,
 }
 
-const LOGHIST_BINS: usize = 41 * 128;
+/// Bins for every `u64`: 256 exact ones, then 128 for each power of two from 2^8 to 2^63.
+const LOGHIST_BINS: usize = 58 * 128;
 
 impl Default for LogHist {
     fn default() -> Self {
@@ -33,7 +34,6 @@ impl Default for LogHist {
 impl LogHist {
     #[inline]
     fn index(v: u64) -> usize {
-        let v = v.min((1 << 48) - 1);
         if v < 256 {
             v as usize
         } else {
@@ -91,7 +91,7 @@ impl LogHist {
 
     /// The bins as an HDR histogram (bin middles), for the percentile summary.
     pub fn to_hdr(&self) -> Histogram<u64> {
-        let mut h = Histogram::<u64>::new_with_bounds(1, 1 << 48, 3)
+        let mut h = Histogram::<u64>::new_with_bounds(1, u64::MAX, 3)
             .expect("static histogram bounds are valid");
         for (i, &c) in self.counts.iter().enumerate() {
             if c > 0 {
@@ -132,5 +132,40 @@ impl Latency {
         } else {
             h.record(v);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LogHist, LOGHIST_BINS};
+
+    #[test]
+    fn every_latency_has_a_bin() {
+        // Regression (issue 17): 40 h = 1.44e14 ns panicked with an index out of bounds.
+        let mut h = LogHist::default();
+        for v in [
+            1,
+            255,
+            256,
+            40 * 3_600_000_000_000,
+            1 << 48,
+            u64::MAX / 3,
+            u64::MAX,
+        ] {
+            h.record(v);
+            let i = LogHist::index(v);
+            assert!(i < LOGHIST_BINS, "{v}");
+            // The bin's middle is within 0.4% of the value (exact below 256).
+            let mid = LogHist::value(i) as f64;
+            assert!(
+                (mid - v as f64).abs() <= v as f64 / 256.0 + 0.5,
+                "{v} -> {mid}"
+            );
+        }
+        assert_eq!(h.len(), 7);
+        let hdr = h.to_hdr();
+        assert_eq!(hdr.len(), 7);
+        // Not clamped: the largest recorded value is still there.
+        assert!(hdr.max() as f64 >= u64::MAX as f64 * 0.99);
     }
 }

@@ -35,7 +35,7 @@ pub mod pricing;
 pub mod replay;
 pub mod sim;
 pub mod synth;
-mod timeline;
+pub mod timeline;
 pub mod validate;
 
 pub use calibration::{Calibration, Execution, Startup};

@@ -1111,6 +1111,20 @@ impl Platform {
         self.timeline.bins(self.usage.window_end_ns)
     }
 
+    /// An error when the run reached past [`crate::timeline::MAX_TIMELINE_BINS`] bins (its
+    /// timeline would be cut short): the bins it needed, their memory and the bin that fits.
+    pub fn check_timeline(&self) -> Result<(), crate::PlatformError> {
+        let t = &self.timeline;
+        if t.needed > crate::timeline::MAX_TIMELINE_BINS {
+            return Err(crate::timeline::timeline_error(
+                t.needed,
+                t.needed.saturating_mul(t.bin_ns),
+                t.bin_ns,
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether records are kept.
     pub fn records_on(&self) -> bool {
         self.records_on

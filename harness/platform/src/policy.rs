@@ -21,6 +21,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::PlatformError;
+use unitlab_backend::units::{fmt_duration_ns, round_up_duration_ns};
 
 /// Nanoseconds per second.
 pub const NS_PER_S: u64 = 1_000_000_000;
@@ -224,6 +225,19 @@ impl Policy {
             if h.bin_ns == 0 || h.range_ns < h.bin_ns {
                 return bad("hybrid: bin must be > 0 and range >= bin");
             }
+            let bins = h.range_ns / h.bin_ns;
+            if bins > MAX_HYBRID_BINS {
+                return Err(PlatformError::Policy {
+                    spec: self.name.clone(),
+                    message: format!(
+                        "hybrid: range={} over bin={} is {bins} bins per function, {} for each function's idle-time histogram (4 bytes a bin); at most {MAX_HYBRID_BINS} bins (4 MiB): choose bin >= {}",
+                        fmt_duration_ns(h.range_ns),
+                        fmt_duration_ns(h.bin_ns),
+                        fmt_bytes(bins as u128 * 4),
+                        fmt_duration_ns(round_up_duration_ns(h.range_ns.div_ceil(MAX_HYBRID_BINS))),
+                    ),
+                });
+            }
             if !(0.0..=100.0).contains(&h.head_percentile)
                 || !(0.0..=100.0).contains(&h.tail_percentile)
                 || h.head_percentile > h.tail_percentile
@@ -424,6 +438,32 @@ impl Policy {
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name)
+    }
+}
+
+/// Parses `--bin`, the timeline bin width: 1 ms to 366 days (a narrower bin is never a useful
+/// chart, and its timeline would need memory in proportion to the span over the bin).
+pub fn parse_bin(s: &str) -> Result<u64, String> {
+    unitlab_backend::units::parse_duration_in("--bin", s, 1_000_000, 366 * 86_400 * NS_PER_S)
+}
+
+/// The most bins a hybrid policy's per-function idle-time histogram may have (`range / bin`):
+/// 2^20, 4 MiB per function.
+pub const MAX_HYBRID_BINS: u64 = 1 << 20;
+
+/// Bytes with a binary unit, for messages about memory (`52.4 TiB`).
+pub fn fmt_bytes(b: u128) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < units.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[i])
     }
 }
 

@@ -279,6 +279,7 @@ impl<'a> Simulation<'a> {
             return Err(PlatformError::MissingDuration { seq: s });
         }
         self.p.finish(self.now, &mut self.d);
+        self.p.check_timeline()?;
         if let Some(pb) = &self.progress {
             pb.set_position(self.seq);
         }

@@ -1,14 +1,52 @@
 //! The run's timeline: time-average unit counts (live, starting, executing, idle), arrivals
 //! and cold starts per bin.
 
+use crate::PlatformError;
+use unitlab_backend::units::{fmt_duration_ns, round_up_duration_ns};
 use unitlab_results::platform::TimelineBin;
+
+/// The most bins a timeline may hold: 2^21 (2.1 million; 128 MiB of counters, as much again
+/// for the bins written out). 24 days at 1 s bins, 4 years at 1 min bins.
+pub const MAX_TIMELINE_BINS: u64 = 1 << 21;
+
+/// Bytes one timeline bin costs while simulating (counters) and when written out.
+pub const TIMELINE_BIN_BYTES: u64 = 64 + std::mem::size_of::<TimelineBin>() as u64;
+
+/// Refuses, before simulating, a timeline of `span_ns` cut into `bin_ns` bins that would need
+/// more than [`MAX_TIMELINE_BINS`], with the memory it would need and the bin that fits.
+pub fn check_timeline(span_ns: u64, bin_ns: u64) -> Result<(), PlatformError> {
+    let bins = span_ns.div_ceil(bin_ns.max(1));
+    if bins > MAX_TIMELINE_BINS {
+        return Err(timeline_error(bins, span_ns, bin_ns));
+    }
+    Ok(())
+}
+
+pub(crate) fn timeline_error(bins: u64, span_ns: u64, bin_ns: u64) -> PlatformError {
+    PlatformError::Config {
+        what: format!("--bin {}", fmt_duration_ns(bin_ns)),
+        message: format!(
+            "a timeline over {} in bins of {} needs {bins} bins ({}); at most {MAX_TIMELINE_BINS}: pass --bin {} or wider",
+            fmt_duration_ns(span_ns),
+            fmt_duration_ns(bin_ns),
+            crate::policy::fmt_bytes(bins as u128 * TIMELINE_BIN_BYTES as u128),
+            fmt_duration_ns(round_up_duration_ns(span_ns.div_ceil(MAX_TIMELINE_BINS))),
+        ),
+    }
+}
 
 /// Difference-array timeline: time-average unit counts per bin in O(1) per interval. The last
 /// bin looked up is remembered with its bounds: most intervals (executions, start-ups) begin
 /// and end in it, and are then added without computing a bin index.
+///
+/// Bounded: bins past [`MAX_TIMELINE_BINS`] all land in one spill bin and are counted in
+/// `needed`; a run that needed them fails (`Platform::check_timeline`) instead of allocating
+/// memory that follows the span over the bin width.
 #[derive(Debug, Clone)]
 pub(crate) struct Timeline {
-    bin_ns: u64,
+    /// Bins the run would have needed, when more than the bound (0 otherwise).
+    pub(crate) needed: u64,
+    pub(crate) bin_ns: u64,
     inv_bin: f64,
     /// The remembered bin and its bounds `[lo, hi)` (`lo > hi` before the first lookup).
     cur: usize,
@@ -24,6 +62,7 @@ pub(crate) struct Timeline {
 impl Timeline {
     pub(crate) fn new(bin_ns: u64) -> Self {
         Timeline {
+            needed: 0,
             bin_ns: bin_ns.max(1),
             inv_bin: 1.0 / bin_ns.max(1) as f64,
             cur: 0,
@@ -39,7 +78,10 @@ impl Timeline {
     #[inline]
     fn grow(&mut self, bin: usize) {
         if bin >= self.area.len() {
-            let n = (bin + 1).max(self.area.len() * 2).max(64);
+            let n = (bin + 1)
+                .max(self.area.len() * 2)
+                .max(64)
+                .min(MAX_TIMELINE_BINS as usize + 1);
             self.area.resize(n, [0; 3]);
             self.diff.resize(n + 1, [0; 3]);
             self.arrivals.resize(n, 0);
@@ -72,12 +114,29 @@ impl Timeline {
 
     #[inline(never)]
     fn lookup_slow(&mut self, t: u64) -> usize {
-        let b = self.bin(t);
+        let b = self.bounded(self.bin(t));
         self.grow(b);
         self.cur = b;
-        self.cur_lo = b as u64 * self.bin_ns;
-        self.cur_hi = self.cur_lo.saturating_add(self.bin_ns);
+        if b as u64 == MAX_TIMELINE_BINS {
+            // The spill bin is never remembered: every lookup past the bound is counted.
+            self.cur_lo = 1;
+            self.cur_hi = 0;
+        } else {
+            self.cur_lo = b as u64 * self.bin_ns;
+            self.cur_hi = self.cur_lo.saturating_add(self.bin_ns);
+        }
         b
+    }
+
+    /// `b`, or the spill bin (counting the bins needed) when `b` is past the bound.
+    #[inline]
+    fn bounded(&mut self, b: usize) -> usize {
+        if b as u64 >= MAX_TIMELINE_BINS {
+            self.needed = self.needed.max(b as u64 + 1);
+            MAX_TIMELINE_BINS as usize
+        } else {
+            b
+        }
     }
 
     #[inline(always)]
@@ -97,6 +156,11 @@ impl Timeline {
         let w = self.bin_ns;
         let bb = self.lookup(b);
         let ba = self.bin(a);
+        let ba = self.bounded(ba);
+        if bb as u64 == MAX_TIMELINE_BINS {
+            // Past the bound: the run fails (see `needed`); nothing to add up.
+            return;
+        }
         if ba == bb {
             self.area[ba][which] += b - a;
         } else {
@@ -121,7 +185,7 @@ impl Timeline {
 
     pub(crate) fn bins(&self, end_ns: u64) -> Vec<TimelineBin> {
         let w = self.bin_ns;
-        let n = (end_ns.div_ceil(w) as usize).min(self.area.len());
+        let n = (end_ns.div_ceil(w).min(MAX_TIMELINE_BINS) as usize).min(self.area.len());
         let mut cover = [0i64; 3];
         let mut out = Vec::with_capacity(n);
         for i in 0..n {

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod platform;
+pub mod scale;
 pub mod stats;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,8 @@
 //! One module per subcommand, each a clap `Args` struct with `execute(self) -> Result<()>`.
 
+pub mod burst;
 pub mod clean;
+pub mod density;
 pub mod doctor;
 pub mod measure;
 pub mod platform;
@@ -9,6 +11,18 @@ pub mod run;
 pub mod unit;
 
 use anyhow::{bail, Result};
+
+/// Set by the binary's Ctrl-C handler while it removes what this process made: a command that
+/// sees it writes no result (a burst cut short is not a measurement).
+pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Fails when Ctrl-C was pressed.
+pub fn check_interrupted() -> Result<()> {
+    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        bail!("interrupted: no result written");
+    }
+    Ok(())
+}
 
 /// Parses `key=value`.
 pub fn parse_kv(s: &str) -> Result<(String, String), String> {

@@ -161,6 +161,19 @@ impl RunCmd {
                 }
             }
         }
+        // 1b. Scale-out: one burst level per backend, density at 256 MiB.
+        skipped.extend(super::burst::main_job(
+            &available,
+            &root.join("scale"),
+            self.seed,
+            self.quiet,
+        ));
+        skipped.extend(super::density::main_job(
+            &available,
+            &root.join("scale"),
+            self.seed,
+            self.quiet,
+        ));
         std::fs::write(root.join("skipped.txt"), skipped.join("\n") + "\n")
             .context("writing skipped.txt")?;
 

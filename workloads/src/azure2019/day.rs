@@ -102,6 +102,8 @@ pub fn read_day(
     let mut cells: Vec<u64> = Vec::new();
     let mut key = String::new();
     let mut total = 0u64;
+    // Invocations per minute so far: a minute is expanded into one buffer (see the limits).
+    let mut per_minute = vec![0u64; minutes as usize];
     while r.next_record()? {
         let line = r.line;
         if r.len() != fields {
@@ -133,7 +135,7 @@ pub fn read_day(
                 format!("line {line}: more than 2^{CELL_FN_BITS} functions are not supported"),
             ));
         }
-        for m in 0..minutes as usize {
+        for (m, in_minute) in per_minute.iter_mut().enumerate() {
             let cell = r.field(4 + m);
             let c = parse_count(cell).ok_or_else(|| {
                 TraceError::parse(
@@ -149,6 +151,35 @@ pub fn read_day(
             })?;
             if c == 0 {
                 continue;
+            }
+            let (cap, whole) = (
+                crate::limits::MAX_COUNT_PER_MINUTE,
+                crate::limits::MAX_INVOCATIONS_PER_MINUTE,
+            );
+            if c as u64 > cap {
+                return Err(TraceError::parse(
+                    &name,
+                    line,
+                    m as u64 + 5,
+                    format!(
+                        "minute {} = `{c}` is more than {cap} invocations of one function in one minute (a corrupt cell?)",
+                        m + 1
+                    ),
+                ));
+            }
+            *in_minute += c as u64;
+            if *in_minute > whole {
+                return Err(TraceError::parse(
+                    &name,
+                    line,
+                    m as u64 + 5,
+                    format!(
+                        "minute {} reaches {} invocations across functions at this row: more than {whole} in one minute, whose expansion would need {} GiB (16 bytes each); split the functions over several files",
+                        m + 1,
+                        *in_minute,
+                        (*in_minute * 16) >> 30
+                    ),
+                ));
             }
             let mut left = c as u64;
             total += left;

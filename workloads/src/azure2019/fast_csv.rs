@@ -234,7 +234,7 @@ pub(super) fn parse_ms(
     colname: &str,
     b: &[u8],
 ) -> Result<f64, TraceError> {
-    parse_non_negative(
+    let v = parse_non_negative(
         name,
         line,
         col,
@@ -242,7 +242,20 @@ pub(super) fn parse_ms(
         b,
         "milliseconds",
         "a duration >= 0 ms",
-    )
+    )?;
+    if v * 1e6 > crate::limits::MAX_DURATION_NS as f64 {
+        return Err(TraceError::parse(
+            name,
+            line,
+            col as u64 + 1,
+            format!(
+                "`{colname}` = `{}` ms is longer than {}, the longest execution a trace may give (a corrupt cell?)",
+                lossy(b),
+                crate::limits::fmt_span(crate::limits::MAX_DURATION_NS as u128)
+            ),
+        ));
+    }
+    Ok(v)
 }
 
 /// A finite number >= 0 in cell `col` (0-based) of `line`; the errors say what was
