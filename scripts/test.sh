@@ -24,6 +24,12 @@ if command -v docker >/dev/null 2>&1; then
     fi
     say "no container labelled unitlab=1 remains"
 fi
+# ... and no memory cgroup of `unitlab density` (in any controller).
+left=$(find /sys/fs/cgroup -maxdepth 2 -type d -name 'unitlab-density-*' 2>/dev/null || true)
+if [ -n "$left" ]; then
+    die "memory cgroups of unitlab density remain after the test suite: $(echo $left)"
+fi
+say "no unitlab-density cgroup remains"
 
 # One closing line over every test binary (cargo prints one `test result` line per binary).
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"

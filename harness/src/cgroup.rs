@@ -331,6 +331,31 @@ pub fn remove_live() -> usize {
     live.len()
 }
 
+/// Removes the cgroups of `unitlab density` runs whose process is gone (killed with SIGKILL,
+/// which no handler sees): `unitlab-density-<pid>-<n>` with no process `<pid>`. Returns the
+/// directories removed; a live run's cgroups are never touched.
+pub fn remove_stale() -> Result<Vec<PathBuf>, CgroupError> {
+    let (root, _) = controller()?;
+    let mut removed = Vec::new();
+    let entries = std::fs::read_dir(&root).map_err(io(&root))?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("unitlab-density-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        remove_dir_tree(&e.path(), &name)?;
+        removed.push(e.path());
+    }
+    Ok(removed)
+}
+
 fn pids_under(dir: &Path) -> Vec<u32> {
     let mut out = Vec::new();
     if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
@@ -418,4 +443,29 @@ pub fn host_swap_bytes() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .map_or(0, |kib| kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only cgroups whose run is gone are removed (a fake controller directory stands in).
+    #[test]
+    fn stale_cgroups_of_dead_runs_are_removed() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("memory.limit_in_bytes"), "0").unwrap();
+        let dead = root.path().join("unitlab-density-4000000000-0");
+        let live = root
+            .path()
+            .join(format!("unitlab-density-{}-0", std::process::id()));
+        let other = root.path().join("docker");
+        for d in [&dead, &live, &other] {
+            std::fs::create_dir(d).unwrap();
+        }
+        std::env::set_var(ROOT_ENV, root.path());
+        let removed = remove_stale();
+        std::env::remove_var(ROOT_ENV);
+        assert_eq!(removed.unwrap(), vec![dead.clone()]);
+        assert!(!dead.exists() && live.exists() && other.exists());
+    }
 }

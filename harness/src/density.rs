@@ -150,14 +150,15 @@ fn unit_loop(
     backend: &dyn Backend,
     spec: &FunctionSpec,
     opts: &Options,
-    report: &mut dyn FnMut(&Event),
+    report: &mut dyn FnMut(&Event) -> bool,
 ) -> Result<Live, BackendError> {
     let prepared = backend.prepare(spec)?;
-    report(&Event::Prepared(backend.info()));
+    let mut listening = report(&Event::Prepared(backend.info()));
     let t_run = Instant::now();
     let mut live: Vec<Box<dyn Unit>> = Vec::new();
     let mut n = 0u32;
-    loop {
+    // A reporter that stops listening (the parent is gone) ends the loop.
+    while listening {
         if n >= opts.max_units {
             report(&Event::Cap(format!(
                 "--max-units {} reached",
@@ -186,7 +187,7 @@ fn unit_loop(
         match r {
             Ok((u, t1)) => {
                 live.push(u);
-                report(&Event::Unit(n, t1.duration_since(t0).as_nanos() as u64));
+                listening = report(&Event::Unit(n, t1.duration_since(t0).as_nanos() as u64));
             }
             Err(e) => {
                 report(&Event::Error(n, e.to_string()));
@@ -230,12 +231,20 @@ pub fn serve(
     }
     let backend = backend_build()?;
     let mut write_err = None;
-    let live = unit_loop(&*backend, spec, opts, &mut |e| {
-        if let Err(err) = writeln!(output, "{}", e.to_line()).and_then(|_| output.flush()) {
-            write_err.get_or_insert(err);
-        }
-    })?;
+    let live = unit_loop(
+        &*backend,
+        spec,
+        opts,
+        &mut |e| match writeln!(output, "{}", e.to_line()).and_then(|_| output.flush()) {
+            Ok(()) => true,
+            Err(err) => {
+                write_err.get_or_insert(err);
+                false
+            }
+        },
+    )?;
     if let Some(e) = write_err {
+        stop_all(live);
         return Err(DensityError::Child(format!("writing to the parent: {e}")));
     }
     // Hold every unit until the parent has read the usage and closes the pipe.
@@ -542,7 +551,10 @@ pub fn run_local(
     let backend = build(&cg)?;
     let info = backend.info();
     let mut obs = Observer::new(&cg);
-    let live = unit_loop(&*backend, spec, opts, &mut |e| obs.see(e))?;
+    let live = unit_loop(&*backend, spec, opts, &mut |e| {
+        obs.see(e);
+        true
+    })?;
     let run = obs.finish(spec, opts, info, None);
     stop_all(live);
     cg.remove()?;

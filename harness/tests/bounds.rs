@@ -281,3 +281,91 @@ fn fifo_is_read_once_without_hanging() {
         .stdout(predicate::str::contains("invocations:       3"));
     writer.join().unwrap();
 }
+
+#[test]
+fn execution_and_keep_alive_are_range_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = write(tmp.path(), "t.csv", EPOCH);
+    simulate(tmp.path(), &t, &["--execution", "fixed:8d"])
+        .failure()
+        .stderr(predicate::str::contains(
+            "the execution time `8d` is out of range: allowed 0ns to 7d",
+        ));
+    simulate(
+        tmp.path(),
+        &t,
+        &["--execution", "fixed:1s", "--policy", "keepalive:4000d"],
+    )
+    .failure()
+    .stderr(predicate::str::contains(
+        "a duration `4000d` is out of range: allowed 0ns to 3653d",
+    ));
+}
+
+#[test]
+fn duplicate_json_keys_are_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = write(
+        tmp.path(),
+        "t.jsonl",
+        "{\"ts\": 1, \"fn\": \"a\", \"ts\": 2}\n",
+    );
+    unitlab()
+        .args([
+            "trace",
+            "stats",
+            t.to_str().unwrap(),
+            "--timestamp-column",
+            "ts",
+        ])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("t.jsonl:1:")
+                .and(predicate::str::contains("the key `ts` is given twice")),
+        );
+}
+
+#[test]
+fn hybrid_histograms_are_bounded_across_functions() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 5000 functions x 2^20 bins x 4 bytes = 19.5 GiB.
+    let mut text = String::from("ts,fn\n");
+    for i in 0..5000 {
+        text.push_str(&format!("{},f{i}\n", 1_700_000_000 + i));
+    }
+    let t = write(tmp.path(), "t.csv", &text);
+    simulate(
+        tmp.path(),
+        &t,
+        &[
+            "--function-column",
+            "fn",
+            "--execution",
+            "fixed:1s",
+            "--policy",
+            "hybrid:range=1048576s,bin=1s",
+        ],
+    )
+    .failure()
+    .stderr(predicate::str::contains(
+        "hybrid: 5000 functions' idle-time histograms of 1048576 bins each need 19.5 GiB together; at most 4.0 GiB",
+    ));
+}
+
+#[test]
+fn native_span_beyond_ten_years_names_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = write(
+        tmp.path(),
+        "t.csv",
+        "# unitlab-trace v1\n# meta: {\"functions\":[\"a\"],\"source\":\"x\",\"seed\":null,\"span_ns\":18446744073709551615}\narrival_ns,function,duration_ns,memory_bytes\n0,0,1,\n",
+    );
+    unitlab()
+        .args(["trace", "stats", t.to_str().unwrap()])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "t.csv:2:53: `span_ns` = 18446744073709551615 is 584.5 years: a trace may span at most 10.0 years",
+        ));
+}

@@ -112,14 +112,31 @@ fn unprivileged_user_is_told_to_run_as_root() {
         return;
     }
     // As root: drop to nobody for one run (setpriv is in util-linux).
+    let as_nobody = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin("unitlab"))
+            .args(args)
+            .output()
+            .expect("setpriv runs")
+    };
+    if !as_nobody(&["--version"]).status.success() {
+        // The checkout is not readable by nobody (e.g. under /root): the unprivileged case
+        // cannot be staged on this machine.
+        eprintln!("note: nobody cannot run the unitlab binary here; unprivileged case not staged");
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(assert_cmd::cargo::cargo_bin("unitlab"))
-        .args(["density", "-b", "mock", "--budget", "64MiB", "-o"])
-        .arg(tmp.path().join("out"))
-        .output()
-        .expect("setpriv runs");
+    let out = tmp.path().join("out");
+    let o = as_nobody(&[
+        "density",
+        "-b",
+        "mock",
+        "--budget",
+        "64MiB",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(err.contains("cannot create the memory cgroup"), "{err}");
@@ -218,4 +235,90 @@ fn deno_density_hits_the_limit() {
 fn container_density_capped() {
     let r = real_density("container", "64MiB", 5);
     assert_eq!(r.units_reached, 5);
+}
+
+/// SIGINT in the middle of a density run: exit 130, the cgroup removed, and the unit process
+/// (the hidden `density-units` child) gone with it.
+#[test]
+fn ctrl_c_mid_density_leaves_no_cgroup_and_no_process() {
+    if !writable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("unitlab"))
+        .args([
+            "density",
+            "-b",
+            "v8",
+            "--budget",
+            "4GiB",
+            "--max-time",
+            "60s",
+            "-q",
+            "-o",
+        ])
+        .arg(tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let root = controller().unwrap();
+    let prefix = format!("unitlab-density-{pid}-");
+    // Wait until the cgroup holds the unit process and it has started a few units.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let procs = loop {
+        let cg = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with(&prefix));
+        let usage = cg.as_ref().and_then(|e| {
+            std::fs::read_to_string(e.path().join("memory.usage_in_bytes"))
+                .or_else(|_| std::fs::read_to_string(e.path().join("memory.current")))
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+        });
+        if let (Some(e), Some(u)) = (&cg, usage) {
+            if u > 32 << 20 {
+                break std::fs::read_to_string(e.path().join("cgroup.procs")).unwrap();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the density run never got going"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the density run ended early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let unit_pids: Vec<u32> = procs.lines().filter_map(|l| l.parse().ok()).collect();
+    assert!(!unit_pids.is_empty());
+    // SAFETY: kill has no memory-safety preconditions; pid is our child.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("removed 1 memory cgroups"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    for p in unit_pids {
+        // Gone, or a zombie waiting for its parent to reap it: not running.
+        let state = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        let running = state
+            .rsplit(')')
+            .next()
+            .and_then(|s| s.split_whitespace().next())
+            .is_some_and(|st| st != "Z");
+        assert!(!running, "unit process {p} still runs: {state}");
+    }
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }

@@ -513,11 +513,13 @@ pub fn validation() -> ValidationReport {
     }
 }
 
-/// The full fixture: four measure runs, two simulations, one validation.
+/// The full fixture: four measure runs, two simulations, one validation, and bursts and
+/// density results derived from the runs.
 pub fn report_data(seed: u64) -> ReportData {
     let mut d = ReportData::from_runs(measure_runs(200, 5, seed));
     d.platforms = platform_inputs(seed);
     d.validations = vec![validation()];
+    d.scale = crate::scale::fixture(&d.runs);
     d
 }
 
@@ -613,6 +615,7 @@ pub fn write_all(root: &Path, seed: u64) -> Result<(), ReportError> {
     for v in &d.validations {
         write_validation(v, &root.join("20260101T000000Z-validate-wasm"))?;
     }
+    crate::scale::write_fixture(&d.scale, root)?;
     Ok(())
 }
 

@@ -243,3 +243,117 @@ pub fn warnings(d: &ReportData) -> Vec<String> {
     }
     w
 }
+
+/// Synthetic burst and density results for the report fixture, derived from the fixture's
+/// measure runs (never measurements: the environment record says so).
+pub fn fixture(runs: &[crate::data::Run]) -> ScaleInput {
+    use unitlab_results::scale::{
+        BurstConfig, BurstLevel, CgroupRecord, DensityStop, BURST_SCHEMA, DENSITY_SCHEMA,
+    };
+    use unitlab_results::Summary;
+    let mut s = ScaleInput::default();
+    for r in runs {
+        let cold = r.result.cold.p50.unwrap_or(1_000_000);
+        let levels = [1u32, 10, 100]
+            .iter()
+            .map(|&n| {
+                // Two threads: N / 2 starts in sequence on each.
+                let all = cold * (n as u64).div_ceil(2);
+                let colds: Vec<u64> = (0..n as u64).map(|i| cold + i * cold / 50).collect();
+                BurstLevel {
+                    concurrency: n,
+                    threads: n.min(2),
+                    answered: n,
+                    failures: 0,
+                    scale_out_ns: Some(all),
+                    last_answer_ns: Some(all),
+                    units_per_second: Some(n as f64 / (all as f64 / 1e9)),
+                    cold: Summary::from_nanos(&colds),
+                    response: Summary::from_nanos(&colds),
+                    dispatch: Summary::from_nanos(&[1000]),
+                    harness: Summary::from_nanos(&[200]),
+                    release_skew_ns: 20_000,
+                    stop_ns: 1_000_000,
+                    errors: Vec::new(),
+                }
+            })
+            .collect();
+        s.bursts.push(BurstResult {
+            schema: BURST_SCHEMA.into(),
+            backend: r.result.backend.clone(),
+            function: r.result.function.clone(),
+            config: BurstConfig {
+                levels: vec![1, 10, 100],
+                threads: None,
+                size: 0,
+            },
+            env: r.result.env.clone(),
+            overhead: r.result.overhead.clone(),
+            prepare_ns: r.result.prepare_ns,
+            levels,
+            warnings: Vec::new(),
+        });
+        if let Some((per, _)) = r.bytes_per_unit() {
+            let budget = 256u64 << 20;
+            let real = per * 1.3;
+            let units = (budget as f64 / real).floor() as u32;
+            s.densities.push(DensityResult {
+                schema: DENSITY_SCHEMA.into(),
+                backend: r.result.backend.clone(),
+                function: r.result.function.clone(),
+                env: r.result.env.clone(),
+                budget_bytes: budget,
+                cgroup: CgroupRecord {
+                    version: 1,
+                    path: "/sys/fs/cgroup/memory/unitlab-density-0-0".into(),
+                    limit_bytes: budget,
+                    swap: "the host has no swap".into(),
+                    host_swap_bytes: 0,
+                },
+                units_reached: units,
+                baseline_bytes: Some(4 << 20),
+                usage_end_bytes: Some(budget),
+                bytes_per_unit: Some(real),
+                budget_per_unit: Some(budget as f64 / units.max(1) as f64),
+                max_usage_bytes: Some(budget),
+                limit_hits: Some(1),
+                oom_kills: Some(1),
+                stop: DensityStop::OomKill,
+                stop_detail: "the kernel's OOM killer killed 1 process(es) in the cgroup".into(),
+                first_cold: Summary::from_nanos(&[cold; 10]),
+                last_cold: Summary::from_nanos(&[cold * 2; 10]),
+                warnings: Vec::new(),
+            });
+        }
+    }
+    s
+}
+
+/// Writes `input`'s results under `root` as the harness does (`summary.json` per directory).
+pub fn write_fixture(input: &ScaleInput, root: &std::path::Path) -> Result<(), ReportError> {
+    let write = |dir: std::path::PathBuf, json: Result<String, serde_json::Error>| {
+        std::fs::create_dir_all(&dir).map_err(|source| ReportError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let p = dir.join("summary.json");
+        let json = json.map_err(|source| ReportError::Json {
+            path: p.clone(),
+            source,
+        })?;
+        std::fs::write(&p, json).map_err(|source| ReportError::Io { path: p, source })
+    };
+    for b in &input.bursts {
+        write(
+            root.join(format!("20260101T000000Z-burst-{}-noop", b.backend.name)),
+            serde_json::to_string_pretty(b),
+        )?;
+    }
+    for d in &input.densities {
+        write(
+            root.join(format!("20260101T000000Z-density-{}-noop", d.backend.name)),
+            serde_json::to_string_pretty(d),
+        )?;
+    }
+    Ok(())
+}

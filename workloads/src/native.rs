@@ -111,12 +111,26 @@ pub fn read_meta(path: &Path) -> Result<TraceMeta, TraceError> {
             format!("expected `{META_PREFIX}{{...}}` with the trace's metadata as JSON"),
         )
     })?;
-    serde_json::from_str(json).map_err(|e| {
+    let meta: TraceMeta = serde_json::from_str(json).map_err(|e| {
         TraceError::parse(
             &name,
             2,
             (META_PREFIX.len() + e.column()) as u64,
             format!("invalid metadata JSON: {e}"),
         )
-    })
+    })?;
+    if let Some(span) = meta.span_ns.filter(|&s| s > crate::limits::MAX_SPAN_NS) {
+        let col = line.find("\"span_ns\"").map_or(1, |p| p as u64 + 1);
+        return Err(TraceError::parse(
+            &name,
+            2,
+            col,
+            format!(
+                "`span_ns` = {span} is {}: a trace may span at most {}",
+                crate::limits::fmt_span(span as u128),
+                crate::limits::fmt_span(crate::limits::MAX_SPAN_NS as u128)
+            ),
+        ));
+    }
+    Ok(meta)
 }

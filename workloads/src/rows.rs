@@ -17,7 +17,8 @@
 //!    error.
 //!
 //! Memory: the function table plus the reorder buffer; never the whole trace. Cost: the file
-//! is read (and decompressed) twice.
+//! is read (and decompressed) twice; a FIFO or standard input is read from the source only once
+//! (see [`crate::io`]). Every cell is checked against [`crate::limits`] as it is parsed.
 //!
 //! Time origin: native files and the Azure 2021 trace are relative to the trace start
 //! already (if an Azure 2021 arrival `end - duration` falls before 0, all arrivals are shifted
@@ -471,18 +472,17 @@ impl RowReader {
                 if text.is_empty() {
                     continue;
                 }
-                let obj: serde_json::Map<String, serde_json::Value> =
-                    match serde_json::from_str(text) {
-                        Ok(o) => o,
-                        Err(e) => {
-                            return Some(Err(TraceError::parse(
-                                &self.path,
-                                *line_no,
-                                e.column() as u64,
-                                format!("expected one JSON object per line: {e}"),
-                            )))
-                        }
-                    };
+                let obj = match serde_json::from_str::<UniqueObject>(text) {
+                    Ok(o) => o.0,
+                    Err(e) => {
+                        return Some(Err(TraceError::parse(
+                            &self.path,
+                            *line_no,
+                            (e.column() as u64).max(1),
+                            format!("expected one JSON object per line: {e}"),
+                        )))
+                    }
+                };
                 for (i, k) in self.keys.iter().enumerate() {
                     values[i] = match obj.get(k) {
                         None | Some(serde_json::Value::Null) => None,
@@ -759,6 +759,39 @@ impl RowReader {
             TimeFormat::Number(u) => format!("a timestamp in {}", u.name()),
             TimeFormat::DateTime(f) => format!("a date-time in the format `{f}`"),
         }
+    }
+}
+
+/// A JSON object whose keys are all different: a key given twice is an error (at the second
+/// one), never silently the last value.
+struct UniqueObject(serde_json::Map<String, serde_json::Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<UniqueObject, A::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    let v: serde_json::Value = m.next_value()?;
+                    if out.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!(
+                            "the key `{k}` is given twice: remove one so the value to read is unambiguous"
+                        )));
+                    }
+                    out.insert(k, v);
+                }
+                Ok(UniqueObject(out))
+            }
+        }
+        d.deserialize_map(Visit)
     }
 }
 

@@ -616,3 +616,27 @@ fn the_counter_counts() {
     assert_eq!(v.len(), 3 << 20);
     assert!(peak >= 3 << 20, "{peak}");
 }
+
+/// A JSON line over the bound is an error naming its line, read without holding the file.
+#[test]
+fn jsonl_line_over_one_mib_names_its_line() {
+    let mut text = String::from("{\"ts\": 1, \"fn\": \"a\"}\n{\"ts\": 2, \"fn\": \"");
+    text.push_str(&"x".repeat(16 << 20));
+    text.push_str("\"}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.jsonl");
+    std::fs::write(&path, &text).unwrap();
+    let ((), peak) = peak_of(|| {
+        let e = match open(&path, &csv_opts(Format::Jsonl)) {
+            Ok(mut s) => s.try_for_each(|r| r.map(|_| ())).unwrap_err(),
+            Err(e) => e,
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.ends_with(":2:1048577: the line is longer than 1048576 bytes: expected one JSON object per line"),
+            "{msg}"
+        );
+    });
+    // The 16 MiB line is never held whole: at most the 1 MiB bound (a buffer that doubled).
+    assert!(peak < 4 << 20, "{peak}");
+}

@@ -22,9 +22,14 @@ fn config() -> Config {
     }
 }
 
-/// All the lines of `bytes`, as the host reader sees them.
+/// All the lines of `bytes`, as the host reader sees them (a small buffer, so lines straddle
+/// its refills).
 fn lines(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut r = BufReader::with_capacity(7, Cursor::new(bytes));
+    lines_with(bytes, 7)
+}
+
+fn lines_with(bytes: &[u8], capacity: usize) -> Vec<Vec<u8>> {
+    let mut r = BufReader::with_capacity(capacity, Cursor::new(bytes));
     let mut out = Vec::new();
     let mut line = Vec::new();
     while read_reply_line(&mut r, &mut line).unwrap() {
@@ -116,7 +121,7 @@ fn an_overlong_line_is_skipped_not_held() {
     let mut bytes = vec![b'x'; MAX_REPLY_LINE + 10];
     bytes.push(b'\n');
     bytes.extend_from_slice(b"{\"id\":7,\"ok\":true}\n");
-    let got = lines(&bytes);
+    let got = lines_with(&bytes, 1 << 16);
     assert_eq!(got.len(), 2);
     assert!(got[0].is_empty());
     assert_eq!(parse_reply(&got[1]).unwrap().0, 7);

@@ -108,7 +108,7 @@ impl Execution {
         let (k, v) = s
             .split_once(':')
             .ok_or_else(|| bad("expected trace, fixed:<duration> or exp:<mean>".into()))?;
-        let ns = crate::policy::parse_duration(v).map_err(bad)?;
+        let ns = crate::policy::parse_execution("the execution time", v).map_err(bad)?;
         match k {
             "fixed" => Ok(Execution::Fixed { ns }),
             "exp" | "exponential" => Ok(Execution::Exponential { mean_ns: ns as f64 }),
@@ -257,7 +257,7 @@ impl Calibration {
         let [name, startup, memory] = parts[..] else {
             return Err(bad("wrong number of fields".into()));
         };
-        let startup_ns = crate::policy::parse_duration(startup).map_err(bad)?;
+        let startup_ns = crate::policy::parse_execution("the start-up", startup).map_err(bad)?;
         let memory_bytes = unitlab_backend::units::parse_bytes(memory).map_err(bad)?;
         Ok(Self::assumed(name, startup_ns, memory_bytes))
     }

@@ -205,6 +205,27 @@ impl Policy {
         self.keep_alive == KeepAlive::None && self.provisioned == 0
     }
 
+    /// Refuses a hybrid policy whose idle-time histograms for `functions` functions would
+    /// need more than [`MAX_HYBRID_BYTES`] together, stating the memory they would need.
+    pub fn check_memory(&self, functions: u64) -> Result<(), PlatformError> {
+        if let KeepAlive::Hybrid(h) = &self.keep_alive {
+            let per_fn = (h.range_ns / h.bin_ns.max(1)) as u128 * 4;
+            let total = per_fn * functions as u128;
+            if total > MAX_HYBRID_BYTES as u128 {
+                return Err(PlatformError::Policy {
+                    spec: self.name.clone(),
+                    message: format!(
+                        "hybrid: {functions} functions' idle-time histograms of {} bins each need {} together; at most {}: choose a wider bin or a shorter range",
+                        h.range_ns / h.bin_ns.max(1),
+                        fmt_bytes(total),
+                        fmt_bytes(MAX_HYBRID_BYTES as u128),
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), PlatformError> {
         let bad = |m: &str| {
@@ -447,6 +468,9 @@ pub fn parse_bin(s: &str) -> Result<u64, String> {
     unitlab_backend::units::parse_duration_in("--bin", s, 1_000_000, 366 * 86_400 * NS_PER_S)
 }
 
+/// The most memory a hybrid policy's idle-time histograms may take together: 4 GiB.
+pub const MAX_HYBRID_BYTES: u64 = 4 << 30;
+
 /// The most bins a hybrid policy's per-function idle-time histogram may have (`range / bin`):
 /// 2^20, 4 MiB per function.
 pub const MAX_HYBRID_BINS: u64 = 1 << 20;
@@ -469,8 +493,24 @@ pub fn fmt_bytes(b: u128) -> String {
 
 /// Parses `500ms`, `10s`, `10m`, `4h`, `250us`, `100ns` or a bare number of seconds, into ns
 /// (the one parser every unitlab crate uses: `unitlab_backend::units`).
+///
+/// At most [`MAX_POLICY_NS`]: every time the simulator adds up (arrival + keep-alive +
+/// execution) then stays far inside `u64` ns.
 pub fn parse_duration(s: &str) -> Result<u64, String> {
-    unitlab_backend::units::parse_duration(s).map(|d| d.as_nanos() as u64)
+    unitlab_backend::units::parse_duration_in("a duration", s, 0, MAX_POLICY_NS)
+}
+
+/// The longest keep-alive, range, window or other policy duration: 3653 days (10 years, the
+/// longest span a trace may have).
+pub const MAX_POLICY_NS: u64 = 3653 * 86_400 * NS_PER_S;
+
+/// The longest execution or start-up a calibration or execution model may state: 7 days
+/// (the longest execution a trace may give).
+pub const MAX_EXECUTION_NS: u64 = 7 * 86_400 * NS_PER_S;
+
+/// Parses an execution time or start-up: 0 to [`MAX_EXECUTION_NS`].
+pub fn parse_execution(what: &str, s: &str) -> Result<u64, String> {
+    unitlab_backend::units::parse_duration_in(what, s, 0, MAX_EXECUTION_NS)
 }
 
 /// Formats ns as a short duration (`10m`, `1.5s`, `250ms`).

@@ -594,6 +594,8 @@ pub fn replay<T: TraceStream>(
             max_lag as f64 / 1e6
         ));
     }
+    // Every unit is stopped by now: a timeline past its bound fails the run, not the cleanup.
+    platform.check_timeline()?;
     Ok(ReplayOutcome {
         platform,
         memory_samples,

@@ -156,6 +156,7 @@ impl<'a> Simulation<'a> {
         opts: &SimOptions,
     ) -> Result<Self, PlatformError> {
         policy.validate()?;
+        policy.check_memory(opts.functions as u64)?;
         let t0 = Instant::now();
         let mut p = Platform::new(policy.clone(), opts.records, opts.bin_ns);
         let mut d = SimDriver {

@@ -97,7 +97,7 @@ impl Timeline {
         let mut i = (t as f64 * self.inv_bin) as u64;
         if i.saturating_mul(w) > t {
             i -= 1;
-        } else if (i + 1).saturating_mul(w) <= t {
+        } else if i.saturating_add(1).saturating_mul(w) <= t {
             i += 1;
         }
         i as usize

@@ -84,16 +84,17 @@ impl BurstCmd {
     }
 }
 
-/// The main job's burst level per backend: sized to finish in seconds on two cores.
-pub fn main_job_level(kind: unitlab::BackendKind) -> u32 {
+/// The main job's burst levels per backend: the largest sized to finish in seconds on two
+/// cores, with a tenth of it before it so that the scale-out chart has a line per backend.
+pub fn main_job_levels(kind: unitlab::BackendKind) -> Vec<u32> {
     use unitlab::BackendKind as K;
     match kind {
-        K::Wasm => 1000,
-        K::V8 => 200,
-        K::Process => 100,
-        K::Deno => 50,
-        K::Container => 20,
-        K::Mock => 100,
+        K::Wasm => vec![10, 100, 1000],
+        K::V8 => vec![20, 200],
+        K::Process => vec![10, 100],
+        K::Deno => vec![5, 50],
+        K::Container => vec![2, 20],
+        K::Mock => vec![10, 100],
     }
 }
 
@@ -107,11 +108,11 @@ pub fn main_job(
 ) -> Vec<String> {
     let mut failed = Vec::new();
     for &k in kinds {
-        let n = main_job_level(k);
-        eprintln!("[run] burst {k}: {n} cold starts released at once");
+        let levels = main_job_levels(k);
+        eprintln!("[run] burst {k}: {levels:?} cold starts released at once");
         let cmd = BurstCmd {
             unit: super::unit::UnitArgs::defaults(k, "noop"),
-            concurrency: vec![n],
+            concurrency: levels,
             threads: None,
             size: None,
             seed,

@@ -8,6 +8,9 @@
 //! Each backend's `noop` is measured twice: back to back (the best case, and the simulator's
 //! calibration) and with an idle `--gap` before every timed call (20 cold starts x 10 warm
 //! invokes), as sparse traffic meets it.
+//! Then a burst per backend (`unitlab burst`, a tenth of the largest level and the largest: wasm
+//! 1000, v8 200, process 100, deno 50, container 20) and, for every backend but containers, the
+//! units that fit in 256 MiB under a cgroup limit (`unitlab density`).
 
 use std::path::{Path, PathBuf};
 
