@@ -383,7 +383,7 @@ impl SimulateArgs {
         for pb in bars.into_iter().flatten() {
             pb.finish_and_clear();
         }
-        let info = Some(trace_info(&meta, read.invocations, read.last_arrival_ns));
+        let info = trace_info(&meta, read.invocations, read.last_arrival_ns);
         let mut runs = Vec::new();
         for (r, out) in sim_runs.iter().zip(&outs) {
             let cal = r.calibration;
@@ -402,7 +402,7 @@ impl SimulateArgs {
                 ..BackendInfo::default()
             },
             function: None,
-            trace: info.unwrap_or_default(),
+            trace: info,
             time_scale: 1.0,
             seed: self.seed,
             pricing,
