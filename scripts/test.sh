@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # The full test suite: installs and starts everything the tests need (Docker engine, libnode,
 # Deno, the wasm32-wasip1 target, Chromium), then runs every test of the workspace against
-# the real engines. Extra arguments go to `cargo test`.
+# the real engines. Extra arguments go to `cargo test`, except --fix-hybrid-cgroups, which goes
+# to scripts/setup.sh (consent to the cgroup fix crun needs on hybrid-cgroup hosts).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-bash "$REPO/scripts/setup.sh" --strict
+setup_args=(--strict)
+cargo_args=()
+for arg in "$@"; do
+    case "$arg" in
+        --fix-hybrid-cgroups) setup_args+=("$arg") ;;
+        *) cargo_args+=("$arg") ;;
+    esac
+done
+set -- "${cargo_args[@]+"${cargo_args[@]}"}"
+bash "$REPO/scripts/setup.sh" "${setup_args[@]}"
 cd "$REPO"
 # Every backend was set up above: a test that finds one missing must fail, not skip.
 export UNITLAB_REQUIRE_V8=1
@@ -30,6 +40,19 @@ if [ -n "$left" ]; then
     die "memory cgroups of unitlab density remain after the test suite: $(echo $left)"
 fi
 say "no unitlab-density cgroup remains"
+# Nor any oci bundle or runtime state (the oci backend's folder; `unitlab clean` removes them).
+oci_dir=${UNITLAB_OCI_DIR:-${TMPDIR:-/tmp}/unitlab-oci}
+left=$( { find "$oci_dir/bundles" -mindepth 1 -maxdepth 1; find "$oci_dir/state" -mindepth 2 -maxdepth 2; } 2>/dev/null || true)
+if [ -n "$left" ]; then
+    die "oci bundles or runtime state remain after the test suite: $(echo $left) (unitlab clean removes them)"
+fi
+say "no oci bundle or runtime state remains in $oci_dir"
+# ... and no cgroup of an oci unit (`/unitlab-oci-<id>`, in any hierarchy).
+left=$(find /sys/fs/cgroup -maxdepth 2 -type d -name 'unitlab-oci-*' 2>/dev/null || true)
+if [ -n "$left" ]; then
+    die "cgroups of oci units remain after the test suite: $(echo $left) (unitlab clean removes them)"
+fi
+say "no unitlab-oci cgroup remains"
 
 # One closing line over every test binary (cargo prints one `test result` line per binary).
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"

@@ -17,6 +17,8 @@ pub enum BackendKind {
     Deno,
     /// Docker containers through the Engine API.
     Container,
+    /// OCI bundles run directly with crun, runc or runsc: the floor under Docker.
+    Oci,
     /// A fork+exec of a static native program: the bare-process baseline.
     Process,
     /// Scripted latencies, for testing the harness.
@@ -25,8 +27,9 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// Every backend, in report order (mock last).
-    pub const ALL: [BackendKind; 6] = [
+    pub const ALL: [BackendKind; 7] = [
         BackendKind::Container,
+        BackendKind::Oci,
         BackendKind::Deno,
         BackendKind::V8,
         BackendKind::Wasm,
@@ -41,6 +44,7 @@ impl BackendKind {
             BackendKind::V8 => "v8",
             BackendKind::Deno => "deno",
             BackendKind::Container => "container",
+            BackendKind::Oci => "oci",
             BackendKind::Process => "process",
             BackendKind::Mock => "mock",
         }
@@ -53,6 +57,7 @@ impl BackendKind {
             BackendKind::V8 => cfg!(feature = "v8"),
             BackendKind::Deno => cfg!(feature = "deno"),
             BackendKind::Container => cfg!(feature = "container"),
+            BackendKind::Oci => cfg!(feature = "oci"),
             BackendKind::Process => cfg!(feature = "process"),
             BackendKind::Mock => true,
         }
@@ -72,6 +77,8 @@ impl BackendKind {
             BackendKind::Deno => unitlab_backend_deno::availability(),
             #[cfg(feature = "container")]
             BackendKind::Container => unitlab_backend_container::availability(),
+            #[cfg(feature = "oci")]
+            BackendKind::Oci => unitlab_backend_oci::availability(),
             #[cfg(feature = "process")]
             BackendKind::Process => unitlab_backend_process::availability(),
             BackendKind::Mock => unitlab_backend_mock::availability(),
@@ -91,6 +98,8 @@ impl BackendKind {
             BackendKind::Deno => unitlab_backend_deno::Config::OPTIONS,
             #[cfg(feature = "container")]
             BackendKind::Container => unitlab_backend_container::OPTIONS,
+            #[cfg(feature = "oci")]
+            BackendKind::Oci => unitlab_backend_oci::OPTIONS,
             #[cfg(feature = "process")]
             BackendKind::Process => unitlab_backend_process::OPTIONS,
             BackendKind::Mock => unitlab_backend_mock::Config::OPTIONS,
@@ -119,6 +128,8 @@ impl BackendKind {
             BackendKind::Deno => build!(unitlab_backend_deno, DenoBackend),
             #[cfg(feature = "container")]
             BackendKind::Container => build!(unitlab_backend_container, ContainerBackend),
+            #[cfg(feature = "oci")]
+            BackendKind::Oci => build!(unitlab_backend_oci, OciBackend),
             #[cfg(feature = "process")]
             BackendKind::Process => build!(unitlab_backend_process, ProcessBackend),
             BackendKind::Mock => build!(unitlab_backend_mock, MockBackend),

@@ -24,12 +24,61 @@ fn only_dir(parent: &Path) -> PathBuf {
 fn doctor_lists_every_backend() {
     let out = unitlab().arg("doctor").assert().success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    for b in ["container", "deno", "v8", "wasm", "process", "mock"] {
+    for b in ["container", "oci", "deno", "v8", "wasm", "process", "mock"] {
         assert!(
             text.lines().any(|l| l.starts_with(b)),
             "{b} missing:\n{text}"
         );
     }
+    // Every OCI runtime, installed or not, registered with dockerd or not.
+    assert!(text.contains("OCI runtimes (--runtime)"), "{text}");
+    for r in ["crun", "runc", "runsc"] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(r)
+                && (l.contains("registered with dockerd") || l.contains("dockerd not answering"))),
+            "{r} missing:\n{text}"
+        );
+    }
+}
+
+/// A runtime that is not installed: the error names the package and the fix, the exit code
+/// says it failed, and nothing is created.
+#[test]
+fn missing_runtime_names_the_package_and_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    unitlab()
+        .args([
+            "measure",
+            "-b",
+            "oci",
+            "--runtime",
+            "runsc",
+            "-u",
+            "1",
+            "--quiet",
+        ])
+        .args(["--opt", "runtime_path=/nonexistent/runsc", "-o"])
+        .arg(tmp.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("`runsc` is not installed"))
+        .stderr(predicate::str::contains("apt-get install -y runsc"));
+    unitlab()
+        .args([
+            "measure",
+            "-b",
+            "container",
+            "--runtime",
+            "kata",
+            "-u",
+            "1",
+            "--quiet",
+            "-o",
+        ])
+        .arg(tmp.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("`runc`, `crun` or `runsc`"));
 }
 
 #[test]

@@ -163,7 +163,7 @@ fn budget_below_one_unit_is_an_error_and_leaves_nothing() {
 #[test]
 fn zero_budget_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = density(&["-b", "wasm", "--budget", "0"], tmp.path(), &[]);
+    let o = density(&["-b", "wasm", "--budget", "0B"], tmp.path(), &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stderr).contains("budget of 0 bytes"),

@@ -1,9 +1,9 @@
 //! Synthetic, deterministic results for tests and for trying the report without a measurement.
 //!
 //! Nothing here was measured: the latencies are drawn from log-normal distributions with a
-//! fixed seed, shaped like the orders of magnitude noted in `shared/ENVIRONMENT.md`, and every
-//! record says `synthetic fixture (not measured)` where the CPU model would be. Never use these
-//! figures as results.
+//! fixed seed, shaped like the orders of magnitude in the README's "Figures on one machine",
+//! and every record says `synthetic fixture (not measured)` where the CPU model would be. Never
+//! use these figures as results.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -344,6 +344,13 @@ fn platform_run(policy: &str, keep_alive: Option<f64>, bins: &[TimelineBin]) -> 
         backend: "wasm".to_string(),
         policy: policy.to_string(),
         policy_settings: settings,
+        facts: unitlab_results::platform::PolicyFacts {
+            keep_alive_ns: Some(keep_alive.map_or(0, |k| (k * 1e9).round() as u64)),
+            baseline: policy == "none",
+            pick: "mru".into(),
+            concurrency: 1,
+            ..Default::default()
+        },
         counts: Counts {
             invocations,
             completed: invocations,

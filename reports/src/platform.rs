@@ -86,53 +86,10 @@ fn kind(k: RunKind) -> &'static str {
     }
 }
 
-/// Parses a keep-alive length in seconds: `600`, `600s`, `500ms`, `10m`, `10min`, `1h`.
-pub fn parse_seconds(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let v: f64 = num.parse().ok()?;
-    let mult = match unit.trim() {
-        "" | "s" | "sec" | "secs" => 1.0,
-        "ms" => 1e-3,
-        "us" | "µs" => 1e-6,
-        "ns" => 1e-9,
-        "m" | "min" | "mins" => 60.0,
-        "h" | "hr" => 3600.0,
-        "d" => 86400.0,
-        _ => return None,
-    };
-    Some(v * mult)
-}
-
-/// The keep-alive length of a policy, seconds, when it has one.
+/// The keep-alive length of a policy, seconds: 0 for none, `None` when it is adaptive
+/// (hybrid). Read from the run's typed facts, never from its settings' text.
 pub fn keep_alive_seconds(run: &PlatformRun) -> Option<f64> {
-    for (k, v) in &run.policy_settings {
-        let k = k.to_ascii_lowercase();
-        if k.contains("keep_alive") || k.contains("keepalive") || k.contains("ttl") {
-            let v = v.trim().to_ascii_lowercase();
-            if v == "none" || v == "0" {
-                return Some(0.0);
-            }
-            // The platform writes `fixed 10m`; a bare number or duration is accepted too.
-            let v = v.strip_prefix("fixed").unwrap_or(&v).trim();
-            if let Some(s) = parse_seconds(v) {
-                let scale = if k.ends_with("_ms") {
-                    1e-3
-                } else if k.ends_with("_min") || k.ends_with("_m") {
-                    60.0
-                } else {
-                    1.0
-                };
-                return Some(s * scale);
-            }
-        }
-    }
-    let p = run.policy.to_ascii_lowercase();
-    (p == "none" || p == "no-keepalive" || p == "no_keepalive" || p == "no-keep-alive")
-        .then_some(0.0)
+    run.facts.keep_alive_ns.map(|ns| ns as f64 / 1e9)
 }
 
 /// [`burstiness`] of the bins that start before the trace's last arrival (`last_arrival_ns`;

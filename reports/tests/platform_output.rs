@@ -1,43 +1,44 @@
 //! The report reads what `unitlab simulate` really writes: a small simulation through the
-//! platform crate's own command-line code, then load, charts and the headline row.
+//! platform crate's typed entry point (`experiment::simulate`, what the CLI calls), then load, charts and the headline row.
 
-use clap::Parser;
-use unitlab_platform::cli::SimulateArgs;
+use unitlab_platform::experiment::{
+    self, OutputOptions, PolicyOptions, SimulateOptions, TraceOptions, TraceSource,
+};
+use unitlab_platform::{Calibration, Execution, Policy};
 use unitlab_reports::html::{build_charts, build_tables};
-
-#[derive(Parser)]
-struct Cmd {
-    #[command(flatten)]
-    args: SimulateArgs,
-}
 
 #[test]
 fn report_reads_a_real_simulation() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().to_str().unwrap();
-    let cmd = Cmd::try_parse_from([
-        "simulate",
-        "--trace",
-        "synthetic:bursty",
-        "--span",
-        "300s",
-        "--calibration",
-        "assume:wasm:5us:64KiB",
-        "--calibration",
-        "assume:container:150ms:1MiB",
-        "--execution",
-        "exp:50ms",
-        "--policy",
-        "keepalive:1m",
-        "--policy",
-        "keepalive:10m",
-        "--bin",
-        "10s",
-        "--out",
-        out,
-    ])
-    .unwrap();
-    let dir = cmd.args.execute(None).unwrap();
+    let policies: Vec<Policy> = ["keepalive:1m", "keepalive:10m"]
+        .iter()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let calibrations: Vec<Calibration> = ["assume:wasm:5us:64KiB", "assume:container:150ms:1MiB"]
+        .iter()
+        .map(|c| c.parse().unwrap())
+        .collect();
+    let dir = experiment::simulate(
+        &TraceOptions {
+            source: TraceSource::Bursty,
+            span_ns: Some(300_000_000_000),
+            seed: 0,
+            load: Default::default(),
+            execution: "exp:50ms".parse::<Execution>().unwrap(),
+        },
+        &experiment::with_baseline(&policies, &PolicyOptions::default()).unwrap(),
+        &calibrations,
+        &SimulateOptions::default(),
+        &OutputOptions {
+            out: tmp.path().to_path_buf(),
+            pricing: None,
+            bin_ns: Some(10_000_000_000),
+            progress: false,
+            env: None,
+        },
+    )
+    .unwrap()
+    .dir;
 
     let d = unitlab_reports::load(&[&dir]).unwrap();
     // To look at the result: UNITLAB_KEEP_REPORT=<dir>.

@@ -1,5 +1,5 @@
 //! `unitlab trace ...` without the rest of unitlab: `cargo run -p unitlab-workloads --example
-//! trace -- gen poisson --rate 10 -o t.csv`.
+//! trace -- gen poisson --rate 10 --output-file t.csv`.
 
 use clap::Parser;
 

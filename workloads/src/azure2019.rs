@@ -1,7 +1,7 @@
 //! The Azure Functions 2019 trace ("Serverless in the Wild", Shahrad et al., USENIX ATC
 //! 2020; files from Azure/AzurePublicDataset, CC-BY), read as published.
 //!
-//! Inputs (formats in `shared/TRACES.md`):
+//! Inputs (the files as the dataset publishes them; the columns read are named below):
 //! - one or more `invocations_per_function_md.anon.dNN.csv` files, one per day, read in the
 //!   order given (day `i` starts at `i * 1440` minutes; a file with fewer minute columns, as
 //!   in small test fixtures, spans only those minutes);

@@ -1,12 +1,13 @@
 //! The `unitlab trace ...` command line: clap types the `unitlab` binary embeds as
 //! `unitlab trace <command>`.
 //!
-//! - `trace gen <pattern> [params] -o FILE` writes a seeded synthetic trace (native format;
-//!   `-o x.gz` compresses, `-o -` writes to standard output);
+//! - `trace gen <pattern> [params] --output-file FILE` writes a seeded synthetic trace (native
+//!   format; `x.gz` compresses, `-` writes to standard output). The file flag is spelled out:
+//!   everywhere else `-o`/`--out` names a results directory;
 //! - `trace stats FILE` prints invocations, span, rate percentiles, inter-arrival CV,
 //!   burstiness, dispersion and the top functions (`--json` for machine-readable output);
-//! - `trace slice FILE --from 10m --to 20m [--functions a,b] [--rebase] -o OUT`;
-//! - `trace scale FILE [--time-factor 0.5] [--rate-factor 2] [--seed N] -o OUT`.
+//! - `trace slice FILE --from 10m --to 20m [--functions a,b] [--rebase] --output-file OUT`;
+//! - `trace scale FILE [--time-factor 0.5] [--rate-factor 2] [--seed N] --output-file OUT`.
 //!
 //! Every command that reads a trace accepts the [`LoadOptions`] flags (`--format`,
 //! `--timestamp-column`, `--time-format`, ...). Durations on the command line carry a unit
@@ -19,7 +20,7 @@ use crate::synth::{
     self, FlashCrowd, GenConfig, Mix, MixProcess, OnOff, Pattern, Popularity, Process, Synthetic,
 };
 use crate::trace::{BoxedTrace, TraceStream};
-use crate::units::{parse_bytes, parse_duration_ns, parse_duration_s};
+use crate::units::{parse_duration_ns, parse_duration_s, parse_size};
 use anyhow::Context;
 use std::path::PathBuf;
 
@@ -48,6 +49,8 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 
 /// `--window`: 1 ns to 366 days, in whole ns.
 fn parse_window(s: &str) -> Result<u64, String> {
+    // The unit first, as every duration flag; then the range.
+    parse_duration_ns(s)?;
     unitlab_backend::units::parse_duration_in("--window", s, 1, 366 * 86_400_000_000_000)
 }
 
@@ -84,20 +87,20 @@ impl TraceCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonGen {
     /// Output file (native format; `.gz` compresses; `-` = standard output).
-    #[arg(short, long)]
+    #[arg(long = "output-file", value_name = "FILE")]
     pub output: PathBuf,
     /// Seed of every random stream.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Length of the trace (with a unit: 60s, 10m, 24h).
-    #[arg(long, value_parser = seconds, default_value = "60s")]
+    #[arg(long, value_name = "DURATION", value_parser = seconds, default_value = "60s")]
     pub span: f64,
     /// Execution durations: none, fixed:<d>, exp:<mean>, lognormal:<median>,<sigma>,
     /// empirical:<d>,<d>,...
     #[arg(long, default_value = "none")]
     pub durations: DurationDist,
     /// Memory of every invocation (e.g. 128MiB); none if absent.
-    #[arg(long, value_parser = parse_bytes)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory: Option<u64>,
 }
 
@@ -130,10 +133,10 @@ pub enum PatternCmd {
         #[arg(long, value_parser = parse_rate, default_value = "0")]
         rate_off: f64,
         /// Mean burst length (e.g. 10s); exponentially distributed.
-        #[arg(long, value_parser = seconds)]
+        #[arg(long, value_name = "DURATION", value_parser = seconds)]
         mean_on: f64,
         /// Mean gap between bursts (e.g. 50s); exponentially distributed.
-        #[arg(long, value_parser = seconds)]
+        #[arg(long, value_name = "DURATION", value_parser = seconds)]
         mean_off: f64,
         #[command(flatten)]
         #[allow(missing_docs, reason = "flattened")]
@@ -148,10 +151,10 @@ pub enum PatternCmd {
         #[arg(long, default_value_t = 0.5)]
         amplitude: f64,
         /// Period (e.g. 24h).
-        #[arg(long, value_parser = seconds, default_value = "24h")]
+        #[arg(long, value_name = "DURATION", value_parser = seconds, default_value = "24h")]
         period: f64,
         /// Time of the peak within the period (e.g. 14h).
-        #[arg(long, value_parser = seconds, default_value = "0s")]
+        #[arg(long, value_name = "DURATION", value_parser = seconds, default_value = "0s")]
         peak: f64,
         #[command(flatten)]
         #[allow(missing_docs, reason = "flattened")]
@@ -166,16 +169,16 @@ pub enum PatternCmd {
         #[arg(long, value_parser = parse_rate)]
         peak_rate: f64,
         /// When the ramp up starts (e.g. 20s).
-        #[arg(long, value_parser = seconds)]
+        #[arg(long, value_name = "DURATION", value_parser = seconds)]
         start: f64,
         /// Ramp-up length.
-        #[arg(long, value_parser = seconds, default_value = "0s")]
+        #[arg(long, value_name = "DURATION", value_parser = seconds, default_value = "0s")]
         ramp: f64,
         /// How long the peak holds.
-        #[arg(long, value_parser = seconds)]
+        #[arg(long, value_name = "DURATION", value_parser = seconds)]
         hold: f64,
         /// Fall-back length.
-        #[arg(long, value_parser = seconds, default_value = "0s")]
+        #[arg(long, value_name = "DURATION", value_parser = seconds, default_value = "0s")]
         decay: f64,
         #[command(flatten)]
         #[allow(missing_docs, reason = "flattened")]
@@ -208,13 +211,13 @@ pub enum PatternCmd {
     /// A timer with jitter.
     Periodic {
         /// Period (e.g. 1m).
-        #[arg(long, value_parser = seconds)]
+        #[arg(long, value_name = "DURATION", value_parser = seconds)]
         period: f64,
         /// Each firing is delayed by U[0, jitter) (<= period).
-        #[arg(long, value_parser = seconds, default_value = "0s")]
+        #[arg(long, value_name = "DURATION", value_parser = seconds, default_value = "0s")]
         jitter: f64,
         /// First firing (before jitter).
-        #[arg(long, value_parser = seconds, default_value = "0s")]
+        #[arg(long, value_name = "DURATION", value_parser = seconds, default_value = "0s")]
         offset: f64,
         #[command(flatten)]
         #[allow(missing_docs, reason = "flattened")]
@@ -241,7 +244,7 @@ pub enum PatternCmd {
         #[arg(long, default_value_t = 0.2)]
         on_fraction: f64,
         /// On/off: mean burst length.
-        #[arg(long, value_parser = seconds, default_value = "10s")]
+        #[arg(long, value_name = "DURATION", value_parser = seconds, default_value = "10s")]
         mean_on: f64,
         /// Fraction of functions that are timers.
         #[arg(long, default_value_t = 0.0)]
@@ -254,10 +257,10 @@ pub enum PatternCmd {
         common: CommonGen,
     },
     /// The default bursty workload (see `unitlab_workloads::default_bursty`); only --seed
-    /// and -o apply.
+    /// and --output-file apply.
     DefaultBursty {
         /// Output file.
-        #[arg(short, long)]
+        #[arg(long = "output-file", value_name = "FILE")]
         output: PathBuf,
         /// Seed.
         #[arg(long, default_value_t = 0)]
@@ -432,7 +435,7 @@ pub struct StatsArgs {
     pub file: PathBuf,
     /// Window for the rate percentiles and the dispersion index (e.g. 1s, 1m; 1ns to 366d).
     /// Only non-empty windows are stored, so a narrow window costs no memory.
-    #[arg(long, value_parser = parse_window, default_value = "1s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_window, default_value = "1s")]
     pub window: u64,
     /// How many of the most invoked functions to list.
     #[arg(long, default_value_t = 10)]
@@ -466,13 +469,13 @@ pub struct SliceArgs {
     /// The trace file.
     pub file: PathBuf,
     /// Output file (native format).
-    #[arg(short, long)]
+    #[arg(long = "output-file", value_name = "FILE")]
     pub output: PathBuf,
     /// Window start (e.g. 10m).
-    #[arg(long, value_parser = parse_duration_ns, default_value = "0s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ns, default_value = "0s")]
     pub from: f64,
     /// Window end, exclusive (e.g. 20m); default: the end.
-    #[arg(long, value_parser = parse_duration_ns)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ns)]
     pub to: Option<f64>,
     /// Keep only these functions (names or ids, comma-separated).
     #[arg(long, value_delimiter = ',')]
@@ -511,7 +514,7 @@ pub struct ScaleArgs {
     /// The trace file.
     pub file: PathBuf,
     /// Output file (native format).
-    #[arg(short, long)]
+    #[arg(long = "output-file", value_name = "FILE")]
     pub output: PathBuf,
     /// Multiply arrival times by this (< 1 compresses time and raises the rate).
     #[arg(long, default_value_t = 1.0)]

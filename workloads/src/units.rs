@@ -9,6 +9,18 @@ pub use unitlab_backend::units::parse_bytes;
 /// Nanoseconds per second.
 pub const NS_PER_S: f64 = 1e9;
 
+/// Parses a size with a unit (`64MiB`, `512KiB`, `1GiB`, `4096B`; binary units, see
+/// [`parse_bytes`]) into bytes. A bare number is refused: every size on the command line
+/// names its unit.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    if !text.chars().any(|c| c.is_alphabetic()) {
+        return Err(format!(
+            "`{text}` has no unit: write e.g. `64MiB`, `512KiB`, `1GiB` or `4096B` (units: B, KiB, MiB, GiB)"
+        ));
+    }
+    parse_bytes(text)
+}
+
 /// Parses a duration with a unit into nanoseconds (as f64, so fractions of a ns survive
 /// scaling). Errors name the accepted units.
 pub fn parse_duration_ns(text: &str) -> Result<f64, String> {

@@ -23,7 +23,7 @@ fn run(args: &[&str]) -> anyhow::Result<()> {
 fn scale(src: &Path, options: &[&str], out: &Path) -> anyhow::Result<()> {
     let mut v = vec!["scale", src.to_str().unwrap()];
     v.extend_from_slice(options);
-    v.extend_from_slice(&["-o", out.to_str().unwrap()]);
+    v.extend_from_slice(&["--output-file", out.to_str().unwrap()]);
     run(&v)
 }
 
@@ -150,7 +150,7 @@ fn gen_every_pattern_then_stats() {
     for (k, args) in cases.iter().enumerate() {
         let out = d(&format!("t{k}.csv.gz"));
         let mut a = args.to_vec();
-        a.extend(["-o", &out]);
+        a.extend(["--output-file", &out]);
         run(&a).unwrap_or_else(|e| panic!("{args:?}: {e:#}"));
         let (meta, v) = read(Path::new(&out));
         assert!(!v.is_empty(), "{args:?}");
@@ -166,7 +166,7 @@ fn gen_every_pattern_then_stats() {
         "20",
         "--shape",
         "0.5",
-        "-o",
+        "--output-file",
         &d("x.csv"),
     ])
     .unwrap_err();
@@ -181,7 +181,7 @@ fn gen_every_pattern_then_stats() {
         "20",
         "--span",
         "10",
-        "-o",
+        "--output-file",
         &d("x.csv"),
     ])
     .unwrap_err();
@@ -207,7 +207,7 @@ fn same_seed_same_file() {
             "9",
             "--span",
             "20s",
-            "-o",
+            "--output-file",
             p.to_str().unwrap(),
         ])
         .unwrap();
@@ -231,7 +231,7 @@ fn slice_by_time_and_function() {
         "60s",
         "--seed",
         "2",
-        "-o",
+        "--output-file",
         src.to_str().unwrap(),
     ])
     .unwrap();
@@ -245,7 +245,7 @@ fn slice_by_time_and_function() {
         "--functions",
         "f3,f1",
         "--rebase",
-        "-o",
+        "--output-file",
         out.to_str().unwrap(),
     ])
     .unwrap();
@@ -275,7 +275,7 @@ fn slice_by_time_and_function() {
         src.to_str().unwrap(),
         "--functions",
         "nope",
-        "-o",
+        "--output-file",
         out.to_str().unwrap(),
     ])
     .unwrap_err();
@@ -295,7 +295,7 @@ fn scale_time_and_rate() {
         "200s",
         "--seed",
         "4",
-        "-o",
+        "--output-file",
         src.to_str().unwrap(),
     ])
     .unwrap();
@@ -361,7 +361,7 @@ fn stats_values() {
         "100ms",
         "--span",
         "10s",
-        "-o",
+        "--output-file",
         p.to_str().unwrap(),
     ])
     .unwrap();

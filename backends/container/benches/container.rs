@@ -11,6 +11,8 @@
 //! - `raw_create_start/none`: create + start only (start returns once runc has exec'd the
 //!   entrypoint): the lower bound of any create/start cycle through the API.
 //! - `cold_start_noop/node`: the same with the node image (booting a runtime).
+//! - `cold_start_noop/runtime-crun`, `.../runtime-runsc`: the runner image with another OCI
+//!   runtime (when dockerd has it registered); the `oci` backend gives the same without dockerd.
 //! - `warm_invoke_noop/none`: one request/response over the attached stream.
 
 use std::collections::HashMap;
@@ -66,6 +68,17 @@ fn cold_starts(c: &mut Criterion) {
     cold_start(c, "none", &[]);
     cold_start(c, "bridge", &[("network", "bridge")]);
     cold_start(c, "node", &[("image", "node")]);
+    // The other OCI runtimes dockerd has registered (scripts/setup-runtimes.sh).
+    let registered = unitlab_backend_container::runtime::engine_runtimes(None)
+        .map(|e| e.registered)
+        .unwrap_or_default();
+    for rt in ["crun", "runsc"] {
+        if registered.contains_key(rt) {
+            cold_start(c, &format!("runtime-{rt}"), &[("runtime", rt)]);
+        } else {
+            eprintln!("{rt} is not registered with dockerd: cold_start_noop/runtime-{rt} skipped (scripts/setup-runtimes.sh)");
+        }
+    }
 }
 
 fn raw_cycles(c: &mut Criterion) {

@@ -134,6 +134,19 @@ impl Engine {
         })
     }
 
+    /// The OCI runtimes the engine has registered (one `GET /info`); empty when it fails.
+    pub fn runtimes(&self) -> crate::runtime::EngineRuntimes {
+        let mut out = crate::runtime::EngineRuntimes::default();
+        if let Ok(info) = self.block_on(self.docker.info()) {
+            for (name, r) in info.runtimes.unwrap_or_default() {
+                out.registered
+                    .insert(name, r.runtime_args.unwrap_or_default());
+            }
+            out.default = info.default_runtime.unwrap_or_default();
+        }
+        out
+    }
+
     /// Runs a future on the engine's runtime from synchronous code.
     pub fn block_on<F: Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
@@ -148,5 +161,42 @@ pub(crate) fn describe(e: &bollard::errors::Error) -> String {
             message,
         } => format!("the engine answered {status_code}: {message}"),
         other => other.to_string(),
+    }
+}
+
+/// True when the engine could not be reached at all: its socket is gone or refuses
+/// connections (the daemon stopped).
+pub(crate) fn is_unreachable(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    use std::io::ErrorKind as K;
+    match e {
+        E::HyperLegacyError { err } => err.is_connect(),
+        E::IOError { err } => matches!(
+            err.kind(),
+            K::ConnectionRefused | K::NotFound | K::ConnectionReset | K::BrokenPipe
+        ),
+        E::SocketNotFoundError(_) => true,
+        _ => false,
+    }
+}
+
+/// The error of a failed start step (`what`, e.g. "creating a container from ... failed"):
+/// [`BackendError::Unavailable`] when the engine stopped answering, which ends a measurement
+/// at once with the fix, instead of a failed unit.
+pub(crate) fn start_error(host: &str, what: String, err: &bollard::errors::Error) -> BackendError {
+    if is_unreachable(err) {
+        BackendError::Unavailable {
+            backend: "container".into(),
+            reason: format!(
+                "the Docker engine at {host} stopped answering ({what}: {}); containers this \
+                 run started may remain: once the engine is back, `unitlab clean` removes them",
+                describe(err)
+            ),
+            fix: ENGINE_FIX.into(),
+        }
+    } else {
+        BackendError::Start {
+            message: format!("{what}: {}", describe(err)),
+        }
     }
 }

@@ -1,10 +1,11 @@
 //! The host's view of a container's memory: PSS/RSS of its processes and of its shim, read
 //! from `/proc` (works when the engine runs on this host, in the same pid namespace).
+//! Also used by the `oci` backend, whose units have no shim.
 
 use std::collections::BTreeMap;
 
 /// `(ppid, comm)` of a process, from `/proc/<pid>/stat`.
-pub(crate) fn stat(pid: u32) -> Option<(u32, String)> {
+pub fn stat(pid: u32) -> Option<(u32, String)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let open = text.find('(')?;
     let close = text.rfind(')')?;
@@ -14,7 +15,7 @@ pub(crate) fn stat(pid: u32) -> Option<(u32, String)> {
 }
 
 /// `pid` and all its descendants (one scan of `/proc`).
-pub(crate) fn tree(pid: u32) -> Vec<u32> {
+pub fn tree(pid: u32) -> Vec<u32> {
     let mut parent_of = BTreeMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
@@ -45,7 +46,7 @@ pub(crate) fn tree(pid: u32) -> Vec<u32> {
 }
 
 /// Sum of `(pss, rss)` over `pids`; `None` when none could be read.
-pub(crate) fn sum(pids: &[u32]) -> Option<(u64, u64)> {
+pub fn sum(pids: &[u32]) -> Option<(u64, u64)> {
     let mut any = false;
     let (mut pss, mut rss) = (0, 0);
     for &p in pids {
@@ -60,11 +61,38 @@ pub(crate) fn sum(pids: &[u32]) -> Option<(u64, u64)> {
 
 /// The containerd shim serving the container whose init process is `pid`: its parent, when
 /// that parent is a `containerd-shim*` process.
-pub(crate) fn shim_of(pid: u32) -> Option<u32> {
+pub fn shim_of(pid: u32) -> Option<u32> {
     let (ppid, _) = stat(pid)?;
     let (_, comm) = stat(ppid)?;
     // comm is truncated to 15 bytes: "containerd-shim".
     comm.starts_with("containerd-shi").then_some(ppid)
+}
+
+/// Pids whose command line has `needle` as one of its arguments or inside one (a bundle path,
+/// a container id): the processes a runtime starts beside the container (gVisor's gofer).
+pub fn with_argument(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            if cmdline
+                .split(|&b| b == 0)
+                .any(|arg| String::from_utf8_lossy(arg).contains(needle))
+            {
+                out.push(pid);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -36,26 +36,48 @@
 //! prestart hook that re-executes dockerd (~80 ms per start on a small VM). `bridge`: Docker's
 //! default bridge, for functions that need a network. Recorded in [`BackendInfo`].
 //!
+//! # Runtime (`--runtime runc|crun|runsc`, i.e. `--opt runtime=...`)
+//! The OCI runtime dockerd starts the container with (`HostConfig.runtime`): runc (Docker's
+//! default), crun, or runsc (gVisor, a user-space kernel). It must be registered in
+//! `/etc/docker/daemon.json` (`scripts/setup-runtimes.sh` does it, runsc on the ptrace
+//! platform); an unregistered or uninstalled one fails at construction naming the package and
+//! the fix. Recorded in [`BackendInfo`]: `settings.runtime`, `settings.runtime_args`
+//! (`settings.platform` for runsc), `versions.<runtime>` and the boundary (namespaces, or a
+//! user-space kernel for runsc). Without the option the engine's default runtime is used and
+//! recorded. The cold-start phases are the same for every runtime. See [`runtime`].
+//!
 //! # Memory
 //! [`Unit::memory`](unitlab_backend::Unit::memory): `engine_bytes` = cgroup usage from the stats API minus inactive page cache
-//! (what `docker stats` shows; raw usage in `details.cgroup_usage`); `host_bytes` = PSS of the
-//! container's processes plus its containerd shim, read from `/proc` (details `container_pss`,
-//! `container_rss`, `shim_pss`, `shim_rss`). Limits: `Limits::memory_bytes` (or
+//! (what `docker stats` shows; raw usage in `details.cgroup_usage`); `host_bytes` = PSS of every
+//! process of the unit, read from `/proc`: the container's process tree, the runtime's other
+//! processes under the same containerd shim (gVisor's gofer: the sentry is the container's
+//! process for the engine), and the shim itself (details `container_pss`, `container_rss`,
+//! `runtime_pss`, `runtime_rss`, `shim_pss`, `shim_rss`). Limits: `Limits::memory_bytes` (or
 //! `--opt memory_limit=256m`) sets the cgroup limit with swap equal to it; `Limits::cpus` (or
 //! `--opt cpus=0.5`) sets `NanoCpus`. A unit killed by the OOM killer is reported as
-//! [`BackendError::MemoryLimit`] "OOM-killed".
+//! [`BackendError::MemoryLimit`] "OOM-killed". A limit below [`MIN_MEMORY_LIMIT`] (Docker's
+//! minimum) is refused at prepare.
+//!
+//! # An engine that stops
+//! A start that cannot reach the engine (its socket gone or refusing connections: dockerd
+//! stopped mid-run) is [`BackendError::Unavailable`] naming the address, not a failed unit:
+//! a measurement stops at once. Containers it had started may remain; once the engine is back,
+//! [`clean`] removes them.
 //!
 //! # Cleanup
 //! Every container and image the lab creates carries the label `unitlab=1` (`unitlab.kind`
 //! = `unit` or `image`). Units are removed by [`Unit::stop`](unitlab_backend::Unit::stop), on drop and on every error;
 //! [`remove_live_units`] removes the ones this process still holds (call it from a Ctrl-C
-//! handler); [`clean`] removes every labelled container left by any run (`unitlab clean`).
+//! handler); [`clean`] removes every labelled container left by any run (`unitlab clean`), and
+//! [`clean_matching`] only those with one more label: each unit carries
+//! `unitlab.owner_pid=<pid>` of its run (`unitlab clean --label unitlab.owner_pid=<pid>`).
 
 #![warn(missing_docs)]
 
 mod engine;
-mod hostmem;
+pub mod hostmem;
 pub mod images;
+pub mod runtime;
 mod unit;
 
 use std::collections::{BTreeMap, HashMap};
@@ -73,8 +95,12 @@ use unitlab_backend::{
 
 pub use engine::{resolve_host, DEFAULT_DOCKER_HOST, ENGINE_FIX};
 pub use images::{KIND_LABEL, LABEL};
+pub use runtime::Runtime;
 
 use engine::Engine;
+
+/// The smallest memory limit accepted: Docker refuses a container memory limit below 6 MiB.
+pub const MIN_MEMORY_LIMIT: u64 = 6 << 20;
 
 /// The deadline of one invocation when the function spec sets none.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
@@ -90,6 +116,10 @@ pub const OPTIONS: &[(&str, &str)] = &[
     (
         "network",
         "`none` (default: network disabled, no libnetwork hook) or `bridge` (Docker's default bridge)",
+    ),
+    (
+        "runtime",
+        "OCI runtime dockerd starts units with: `runc`, `crun` or `runsc` (gVisor); must be registered in /etc/docker/daemon.json (scripts/setup-runtimes.sh); default: the engine's default",
     ),
     (
         "memory_limit",
@@ -157,6 +187,8 @@ pub struct Config {
     pub docker_host: Option<String>,
     /// How long start waits for `ready`; `None`: [`DEFAULT_START_TIMEOUT`].
     pub start_timeout: Option<Duration>,
+    /// The OCI runtime; `None`: the engine's default.
+    pub runtime: Option<Runtime>,
     /// The cgroup units' cgroups are created under; `None`: Docker's default.
     pub cgroup_parent: Option<String>,
 }
@@ -204,6 +236,11 @@ impl Config {
                 self.cpus = Some(c);
             }
             "docker_host" => self.docker_host = Some(value.to_string()),
+            "runtime" => {
+                self.runtime = Some(Runtime::parse(value).ok_or_else(|| {
+                    bad_option(key, value, "an OCI runtime: `runc`, `crun` or `runsc`")
+                })?)
+            }
             "start_timeout_ms" => {
                 let ms: u64 = value
                     .parse()
@@ -251,6 +288,8 @@ pub fn availability_at(docker_host: Option<&str>) -> Availability {
 pub struct ContainerBackend {
     config: Config,
     engine: Arc<Engine>,
+    /// The runtime units start with: its name and its registered arguments.
+    runtime: (String, Vec<String>),
     /// Settings that depend on the last prepared function (image id, effective limits).
     prepared: Mutex<BTreeMap<String, String>>,
 }
@@ -269,9 +308,26 @@ impl ContainerBackend {
     /// the fix) when it does not answer.
     pub fn new(config: Config) -> Result<Self, BackendError> {
         let engine = Engine::connect(config.docker_host.as_deref())?;
+        let runtimes = engine.runtimes();
+        let runtime = match config.runtime {
+            Some(r) => (
+                r.name().to_string(),
+                check_registered(r, &runtimes, r.binary().as_deref())?,
+            ),
+            None => {
+                let name = if runtimes.default.is_empty() {
+                    "runc".to_string()
+                } else {
+                    runtimes.default.clone()
+                };
+                let args = runtimes.registered.get(&name).cloned().unwrap_or_default();
+                (name, args)
+            }
+        };
         Ok(ContainerBackend {
             config,
             engine: Arc::new(engine),
+            runtime,
             prepared: Mutex::new(BTreeMap::new()),
         })
     }
@@ -280,6 +336,44 @@ impl ContainerBackend {
     pub fn docker_host(&self) -> &str {
         &self.engine.host
     }
+}
+
+/// Checks that dockerd has `runtime` registered; returns its registered arguments. Otherwise
+/// the error names the package and the fix (install it when `binary` is `None`, register it
+/// when it is installed).
+pub fn check_registered(
+    runtime: Runtime,
+    engine: &runtime::EngineRuntimes,
+    binary: Option<&std::path::Path>,
+) -> Result<Vec<String>, BackendError> {
+    if let Some(args) = engine.registered.get(runtime.name()) {
+        return Ok(args.clone());
+    }
+    let known: Vec<&str> = engine.registered.keys().map(String::as_str).collect();
+    let (reason, fix) = match binary {
+        None => (
+            format!(
+                "the OCI runtime `{runtime}` is not installed (no `{runtime}` on PATH) and the \
+                 Docker engine does not have it registered (it has: {})",
+                known.join(", ")
+            ),
+            runtime.install_fix() + "; then " + &runtime.register_fix(),
+        ),
+        Some(path) => (
+            format!(
+                "the OCI runtime `{runtime}` is installed ({}) but the Docker engine does not \
+                 have it registered (it has: {})",
+                path.display(),
+                known.join(", ")
+            ),
+            runtime.register_fix(),
+        ),
+    };
+    Err(BackendError::Unavailable {
+        backend: "container".into(),
+        reason,
+        fix,
+    })
 }
 
 fn limit_text(v: Option<u64>) -> String {
@@ -311,6 +405,12 @@ impl Backend for ContainerBackend {
                 .unwrap_or_else(|| "none".into()),
         );
         settings.insert("docker_host".into(), self.engine.host.clone());
+        settings.insert("runtime".into(), self.runtime.0.clone());
+        settings.insert("runtime_args".into(), self.runtime.1.join(" "));
+        if let Some(p) = runtime::platform_of(&self.runtime.1) {
+            settings.insert("platform".into(), p);
+        }
+        let kind = Runtime::parse(&self.runtime.0);
         if let Some(p) = &self.config.cgroup_parent {
             settings.insert("cgroup_parent".into(), p.clone());
         }
@@ -345,16 +445,33 @@ impl Backend for ContainerBackend {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
         );
+        let mut versions = self.engine.versions.clone();
+        if let Some(r) = kind {
+            // The engine reports runc's version only; ask the binary for the others.
+            if !versions.contains_key(r.name()) {
+                if let Some(v) = r.binary().and_then(|b| r.version(&b)) {
+                    versions.insert(r.name().to_string(), v);
+                }
+            }
+        }
         BackendInfo {
             name: "container".into(),
-            versions: self.engine.versions.clone(),
+            versions,
             settings,
             in_process: false,
-            boundary: Some(unitlab_backend::Boundary::Namespaces),
+            boundary: Some(
+                kind.map(Runtime::boundary)
+                    .unwrap_or(unitlab_backend::Boundary::Namespaces),
+            ),
         }
     }
 
     fn prepare(&self, spec: &FunctionSpec) -> Result<Box<dyn Prepared>, BackendError> {
+        spec.limits.check(
+            "container",
+            MIN_MEMORY_LIMIT,
+            "Docker refuses a container memory limit below 6 MiB",
+        )?;
         let fail = |message: String| BackendError::Prepare {
             function: spec.name.clone(),
             message,
@@ -397,6 +514,7 @@ impl Backend for ContainerBackend {
             memory: memory_limit.map(|m| m as i64),
             memory_swap: memory_limit.map(|m| m as i64),
             nano_cpus: cpus.map(|c| (c * 1e9).round() as i64),
+            runtime: self.config.runtime.map(|r| r.name().to_string()),
             cgroup_parent: self.config.cgroup_parent.clone(),
             ..Default::default()
         };
@@ -429,12 +547,141 @@ impl Backend for ContainerBackend {
             spec: spec.clone(),
             function,
             body,
-            image: format!("{} ({})", image.reference, short(&image.id)),
+            image: format!(
+                "{} ({}, runtime {})",
+                image.reference,
+                short(&image.id),
+                self.runtime.0
+            ),
             deadline: spec.limits.deadline.unwrap_or(DEFAULT_DEADLINE),
             start_timeout: self.config.start_timeout.unwrap_or(DEFAULT_START_TIMEOUT),
             memory_limit,
         }))
     }
+}
+
+/// An image's file system unpacked into a directory, for running it without the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedRootfs {
+    /// The image's tag or name.
+    pub reference: String,
+    /// The engine's image id.
+    pub id: String,
+    /// Entrypoint followed by Cmd, from the image's config.
+    pub args: Vec<String>,
+    /// The image's environment (`KEY=value`).
+    pub env: Vec<String>,
+}
+
+/// The reference of the image `choice` names, when it can be known without the engine
+/// (`runner`: a hash of its contents), for caching an exported root file system.
+pub fn image_reference(choice: &ImageChoice) -> Option<String> {
+    match choice {
+        ImageChoice::Runner => Some(images::runner_tag()),
+        ImageChoice::Node => images::node_plan().ok().map(|(tag, _, _)| tag),
+        ImageChoice::User(u) => Some(u.clone()),
+    }
+}
+
+/// Builds (or finds) the image `choice` names, exactly as `prepare` does, and unpacks its file
+/// system into `dest` (which must not exist yet) through a created, never started, labelled
+/// container that is removed afterwards. Nothing is pulled.
+pub fn export_rootfs(
+    docker_host: Option<&str>,
+    choice: &ImageChoice,
+    dest: &std::path::Path,
+) -> Result<ExportedRootfs, BackendError> {
+    let engine = Engine::connect(docker_host)?;
+    let fail = |message: String| BackendError::Prepare {
+        function: "image export".into(),
+        message,
+    };
+    let image = match choice {
+        ImageChoice::Runner => images::runner_image(&engine),
+        ImageChoice::Node => images::node_image(&engine),
+        ImageChoice::User(name) => images::user_image(&engine, name),
+    }
+    .map_err(fail)?;
+    let inspected = engine
+        .block_on(engine.docker.inspect_image(&image.id))
+        .map_err(|e| {
+            fail(format!(
+                "inspecting {}: {}",
+                image.reference,
+                engine::describe(&e)
+            ))
+        })?;
+    let config = inspected.config.unwrap_or_default();
+    let mut args = config.entrypoint.unwrap_or_default();
+    args.extend(config.cmd.unwrap_or_default());
+    if args.is_empty() {
+        return Err(fail(format!(
+            "image {} has neither an entrypoint nor a command to run",
+            image.reference
+        )));
+    }
+    let labels = HashMap::from([
+        (LABEL.to_string(), "1".to_string()),
+        (KIND_LABEL.to_string(), "export".to_string()),
+    ]);
+    let body = ContainerCreateBody {
+        image: Some(image.id.clone()),
+        labels: Some(labels),
+        network_disabled: Some(true),
+        ..Default::default()
+    };
+    let created = engine
+        .block_on(engine.docker.create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            body,
+        ))
+        .map_err(|e| {
+            fail(format!(
+                "creating a container to export: {}",
+                engine::describe(&e)
+            ))
+        })?;
+    let tar = engine.block_on(async {
+        use futures_util::StreamExt;
+        let mut out = Vec::new();
+        let mut stream = engine.docker.export_container(&created.id);
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok::<_, bollard::errors::Error>(out)
+    });
+    let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+    let removed = engine.block_on(engine.docker.remove_container(&created.id, Some(opts)));
+    let tar = tar.map_err(|e| {
+        fail(format!(
+            "exporting {}: {}",
+            image.reference,
+            engine::describe(&e)
+        ))
+    })?;
+    if let Err(e) = removed {
+        return Err(fail(format!(
+            "removing the export container {}: {} (fix: `unitlab clean`)",
+            short(&created.id),
+            engine::describe(&e)
+        )));
+    }
+    std::fs::create_dir_all(dest).map_err(|e| fail(format!("creating {}: {e}", dest.display())))?;
+    let mut archive = tar::Archive::new(&tar[..]);
+    archive.set_preserve_permissions(true);
+    archive.unpack(dest).map_err(|e| {
+        fail(format!(
+            "unpacking {} into {}: {e}",
+            image.reference,
+            dest.display()
+        ))
+    })?;
+    Ok(ExportedRootfs {
+        reference: image.reference,
+        id: image.id,
+        args,
+        env: config.env.unwrap_or_default(),
+    })
 }
 
 fn short(id: &str) -> &str {
@@ -461,10 +708,32 @@ pub fn clean(docker_host: Option<&str>) -> Result<CleanReport, BackendError> {
 /// Like [`clean`]; with `images`, also removes the images the lab built (they are rebuilt on
 /// the next `prepare`; user images are never labelled, so never removed).
 pub fn clean_with(docker_host: Option<&str>, images: bool) -> Result<CleanReport, BackendError> {
+    clean_matching(docker_host, None, images)
+}
+
+/// Like [`clean_with`], removing only the lab's containers that also carry `label` (a Docker
+/// label filter such as `unitlab.owner_pid=1234`: the containers of one run, whose process was
+/// killed, without touching a concurrent run's).
+pub fn clean_label(
+    docker_host: Option<&str>,
+    label: &str,
+    images: bool,
+) -> Result<CleanReport, BackendError> {
+    clean_matching(docker_host, Some(label), images)
+}
+
+/// Like [`clean_with`]; with `label`, only the lab's containers that also carry it.
+pub fn clean_matching(
+    docker_host: Option<&str>,
+    label: Option<&str>,
+    images: bool,
+) -> Result<CleanReport, BackendError> {
     let engine = Engine::connect(docker_host)?;
     let d = &engine.docker;
     let mut report = CleanReport::default();
-    let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL}=1")])]);
+    let mut wanted = vec![format!("{LABEL}=1")];
+    wanted.extend(label.map(str::to_string));
+    let filters = HashMap::from([("label".to_string(), wanted)]);
     engine.block_on(async {
         let list = d
             .list_containers(Some(
@@ -553,32 +822,37 @@ pub fn remove_live_units() -> usize {
     let give_up = std::time::Instant::now() + Duration::from_secs(10);
     let mut engines: BTreeMap<String, Option<Engine>> = BTreeMap::new();
     let mut removed = 0;
+    // A container whose removal failed (e.g. the engine was still starting it) is tried again.
+    let mut retry: Vec<(String, String)> = Vec::new();
     loop {
         let in_flight = unit::IN_FLIGHT.load(Ordering::SeqCst);
-        let batch: Vec<(String, String)> = {
+        let mut batch: Vec<(String, String)> = {
             let mut map = unit::LIVE.lock().unwrap_or_else(|p| p.into_inner());
             std::mem::take(&mut *map).into_iter().collect()
         };
+        batch.append(&mut retry);
         if batch.is_empty() && in_flight == 0 {
             break;
         }
-        for (id, host) in &batch {
+        for (id, host) in batch {
             let engine = engines
                 .entry(host.clone())
-                .or_insert_with(|| Engine::connect(Some(host)).ok());
+                .or_insert_with(|| Engine::connect(Some(&host)).ok());
             let Some(engine) = engine else { continue };
             let opts = RemoveContainerOptionsBuilder::default().force(true).build();
-            if engine
-                .block_on(engine.docker.remove_container(id, Some(opts)))
-                .is_ok()
-            {
-                removed += 1;
+            match engine.block_on(engine.docker.remove_container(&id, Some(opts))) {
+                Ok(()) => removed += 1,
+                // Already gone (its unit removed it).
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(_) => retry.push((id, host)),
             }
         }
         if std::time::Instant::now() > give_up {
             break;
         }
-        if batch.is_empty() {
+        if !retry.is_empty() || in_flight > 0 {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -613,6 +887,10 @@ mod tests {
         c.set("cpus", "0.5").unwrap();
         assert_eq!(c.cpus, Some(0.5));
         assert!(c.set("cpus", "-1").is_err());
+        c.set("runtime", "crun").unwrap();
+        assert_eq!(c.runtime, Some(Runtime::Crun));
+        let e = c.set("runtime", "kata").unwrap_err();
+        assert!(e.to_string().contains("`runsc`"), "{e}");
         let e = c.set("bogus", "1").unwrap_err();
         assert!(e.to_string().contains("network"), "{e}");
         for (k, _) in OPTIONS {
@@ -621,6 +899,45 @@ mod tests {
                 "{k} is listed but not accepted"
             );
         }
+    }
+
+    /// A runtime the engine lacks: the error names the package and the fix, which differs
+    /// when the binary is missing (install, then register) and when it is only unregistered.
+    #[test]
+    fn unregistered_runtime_names_package_and_fix() {
+        let engine = runtime::EngineRuntimes {
+            registered: [("runc".to_string(), vec![])].into_iter().collect(),
+            default: "runc".into(),
+        };
+        assert_eq!(
+            check_registered(Runtime::Runc, &engine, None).unwrap(),
+            Vec::<String>::new()
+        );
+        let e = check_registered(Runtime::Crun, &engine, None).unwrap_err();
+        let BackendError::Unavailable { reason, fix, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert!(reason.contains("`crun` is not installed"), "{reason}");
+        assert!(reason.contains("it has: runc"), "{reason}");
+        assert!(fix.contains("apt-get install -y crun"), "{fix}");
+        assert!(fix.contains("scripts/setup-runtimes.sh"), "{fix}");
+        let e = check_registered(
+            Runtime::Runsc,
+            &engine,
+            Some(std::path::Path::new("/usr/bin/runsc")),
+        )
+        .unwrap_err();
+        let BackendError::Unavailable { reason, fix, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            reason.contains("installed (/usr/bin/runsc) but"),
+            "{reason}"
+        );
+        assert!(
+            fix.contains("daemon.json") && fix.contains("--platform=ptrace"),
+            "{fix}"
+        );
     }
 
     #[test]

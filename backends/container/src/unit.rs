@@ -19,7 +19,7 @@ use unitlab_backend::{
     BackendError, FunctionSpec, Phase, Prepared, Request, Response, Unit, UnitMemory,
 };
 
-use crate::engine::{describe, Engine};
+use crate::engine::{describe, start_error, Engine};
 use crate::hostmem;
 
 /// Containers this process created and has not removed yet, by id, with their engine address.
@@ -138,12 +138,12 @@ impl Prepared for ContainerPrepared {
             register(&c.id, &e.host);
         }
         IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        let created = created.map_err(|err| BackendError::Start {
-            message: format!(
-                "creating a container from {} failed: {}",
-                self.image,
-                describe(&err)
-            ),
+        let created = created.map_err(|err| {
+            start_error(
+                &e.host,
+                format!("creating a container from {} failed", self.image),
+                &err,
+            )
         })?;
         // From here on, an early return drops `unit`, which removes the container.
         let mut unit = ContainerUnit {
@@ -167,12 +167,12 @@ impl Prepared for ContainerPrepared {
             .build();
         let attached = e
             .block_on(e.docker.attach_container(&unit.id, Some(attach)))
-            .map_err(|err| BackendError::Start {
-                message: format!(
-                    "attaching to container {} failed: {}",
-                    unit.short_id(),
-                    describe(&err)
-                ),
+            .map_err(|err| {
+                start_error(
+                    &e.host,
+                    format!("attaching to container {} failed", unit.short_id()),
+                    &err,
+                )
             })?;
         let mut io = Io {
             output: attached.output,
@@ -187,13 +187,16 @@ impl Prepared for ContainerPrepared {
             &unit.id,
             None::<bollard::query_parameters::StartContainerOptions>,
         ))
-        .map_err(|err| BackendError::Start {
-            message: format!(
-                "starting container {} from {} failed: {} (container removed)",
-                unit.short_id(),
-                self.image,
-                describe(&err)
-            ),
+        .map_err(|err| {
+            start_error(
+                &e.host,
+                format!(
+                    "starting container {} from {} failed (container removed)",
+                    unit.short_id(),
+                    self.image
+                ),
+                &err,
+            )
         })?;
         let t_start = t2.elapsed();
 
@@ -472,16 +475,30 @@ impl Unit for ContainerUnit {
             None => {}
         }
         if let Some(pid) = self.container_pid() {
-            if let Some((pss, rss)) = hostmem::sum(&hostmem::tree(pid)) {
+            let container = hostmem::tree(pid);
+            if let Some((pss, rss)) = hostmem::sum(&container) {
                 mem.details.insert("container_pss".into(), pss);
                 mem.details.insert("container_rss".into(), rss);
                 mem.host_bytes = Some(pss);
             }
-            if let Some((pss, rss)) = hostmem::shim_of(pid).and_then(|s| hostmem::sum(&[s])) {
-                mem.details.insert("shim_pss".into(), pss);
-                mem.details.insert("shim_rss".into(), rss);
-                // What the host pays per unit: the container's processes and its shim.
+            if let Some(shim) = hostmem::shim_of(pid) {
+                // The runtime's other processes under the shim: gVisor's gofer (its sentry is
+                // the container's pid). runc and crun leave none.
+                let runtime: Vec<u32> = hostmem::tree(shim)
+                    .into_iter()
+                    .filter(|p| *p != shim && !container.contains(p))
+                    .collect();
+                let (pss, rss) = hostmem::sum(&runtime).unwrap_or((0, 0));
+                mem.details.insert("runtime_pss".into(), pss);
+                mem.details.insert("runtime_rss".into(), rss);
                 mem.host_bytes = mem.host_bytes.map(|c| c + pss);
+                if let Some((pss, rss)) = hostmem::sum(&[shim]) {
+                    mem.details.insert("shim_pss".into(), pss);
+                    mem.details.insert("shim_rss".into(), rss);
+                    // What the host pays per unit: the container's processes, the runtime's
+                    // and its shim.
+                    mem.host_bytes = mem.host_bytes.map(|c| c + pss);
+                }
             }
         }
         Ok(mem)

@@ -1,6 +1,11 @@
 //! The container backend against the real Docker engine (start it with
 //! scripts/setup-docker.sh). These tests fail, never skip, when the engine does not answer.
-//! `zz_no_leaks.rs` runs after this binary and checks that no labelled container remains.
+//!
+//! Leak check: when this test process exits, after its own tests, no container it created
+//! (label `unitlab.owner_pid=<this pid>`) may remain, or the process exits with status 101.
+//! It looks only at this process's containers, so it holds whatever order or parallelism the
+//! test runner uses (cargo test's threads, nextest's process per test) and whatever else runs
+//! on the engine. `scripts/test.sh` checks the whole engine once the suite is over.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,7 +17,43 @@ use unitlab_backend_container::{
     availability_at, images::runner_tag, labelled_containers, Config, ContainerBackend,
 };
 
+/// The label of the containers this test process creates.
+fn owner_label() -> String {
+    format!("unitlab.owner_pid={}", std::process::id())
+}
+
+/// Registers, once, the leak check that runs at process exit (see the module docs).
+fn check_leaks_at_exit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    extern "C" fn check() {
+        // Runs after libtest has printed its summary: a leak is reported on stderr and turns
+        // the exit status into a failure.
+        match labelled_containers(None, Some(&owner_label())) {
+            Ok(left) if left.is_empty() => {}
+            Ok(left) => {
+                eprintln!(
+                    "leak check: containers of this test process remain after its tests: {left:?}\n  fix: every unit must remove its container when dropped or failed; `unitlab clean` removes them"
+                );
+                // SAFETY: _exit has no preconditions; it ends the process without running
+                // further exit handlers.
+                unsafe { libc::_exit(101) };
+            }
+            Err(e) => {
+                eprintln!("leak check: listing this process's containers failed: {e}");
+                // SAFETY: as above.
+                unsafe { libc::_exit(101) };
+            }
+        }
+    }
+    ONCE.call_once(|| {
+        // SAFETY: `check` is a plain `extern "C" fn()` that lives for the whole program.
+        let rc = unsafe { libc::atexit(check) };
+        assert_eq!(rc, 0, "registering the leak check failed");
+    });
+}
+
 fn backend_with(opts: &[(&str, &str)]) -> ContainerBackend {
+    check_leaks_at_exit();
     let mut config = Config::default();
     for (k, v) in opts {
         config.set(k, v).unwrap();
@@ -269,4 +310,46 @@ fn dropping_a_unit_removes_its_container() {
     assert_eq!(containers_of(&spec.name).len(), 1);
     drop(unit);
     assert!(containers_of(&spec.name).is_empty());
+}
+
+/// Every runtime the set-up registers (scripts/setup-runtimes.sh): the catalogue answers, the
+/// runtime and its boundary are recorded, the start phases are the same, and the host view of
+/// a unit's memory counts the runtime's own processes (gVisor's gofer beside its sentry).
+#[test]
+fn every_registered_runtime_runs_the_catalogue() {
+    use unitlab_backend::Boundary;
+    use unitlab_backend_container::Runtime;
+    for runtime in Runtime::ALL {
+        let backend = backend_with(&[("runtime", runtime.name())]);
+        let info = backend.info();
+        assert_eq!(info.settings["runtime"], runtime.name());
+        assert_eq!(info.boundary, Some(runtime.boundary()));
+        assert!(info.versions.contains_key(runtime.name()), "{info:?}");
+        if runtime == Runtime::Runsc {
+            assert_eq!(info.boundary, Some(Boundary::UserSpaceKernel));
+            assert_eq!(info.settings["platform"], "ptrace", "{info:?}");
+        }
+        let p = backend
+            .prepare(&FunctionSpec::catalogue(Function::Cpu))
+            .unwrap();
+        let mut unit = p.start().unwrap();
+        let phases: Vec<_> = unit.start_phases().into_iter().map(|p| p.name).collect();
+        assert_eq!(phases, ["create", "attach", "start", "ready"], "{runtime}");
+        let resp = unit.invoke(&Request { size: 2, seed: 7 }).unwrap();
+        assert_eq!(resp.value, Function::Cpu.expected(2, 7), "{runtime}");
+        let mem = unit.memory().unwrap();
+        let host = mem.host_bytes.unwrap();
+        let parts =
+            mem.details["container_pss"] + mem.details["runtime_pss"] + mem.details["shim_pss"];
+        assert_eq!(host, parts, "{runtime}: {mem:?}");
+        if runtime == Runtime::Runsc {
+            assert!(
+                mem.details["runtime_pss"] > 0,
+                "the gofer is counted: {mem:?}"
+            );
+        } else {
+            assert_eq!(mem.details["runtime_pss"], 0, "{runtime}: {mem:?}");
+        }
+        unit.stop().unwrap();
+    }
 }

@@ -7,7 +7,9 @@ use unitlab_platform::frontier::{main_job, FrontierOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let out = args.next().ok_or("usage: frontier <out-dir> <measure-dir>...")?;
+    let out = args
+        .next()
+        .ok_or("usage: frontier <out-dir> <measure-dir>...")?;
     let dirs: Vec<std::path::PathBuf> = args.map(Into::into).collect();
     let pricing = unitlab_platform::pricing::load_pricing(None)?;
     let t0 = std::time::Instant::now();

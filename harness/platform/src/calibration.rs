@@ -380,6 +380,22 @@ impl Calibration {
     }
 }
 
+impl std::str::FromStr for Execution {
+    type Err = PlatformError;
+    /// [`Execution::parse`].
+    fn from_str(s: &str) -> Result<Self, PlatformError> {
+        Execution::parse(s)
+    }
+}
+
+impl std::str::FromStr for Calibration {
+    type Err = PlatformError;
+    /// [`Calibration::parse`].
+    fn from_str(s: &str) -> Result<Self, PlatformError> {
+        Calibration::parse(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -273,6 +273,22 @@ impl Policy {
     }
 
     /// The settings as text, for results.
+    pub fn facts(&self) -> unitlab_results::platform::PolicyFacts {
+        unitlab_results::platform::PolicyFacts {
+            keep_alive_ns: match &self.keep_alive {
+                KeepAlive::None => Some(0),
+                KeepAlive::Fixed { ns } => Some(*ns),
+                KeepAlive::Hybrid(_) => None,
+            },
+            baseline: self.is_baseline(),
+            provisioned: self.provisioned,
+            pick: self.settings()["pick"].clone(),
+            cap: self.cap.map(|c| c.max_units),
+            concurrency: self.concurrency,
+        }
+    }
+
+    /// The settings as text, for people (readers use [`Policy::facts`]).
     pub fn settings(&self) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
         let ka = match &self.keep_alive {
@@ -534,6 +550,37 @@ pub fn fmt_duration(ns: u64) -> String {
         }
     }
     format!("{ns}ns")
+}
+
+impl std::str::FromStr for Policy {
+    type Err = PlatformError;
+    /// [`Policy::parse`].
+    fn from_str(s: &str) -> Result<Self, PlatformError> {
+        Policy::parse(s)
+    }
+}
+
+impl std::str::FromStr for PickRule {
+    type Err = PlatformError;
+    /// [`PickRule::parse`].
+    fn from_str(s: &str) -> Result<Self, PlatformError> {
+        PickRule::parse(s)
+    }
+}
+
+impl std::str::FromStr for OnFull {
+    type Err = PlatformError;
+    /// `queue` or `reject`.
+    fn from_str(s: &str) -> Result<Self, PlatformError> {
+        match s {
+            "queue" => Ok(OnFull::Queue),
+            "reject" => Ok(OnFull::Reject),
+            o => Err(PlatformError::Config {
+                what: format!("on-full rule `{o}`"),
+                message: "expected queue or reject".into(),
+            }),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -170,6 +170,7 @@ pub fn build_run(p: &Platform, pricing: &Pricing, info: RunInfo) -> PlatformRun 
         backend: info.backend,
         policy: p.policy().name.clone(),
         policy_settings: p.policy().settings(),
+        facts: p.policy().facts(),
         counts,
         latency,
         usage,

@@ -12,10 +12,14 @@
 //!   memory.csv       one row per memory reading, see MemorySample
 //! ```
 //!
+//! A results directory appears complete or not at all: it is written as a hidden partial
+//! directory and renamed when done ([`dir`]).
+//!
 //! Statistics follow hyperfine's rule: a figure that cannot be computed is `None`, never 0.
 
 #![warn(missing_docs)]
 
+pub mod dir;
 pub mod platform;
 pub mod scale;
 pub mod stats;
@@ -216,6 +220,16 @@ pub enum ResultsError {
         /// The error.
         #[source]
         source: std::io::Error,
+    },
+    /// A result written by an older unitlab, in a schema this reader no longer reads.
+    #[error("{path}: schema {found} is older than this reader's {expected}\n  fix: re-run the command that wrote it (unitlab simulate, replay or run) to rewrite it")]
+    OldSchema {
+        /// The file.
+        path: String,
+        /// Its schema tag.
+        found: String,
+        /// The tag this reader reads.
+        expected: String,
     },
     /// Bad JSON.
     #[error("{path}: not a unitlab result: {source}")]

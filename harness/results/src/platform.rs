@@ -44,7 +44,10 @@ use unitlab_backend::{BackendInfo, FunctionSpec};
 use crate::{EnvRecord, Summary};
 
 /// Schema tag of a platform `summary.json`.
-pub const PLATFORM_SCHEMA: &str = "unitlab.platform/1";
+pub const PLATFORM_SCHEMA: &str = "unitlab.platform/2";
+/// The previous schema tag of a `summary.json`: its runs carry the policy only as text
+/// (`policy_settings`), without [`PolicyFacts`]. Readers refuse it by name.
+pub const PLATFORM_SCHEMA_V1: &str = "unitlab.platform/1";
 /// Schema tag of a `validation.json`.
 pub const VALIDATION_SCHEMA: &str = "unitlab.validate/1";
 
@@ -303,6 +306,25 @@ pub struct CalibrationRecord {
     pub execution_model: String,
 }
 
+/// A policy's facts as typed values, for readers (the report) that must not parse
+/// [`PlatformRun::policy_settings`]' text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PolicyFacts {
+    /// Keep-alive after an execution, ns: `Some(0)` for none, `Some(ns)` for a fixed
+    /// keep-alive, `None` when it is adaptive (the hybrid histogram decides per function).
+    pub keep_alive_ns: Option<u64>,
+    /// True for the no-keep-alive, nothing-provisioned baseline other runs are compared to.
+    pub baseline: bool,
+    /// Units provisioned per function.
+    pub provisioned: u32,
+    /// Idle-unit pick rule (`mru`, `lru`, `newest`).
+    pub pick: String,
+    /// Cap on total live units, if any.
+    pub cap: Option<u32>,
+    /// Invocations one unit runs at once.
+    pub concurrency: u32,
+}
+
 /// One policy's run over a trace on one backend: the core of `summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlatformRun {
@@ -312,8 +334,10 @@ pub struct PlatformRun {
     pub backend: String,
     /// Policy name (directory name of its CSV files).
     pub policy: String,
-    /// The policy's full settings, as text.
+    /// The policy's full settings, as text (for people; readers use [`PlatformRun::facts`]).
     pub policy_settings: BTreeMap<String, String>,
+    /// The policy's facts, typed.
+    pub facts: PolicyFacts,
     /// Invocation counts.
     pub counts: Counts,
     /// Latencies, ns.
@@ -577,6 +601,24 @@ pub struct ValidationReport {
 impl PlatformSummary {
     /// Reads a `summary.json` (or a directory holding one).
     pub fn load(path: &std::path::Path) -> Result<PlatformSummary, crate::ResultsError> {
+        #[derive(Deserialize)]
+        struct Tag {
+            #[serde(default)]
+            schema: String,
+        }
+        let tag: Tag = load_json(path, "summary.json")?;
+        if tag.schema == PLATFORM_SCHEMA_V1 {
+            let file = if path.is_dir() {
+                path.join("summary.json")
+            } else {
+                path.to_path_buf()
+            };
+            return Err(crate::ResultsError::OldSchema {
+                path: file.display().to_string(),
+                found: tag.schema,
+                expected: PLATFORM_SCHEMA.into(),
+            });
+        }
         load_json(path, "summary.json")
     }
 }
@@ -620,4 +662,32 @@ pub fn policy_dir_name(policy: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A summary written before the policy facts were typed is refused by name, with the fix.
+    #[test]
+    fn an_older_summary_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("unitlab-schema-v1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("summary.json"),
+            r#"{"schema":"unitlab.platform/1","kind":"simulate","runs":[]}"#,
+        )
+        .unwrap();
+        let err = PlatformSummary::load(&dir).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let text = err.to_string();
+        assert!(
+            matches!(err, crate::ResultsError::OldSchema { .. }),
+            "{text}"
+        );
+        assert!(
+            text.contains("unitlab.platform/1") && text.contains("re-run"),
+            "{text}"
+        );
+    }
 }

@@ -20,7 +20,7 @@ pub struct BurstCmd {
     #[arg(long, short = 't')]
     pub threads: Option<u32>,
     /// Request size: KiB of input for `cpu`, MiB for `alloc` (default: the function's).
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub size: Option<u32>,
     /// Seed for request inputs, recorded with the result.
     #[arg(long, default_value_t = 1)]
@@ -48,6 +48,8 @@ pub fn parse_level(s: &str) -> Result<u32, String> {
 impl BurstCmd {
     /// Runs the burst and returns the results directory.
     pub fn run(&self) -> Result<PathBuf> {
+        // Before any work: a bad --out fails now.
+        unitlab_results::dir::check_writable(&self.out)?;
         let spec = self.unit.spec()?;
         let opts = Options {
             levels: self.concurrency.clone(),
@@ -94,6 +96,8 @@ pub fn main_job_levels(kind: unitlab::BackendKind) -> Vec<u32> {
         K::Process => vec![10, 100],
         K::Deno => vec![5, 50],
         K::Container => vec![2, 20],
+        // Not in the main job's bursts (it measures oci in the spectrum step only).
+        K::Oci => vec![2, 20],
         K::Mock => vec![10, 100],
     }
 }

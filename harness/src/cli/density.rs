@@ -19,16 +19,16 @@ pub struct DensityCmd {
     #[command(flatten)]
     pub unit: UnitArgs,
     /// The memory budget, enforced as the cgroup's limit with swap off (e.g. 256MiB, 1GiB).
-    #[arg(long, value_parser = super::parse_bytes)]
+    #[arg(long, value_name = "SIZE", value_parser = super::parse_size_flag)]
     pub budget: u64,
     /// Stop after this many units (the count is then a lower bound).
     #[arg(long, default_value_t = 1_000_000)]
     pub max_units: u32,
     /// Stop after this long (the count is then a lower bound).
-    #[arg(long, default_value = "120s", value_parser = super::parse_duration)]
+    #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = super::parse_duration_flag)]
     pub max_time: Duration,
     /// Request size: KiB of input for `cpu`, MiB for `alloc` (default: the function's).
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub size: Option<u32>,
     /// Seed for request inputs, recorded with the result.
     #[arg(long, default_value_t = 1)]
@@ -86,7 +86,7 @@ fn unit_argv(u: &UnitArgs) -> Vec<String> {
         a.extend(["--network".into(), n.clone()]);
     }
     if let Some(m) = u.memory_limit {
-        a.extend(["--memory-limit".into(), m.to_string()]);
+        a.extend(["--memory-limit".into(), format!("{m}B")]);
     }
     if let Some(d) = u.deadline {
         a.extend(["--deadline".into(), format!("{}ns", d.as_nanos())]);

@@ -13,8 +13,8 @@ pub struct MeasureCmd {
     /// Backend and function.
     #[command(flatten)]
     pub unit: super::unit::UnitArgs,
-    /// Cold starts to measure (each a new unit).
-    #[arg(long, short, default_value_t = 100)]
+    /// Cold starts to measure (each a new unit), at least 1.
+    #[arg(long, short, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub units: u32,
     /// Warm invokes per unit after the cold one.
     #[arg(long, short, default_value_t = 10)]
@@ -23,7 +23,8 @@ pub struct MeasureCmd {
     #[arg(long)]
     pub memory_units: Option<u32>,
     /// Request size: KiB of input for `cpu`, MiB for `alloc` (default: 64 for cpu, 16 for alloc).
-    #[arg(long)]
+    /// A count in the function's own unit, not a byte size.
+    #[arg(long, value_name = "N")]
     pub size: Option<u32>,
     /// Seed for request inputs, recorded with the result.
     #[arg(long, default_value_t = 1)]
@@ -33,7 +34,7 @@ pub struct MeasureCmd {
     pub expect: Option<u32>,
     /// Idle time before every timed start and invoke (e.g. `20ms`), as under sparse traffic:
     /// back to back (the default), a warm invoke finds its unit and the CPU's caches hot.
-    #[arg(long, value_parser = parse_gap)]
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration_flag)]
     pub gap: Option<std::time::Duration>,
     /// Where result directories go.
     #[arg(long, short, default_value = "results")]
@@ -44,11 +45,6 @@ pub struct MeasureCmd {
 }
 
 static BAR: std::sync::OnceLock<ProgressBar> = std::sync::OnceLock::new();
-
-/// Parses `--gap`: a duration with its unit (`20ms`).
-pub fn parse_gap(s: &str) -> Result<std::time::Duration, String> {
-    unitlab_backend::units::parse_duration(s)
-}
 
 fn progress(p: Progress) {
     if let Some(bar) = BAR.get() {
@@ -64,10 +60,28 @@ fn progress(p: Progress) {
     }
 }
 
+/// A finished measurement: where it was written and how many units failed.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// The results directory.
+    pub dir: PathBuf,
+    /// Units with at least one failed start, invoke, stop or memory reading.
+    pub failed_units: u32,
+    /// Units requested.
+    pub units: u32,
+}
+
 impl MeasureCmd {
     /// Runs the measurement and returns the results directory.
     pub fn run(&self) -> Result<PathBuf> {
+        self.run_counted().map(|m| m.dir)
+    }
+
+    /// Runs the measurement; returns the results directory and the failure count.
+    pub fn run_counted(&self) -> Result<Measured> {
         let spec = self.unit.spec()?;
+        // Before any work: a bad --out fails now, not after the measurement.
+        let reserved = unitlab::output::reserve(&self.out, self.unit.backend.name(), &spec.name)?;
         let backend = self.unit.build()?;
         let size = self.size.unwrap_or_else(|| {
             spec.catalogue_function()
@@ -103,16 +117,30 @@ impl MeasureCmd {
         if let Some(bar) = BAR.get() {
             bar.finish_and_clear();
         }
-        let dir = unitlab::output::write(&self.out, &m)?;
+        let failed_units = m.failed_units;
+        let dir = unitlab::output::write(reserved, &m)?;
         if !self.quiet {
             print!("{}", unitlab::output::table(&m.result));
             println!("  results: {}", dir.display());
         }
-        Ok(dir)
+        Ok(Measured {
+            dir,
+            failed_units,
+            units: self.units,
+        })
     }
 
-    /// Runs the command.
+    /// Runs the command: exits non-zero ([`unitlab::exit::UNITS_FAILED`]) when a unit failed.
     pub fn execute(self) -> Result<()> {
-        self.run().map(|_| ())
+        let m = self.run_counted()?;
+        if m.failed_units > 0 {
+            return Err(unitlab::exit::UnitsFailed {
+                failed: m.failed_units,
+                units: m.units,
+                dir: m.dir,
+            }
+            .into());
+        }
+        Ok(())
     }
 }

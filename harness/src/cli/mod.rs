@@ -5,12 +5,17 @@ pub mod clean;
 pub mod density;
 pub mod doctor;
 pub mod measure;
-pub mod platform;
+pub mod platform_args;
+pub mod replay;
 pub mod report;
 pub mod run;
+pub mod simulate;
 pub mod unit;
+pub mod validate;
 
 use anyhow::{bail, Result};
+
+pub use unitlab_backend::units::{parse_bytes, parse_duration};
 
 /// Set by the binary's Ctrl-C handler while it removes what this process made: a command that
 /// sees it writes no result (a burst cut short is not a measurement).
@@ -31,7 +36,19 @@ pub fn parse_kv(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected key=value, got `{s}`"))
 }
 
-pub use unitlab_backend::units::{parse_bytes, parse_duration};
+/// A duration flag's value: a number with its unit (`250ms`, `1.5s`, `10m`, `24h`), the one
+/// syntax of every duration flag of every subcommand. A bare number is refused: it could
+/// mean seconds or milliseconds.
+pub fn parse_duration_flag(s: &str) -> Result<std::time::Duration, String> {
+    unitlab_workloads::units::parse_duration_ns(s)
+        .map(|ns| std::time::Duration::from_nanos(ns.round() as u64))
+}
+
+/// A size flag's value: a number with its unit (`64MiB`, `512KiB`, `1GiB`, `4096B`), the one
+/// syntax of every size flag of every subcommand. A bare number is refused.
+pub fn parse_size_flag(s: &str) -> Result<u64, String> {
+    unitlab_workloads::units::parse_size(s)
+}
 
 /// Fails with the available list when `name` is not a catalogue function or an existing file.
 pub fn function_spec(

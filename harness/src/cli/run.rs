@@ -8,6 +8,10 @@
 //! Each backend's `noop` is measured twice: back to back (the best case, and the simulator's
 //! calibration) and with an idle `--gap` before every timed call (20 cold starts x 10 warm
 //! invokes), as sparse traffic meets it.
+//! The isolation spectrum: `noop` also runs on every other available OCI runtime through
+//! Docker (`container --runtime crun|runsc`) and on every installed one directly (`oci
+//! --runtime crun|runc|runsc`), 20 cold starts x 5 warm each (about +30 s on a quiet
+//! 2-core machine); `oci` takes part in nothing else.
 //! Then a burst per backend (`unitlab burst`, a tenth of the largest level and the largest: wasm
 //! 1000, v8 200, process 100, deno 50, container 20) and, for every backend but containers, the
 //! units that fit in 256 MiB under a cgroup limit (`unitlab density`).
@@ -15,9 +19,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser};
+use clap::Args;
 use unitlab::BackendKind;
 use unitlab_backend::{Availability, Function};
+use unitlab_platform::experiment::{
+    self, OutputOptions, PolicyOptions, ReplaySettings, SimulateOptions, TraceOptions, TraceSource,
+    ValidateCalibration,
+};
+use unitlab_platform::{Calibration, Execution, Policy};
 
 use super::measure::MeasureCmd;
 use super::unit::UnitArgs;
@@ -42,7 +51,7 @@ pub struct RunCmd {
     #[arg(long, default_value_t = 20)]
     pub replay_seconds: u32,
     /// Idle time before each timed call of the second `noop` measurement (0: skip it).
-    #[arg(long, default_value = "20ms", value_parser = super::measure::parse_gap)]
+    #[arg(long, default_value = "20ms", value_name = "DURATION", value_parser = super::parse_duration_flag)]
     pub gap: std::time::Duration,
     /// No progress bars.
     #[arg(long, short)]
@@ -53,6 +62,8 @@ pub struct RunCmd {
 fn plan(kind: BackendKind) -> (u32, u32, u32, u32) {
     match kind {
         BackendKind::Container => (30, 10, 5, 10),
+        // Not used: the spectrum step measures oci's noop only (see the module docs).
+        BackendKind::Oci => (20, 20, 5, 5),
         BackendKind::Deno => (60, 20, 10, 20),
         BackendKind::V8 => (300, 50, 10, 100),
         BackendKind::Wasm => (2000, 200, 10, 1000),
@@ -65,8 +76,7 @@ impl RunCmd {
     /// Runs the main job and prints the report's path.
     pub fn execute(self) -> Result<()> {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        let root = self.out.join(format!("run-{stamp}"));
-        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        let root = unitlab_results::dir::fresh_dir(&self.out, &format!("run-{stamp}"))?;
         let kinds: Vec<BackendKind> = if self.backends.is_empty() {
             BackendKind::ALL
                 .into_iter()
@@ -100,7 +110,7 @@ impl RunCmd {
         // 1. Measure.
         let measure_root = root.join("measure");
         let mut noop_dirs: Vec<(BackendKind, PathBuf)> = Vec::new();
-        for &k in &available {
+        for &k in available.iter().filter(|k| **k != BackendKind::Oci) {
             let (noop_units, other_units, warm, memory_units) = plan(k);
             let scaled = |n: u32| ((n as f64 * self.scale).round() as u32).max(20);
             for f in Function::ALL {
@@ -164,15 +174,46 @@ impl RunCmd {
                 }
             }
         }
+        // The isolation spectrum: the other OCI runtimes through Docker, every one directly.
+        for (k, runtime) in runtime_variants(&available) {
+            let units = ((20.0 * self.scale).round() as u32).max(20);
+            eprintln!("[run] measure {k} --runtime {runtime} noop: {units} cold starts x 5 warm");
+            let mut unit = UnitArgs::defaults(k, "noop");
+            unit.runtime = Some(runtime.to_string());
+            let cmd = MeasureCmd {
+                unit,
+                units,
+                warm: 5,
+                memory_units: Some(5),
+                size: None,
+                seed: self.seed,
+                expect: None,
+                gap: None,
+                out: measure_root.clone(),
+                quiet: self.quiet,
+            };
+            if let Err(e) = cmd.run() {
+                eprintln!("[run] measure {k} --runtime {runtime} noop failed: {e:#}");
+                skipped.push(format!(
+                    "{k} --runtime {runtime} noop: measurement failed: {e:#}"
+                ));
+            }
+        }
         // 1b. Scale-out: one burst level per backend, density at 256 MiB.
+        // The oci backend takes part in the spectrum step only.
+        let scale_kinds: Vec<BackendKind> = available
+            .iter()
+            .copied()
+            .filter(|k| *k != BackendKind::Oci)
+            .collect();
         skipped.extend(super::burst::main_job(
-            &available,
+            &scale_kinds,
             &root.join("scale"),
             self.seed,
             self.quiet,
         ));
         skipped.extend(super::density::main_job(
-            &available,
+            &scale_kinds,
             &root.join("scale"),
             self.seed,
             self.quiet,
@@ -182,37 +223,11 @@ impl RunCmd {
 
         // 2. Simulate the default bursty workload, calibrated by the noop measurements.
         if !noop_dirs.is_empty() {
-            let mut argv: Vec<String> = vec![
-                "simulate".into(),
-                "--trace".into(),
-                "synthetic:bursty".into(),
-                "--trace-seed".into(),
-                self.seed.to_string(),
-                "--seed".into(),
-                self.seed.to_string(),
-                "--out".into(),
-                root.join("simulate").display().to_string(),
-            ];
-            for p in ["keepalive:10m", "keepalive:20m", "hybrid", "provisioned:1"] {
-                argv.push("--policy".into());
-                argv.push(p.into());
-            }
-            for (_, dir) in &noop_dirs {
-                argv.push("--calibration".into());
-                argv.push(dir.display().to_string());
-            }
-            if !self.quiet {
-                argv.push("--progress".into());
-            }
             eprintln!(
                 "[run] simulate the default bursty workload on {} backends",
                 noop_dirs.len()
             );
-            let args = SimWrap::try_parse_from(&argv)
-                .context("building the simulate command")?
-                .args;
-            let env = unitlab::env::collect(self.seed);
-            if let Err(e) = args.execute(Some(env)) {
+            if let Err(e) = self.simulate(&noop_dirs, &root) {
                 eprintln!("[run] simulation failed: {e:#}");
             }
         }
@@ -246,40 +261,96 @@ impl RunCmd {
         Ok(())
     }
 
+    /// The default bursty workload, seeded by `--seed`, whole or cut at `span_ns`.
+    fn bursty(&self, span_ns: Option<u64>) -> TraceOptions {
+        TraceOptions {
+            source: TraceSource::Bursty,
+            span_ns,
+            seed: self.seed,
+            load: Default::default(),
+            execution: Execution::Required,
+        }
+    }
+
+    fn output(&self, out: PathBuf, progress: bool) -> OutputOptions {
+        OutputOptions {
+            out,
+            pricing: None,
+            bin_ns: None,
+            progress,
+            env: Some(unitlab::env::collect(self.seed)),
+        }
+    }
+
+    fn simulate(&self, noop_dirs: &[(BackendKind, PathBuf)], root: &Path) -> Result<()> {
+        let policies = ["keepalive:10m", "keepalive:20m", "hybrid", "provisioned:1"]
+            .into_iter()
+            .map(str::parse)
+            .collect::<Result<Vec<Policy>, _>>()?;
+        let policies = experiment::with_baseline(&policies, &PolicyOptions::default())?;
+        let calibrations = noop_dirs
+            .iter()
+            .map(|(_, dir)| Calibration::from_measure(dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        experiment::simulate(
+            &self.bursty(None),
+            &policies,
+            &calibrations,
+            &SimulateOptions {
+                seed: self.seed,
+                ..SimulateOptions::default()
+            },
+            &self.output(root.join("simulate"), !self.quiet),
+        )?;
+        Ok(())
+    }
+
     fn validate(&self, kind: BackendKind, calibration: &Path, root: &Path) -> Result<()> {
-        let argv: Vec<String> = vec![
-            "validate".into(),
-            "--trace".into(),
-            "synthetic:bursty".into(),
-            "--trace-seed".into(),
-            self.seed.to_string(),
-            "--span".into(),
-            format!("{}s", self.replay_seconds),
-            "--calibration".into(),
-            calibration.display().to_string(),
-            "--out".into(),
-            root.join("validate").display().to_string(),
-        ];
-        let args = ValWrap::try_parse_from(&argv)
-            .context("building the validate command")?
-            .args;
         let unit = UnitArgs::defaults(kind, "noop");
         let backend = unit.build()?;
         let spec = unit.spec()?;
-        let env = unitlab::env::collect(self.seed);
-        args.execute(&*backend, &spec, Some(env))?;
+        experiment::validate(
+            &*backend,
+            &spec,
+            &self.bursty(Some(self.replay_seconds as u64 * 1_000_000_000)),
+            &"keepalive:10m".parse::<Policy>()?,
+            &ValidateCalibration::Given(Calibration::from_measure(calibration)?),
+            0,
+            &ReplaySettings::default(),
+            &self.output(root.join("validate"), false),
+        )?;
         Ok(())
     }
 }
 
-#[derive(Parser)]
-struct SimWrap {
-    #[command(flatten)]
-    args: unitlab_platform::cli::SimulateArgs,
-}
-
-#[derive(Parser)]
-struct ValWrap {
-    #[command(flatten)]
-    args: unitlab_platform::cli::ValidateArgs,
+/// The runtimes the spectrum step measures `noop` on: for `container`, those dockerd has
+/// registered beyond runc (measured with the other backends); for `oci`, every installed one.
+/// Missing ones are reported by `unitlab doctor` with their fix.
+fn runtime_variants(available: &[BackendKind]) -> Vec<(BackendKind, &'static str)> {
+    #[allow(unused_mut, reason = "empty without the container and oci features")]
+    let mut out = Vec::new();
+    #[cfg(feature = "container")]
+    {
+        use unitlab_backend_container::Runtime;
+        let statuses = unitlab_backend_container::runtime::statuses(None);
+        for s in statuses {
+            if available.contains(&BackendKind::Container)
+                && s.runtime != Runtime::Runc
+                && s.registered == Some(true)
+            {
+                out.push((BackendKind::Container, s.runtime.name()));
+            }
+        }
+    }
+    #[cfg(feature = "oci")]
+    {
+        use unitlab_backend_oci::runtime::Runtime;
+        for r in Runtime::ALL {
+            if available.contains(&BackendKind::Oci) && r.binary().is_some() {
+                out.push((BackendKind::Oci, r.name()));
+            }
+        }
+    }
+    let _ = available;
+    out
 }

@@ -23,11 +23,15 @@ pub struct UnitArgs {
     /// Network mode, for the container backend (none, bridge).
     #[arg(long)]
     pub network: Option<String>,
-    /// Memory limit per unit (e.g. 64MiB).
-    #[arg(long, value_parser = super::parse_bytes)]
+    /// OCI runtime, for the container and oci backends (runc, crun, runsc).
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Memory limit per unit (e.g. 64MiB), from 1MiB to 1TiB; each backend refuses a limit
+    /// below the least it can honour, naming it.
+    #[arg(long, value_name = "SIZE", value_parser = unitlab_backend::units::parse_memory_limit)]
     pub memory_limit: Option<u64>,
-    /// Deadline per invocation (e.g. 2s); a guest running longer is stopped.
-    #[arg(long, value_parser = super::parse_duration)]
+    /// Deadline per invocation (e.g. 2s), from 1ms to 1d; a guest running longer is stopped.
+    #[arg(long, value_name = "DURATION", value_parser = unitlab_backend::units::parse_deadline)]
     pub deadline: Option<Duration>,
     /// CPU limit per unit in cores (containers).
     #[arg(long)]
@@ -45,6 +49,7 @@ impl UnitArgs {
             function: function.to_string(),
             strategy: None,
             network: None,
+            runtime: None,
             memory_limit: None,
             deadline: None,
             cpus: None,
@@ -60,6 +65,9 @@ impl UnitArgs {
         }
         if let Some(n) = &self.network {
             o.push(("network".to_string(), n.clone()));
+        }
+        if let Some(r) = &self.runtime {
+            o.push(("runtime".to_string(), r.clone()));
         }
         o.extend(self.opts.iter().cloned());
         o
