@@ -8,6 +8,8 @@
 //! - [`platform`]: the one deterministic state machine that applies a policy to events in
 //!   virtual time and accounts every unit's starting / executing / idle time.
 //! - [`sim`]: the discrete-event simulator driving it with [`calibration`]s.
+//! - [`parallel`]: several simulations of one trace at once, on worker threads, from one
+//!   read of the trace.
 //! - [`replay`]: the real-time driver, starting and invoking real backend units on worker
 //!   threads, open loop.
 //! - [`pricing`]: counts, latency summaries, GB-seconds, money (`harness/platform/pricing.toml`), and the two
@@ -29,6 +31,7 @@ pub mod heap;
 mod hybrid;
 mod latency;
 pub mod output;
+pub mod parallel;
 pub mod platform;
 pub mod policy;
 pub mod pricing;
@@ -39,10 +42,11 @@ pub mod timeline;
 pub mod validate;
 
 pub use calibration::{Calibration, Execution, Startup};
+pub use parallel::{simulate_runs, SimRun, TraceRead};
 pub use platform::{Arrival, Driver, Job, Platform, UnitHandle};
 pub use policy::{Cap, HybridParams, KeepAlive, OnFull, PickRule, Policy};
 pub use replay::{replay, ReplayOptions, ReplayOutcome};
-pub use sim::{simulate, SimOptions, SimOutcome};
+pub use sim::{simulate, SimOptions, SimOutcome, Simulation};
 
 /// Errors of replay, simulation and their configuration. Each names the cause and the fix.
 #[derive(Debug, thiserror::Error)]
