@@ -59,7 +59,7 @@ pub struct DensityLine {
     pub label: String,
     /// Memory one unit costs, bytes.
     pub bytes_per_unit: f64,
-    /// Which view `bytes_per_unit` is (`host`, `RSS delta`, `engine`).
+    /// Which view `bytes_per_unit` is (`host`, `engine`, `RSS growth`).
     pub view: String,
 }
 

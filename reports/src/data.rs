@@ -80,15 +80,11 @@ impl Run {
             .collect()
     }
 
-    /// Memory per unit the density and cost figures use: the host view, else the RSS delta
-    /// (in-process backends), else the engine view; `None` when nothing was measured.
+    /// Memory per unit the density and cost figures use, and its view's name: the same one
+    /// the simulator and the frontier price (`MemorySummary::per_unit`: host, else engine,
+    /// else RSS growth); `None` when nothing was measured.
     pub fn bytes_per_unit(&self) -> Option<(f64, &'static str)> {
-        let m = &self.result.memory;
-        m.host_bytes_per_unit
-            .map(|b| (b, "host"))
-            .or(m.rss_delta_per_unit.map(|b| (b, "RSS delta")))
-            .or(m.engine_bytes_per_unit.map(|b| (b, "engine")))
-            .filter(|(b, _)| *b > 0.0)
+        self.result.memory.per_unit().map(|(b, v)| (b, v.name()))
     }
 }
 

@@ -349,7 +349,7 @@ pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
         chart(
             "density",
             "memory",
-            "RAM budget / memory per unit (host view, else RSS delta, else engine view): an upper \
+            "RAM budget / memory per unit (host view, else engine view, else RSS growth): an upper \
              bound, since the runtime's fixed base and kernel overheads are left out.",
             charts::density(&density_data(d))?,
         ),

@@ -60,9 +60,10 @@ pub fn table(d: &ReportData, f: Option<&FrontierResult>) -> Table {
     let trace = f
         .and_then(|f| f.frontiers.first())
         .map(|t| t.trace.name.clone());
+    let currency = f.map(|f| f.pricing.currency.clone()).unwrap_or_default();
     let waiting_col = match (&trace, target) {
         (Some(t), Some(x)) => format!(
-            "cost of waiting per 1M invocations ({t}, cheapest keep-alive with p99 +≤{})",
+            "cost of waiting per 1M invocations, {currency} ({t}, cheapest keep-alive with p99 +≤{})",
             format::ns(x as f64)
         ),
         _ => "cost of waiting per 1M invocations".to_string(),
@@ -70,7 +71,7 @@ pub fn table(d: &ReportData, f: Option<&FrontierResult>) -> Table {
     let mut t = Table::new(
         "summary",
         "Each execution model, from the heaviest isolation boundary to the lightest",
-        "Cold start = start + first invoke of `noop`, back to back; memory per unit in the view named (host PSS/RSS, else the process's RSS growth per unit, else the engine's own figure); units per GiB = 1 GiB / memory per unit (an upper bound). Cost of waiting from the keep-alive frontier (below).",
+        "Cold start = start + first invoke of `noop`, back to back; memory per unit in the view named: host (PSS/RSS of the unit's processes), else engine (linear memory, V8 heap, cgroup usage), else RSS growth (the process's RSS growth per live unit), the same bytes the frontier prices; units per GiB = 1 GiB / memory per unit (an upper bound). Cost of waiting from the keep-alive frontier (below), at the keep-alive named. The CSV holds raw figures (ns, bytes).",
         &[
             "model",
             "isolation boundary",
@@ -78,8 +79,10 @@ pub fn table(d: &ReportData, f: Option<&FrontierResult>) -> Table {
             "cold start p99",
             "warm invoke p50",
             "memory per unit",
+            "memory view",
             "units per GiB",
             &waiting_col,
+            "at keep-alive",
             "cold start ÷ container's",
         ],
     );
@@ -90,6 +93,7 @@ pub fn table(d: &ReportData, f: Option<&FrontierResult>) -> Table {
     for m in &models {
         let r = &m.run.result;
         let mem = m.run.bytes_per_unit();
+        // (cost per 1M invocations, the keep-alive it is read at)
         let waiting = f.and_then(|f| {
             let c = f
                 .frontiers
@@ -97,17 +101,21 @@ pub fn table(d: &ReportData, f: Option<&FrontierResult>) -> Table {
                 .curves
                 .iter()
                 .find(|c| c.model == m.label)?;
-            let cur = if f.pricing.currency == "USD" { "$" } else { "" };
             Some(match c.cheapest_meeting(f.latency_target_ns) {
-                Some(p) if p.keep_alive_ns == Some(0) => format!("{cur}0 (scales to zero)"),
-                Some(p) => format!(
-                    "{cur}{} (keep-alive {})",
-                    format::sig3(p.idle_cost_per_million.unwrap_or(0.0)),
-                    p.label
+                Some(p) if p.keep_alive_ns == Some(0) => {
+                    (Some(0.0), "0 (scales to zero)".to_string())
+                }
+                Some(p) => (
+                    Some(p.idle_cost_per_million.unwrap_or(0.0)),
+                    p.label.clone(),
                 ),
-                None => "no keep-alive meets it".to_string(),
+                None => (None, "none meets the target".to_string()),
             })
         });
+        let (waiting, keep_alive) = match waiting {
+            Some((cost, ka)) => (cost, Cell::text(ka)),
+            None => (None, Cell::text("—")),
+        };
         t.rows.push(vec![
             Cell::text(&m.label),
             Cell::text(
@@ -119,12 +127,11 @@ pub fn table(d: &ReportData, f: Option<&FrontierResult>) -> Table {
             Cell::Ns(r.cold.p50.map(|v| v as f64)),
             Cell::Ns(r.cold.p99.map(|v| v as f64)),
             Cell::Ns(r.warm.p50.map(|v| v as f64)),
-            Cell::text(
-                mem.map(|(b, v)| format!("{} ({v})", format::bytes(b)))
-                    .unwrap_or_else(|| "—".into()),
-            ),
+            Cell::Bytes(mem.map(|(b, _)| b)),
+            Cell::text(mem.map(|(_, v)| v).unwrap_or("—")),
             Cell::Count(mem.map(|(b, _)| (GIB / b).floor())),
-            Cell::text(waiting.unwrap_or_else(|| "—".into())),
+            Cell::Num(waiting),
+            keep_alive,
             Cell::Ratio(match (r.cold.p50, container) {
                 (Some(x), Some(c)) if c > 0 => Some(x as f64 / c as f64),
                 _ => None,

@@ -325,7 +325,7 @@ pub fn density(d: &ReportData) -> Table {
         "Density",
         "floor(budget / memory per unit), per-unit memory only: the runtime's fixed base (a \
          dockerd, a Node or deno process, the harness) is not included, nor the kernel's own \
-         page tables. Memory per unit is the host view, else the RSS delta, else the engine view.",
+         page tables. Memory per unit is the host view, else the engine view, else the RSS growth (the view the simulator prices).",
         &[
             "run",
             "view",

@@ -489,3 +489,32 @@ fn load_skips_and_names_incomplete_directories() {
         Err(ReportError::NoResults { .. })
     ));
 }
+
+/// The summary's memory per unit is the figure the simulator and the frontier price: one
+/// choice of view (host, else engine, else RSS growth), named in the table.
+#[test]
+fn summary_memory_is_the_memory_the_frontier_prices() {
+    let d = fixture::report_data(SEED);
+    let t = unitlab_reports::summary::table(&d, None);
+    let col = |name: &str| t.columns.iter().position(|c| c == name).unwrap();
+    let (mem, view) = (col("memory per unit"), col("memory view"));
+    let mut checked = 0;
+    for m in unitlab_reports::summary::models(&d) {
+        let cal = unitlab_platform::calibration::Calibration::from_measure_result(
+            &m.run.result,
+            "fixture",
+        )
+        .unwrap();
+        let row = t.rows.iter().find(|r| r[0].csv() == m.label).unwrap();
+        let bytes: f64 = row[mem].csv().parse().unwrap();
+        assert_eq!(Some(bytes.round() as u64), cal.memory_bytes, "{}", m.label);
+        let (_, v) = m.run.result.memory.per_unit().unwrap();
+        assert_eq!(row[view].csv(), v.name());
+        checked += 1;
+    }
+    // The fixture's v8 and wasm runs have both an engine view and an RSS growth: the engine
+    // view is the one priced.
+    assert_eq!(checked, 4);
+    let v8 = t.rows.iter().find(|r| r[0].csv() == "v8").unwrap();
+    assert_eq!(v8[view].csv(), "engine");
+}

@@ -205,21 +205,16 @@ impl Calibration {
             (Some(f), Some(w)) => f.saturating_sub(w),
             _ => 0,
         };
-        let mem = &m.memory;
-        // The same view replay reads from each live unit (host, else engine), so that replay
-        // and simulation price the same bytes; the RSS delta is the fallback for backends
-        // whose units report neither.
-        let memory = mem
-            .host_bytes_per_unit
-            .or(mem.engine_bytes_per_unit)
-            .or(mem.rss_delta_per_unit);
+        // The one view every figure uses (`MemorySummary::per_unit`): the same one replay
+        // reads from each live unit, and the one the report's summary names.
+        let memory = m.memory.per_unit().map(|(b, _)| b);
         Ok(Calibration {
             backend: m.backend.name.clone(),
             source: source.into(),
             startup: Startup::Percentiles { points },
             first_invoke_extra_ns: first_extra,
             invoke_overhead_ns: warm.unwrap_or(0),
-            memory_bytes: memory.filter(|v| *v > 0.0).map(|v| v.round() as u64),
+            memory_bytes: memory.map(|v| v.round() as u64),
             add_trace_memory: true,
             execution: Execution::Required,
         })

@@ -133,6 +133,51 @@ pub struct MemorySummary {
     pub rss_after: Option<u64>,
 }
 
+/// Which of a unit's memory views a figure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemoryView {
+    /// PSS/RSS of the unit's own processes.
+    Host,
+    /// What the engine reports (Wasm linear memory, V8 heap, cgroup usage).
+    Engine,
+    /// The process's RSS growth per live unit (in-process backends).
+    RssGrowth,
+}
+
+impl MemoryView {
+    /// Its short name, as tables and charts show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryView::Host => "host",
+            MemoryView::Engine => "engine",
+            MemoryView::RssGrowth => "RSS growth",
+        }
+    }
+}
+
+impl std::fmt::Display for MemoryView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl MemorySummary {
+    /// The one memory per unit that every density, cost and simulation figure uses: the host
+    /// view, else the engine view, else the RSS growth per unit; `None` when none is positive.
+    ///
+    /// Replay reads each live unit in the same order (host, else engine), so simulation,
+    /// replay, the frontier and the report's summary all price the same bytes.
+    pub fn per_unit(&self) -> Option<(f64, MemoryView)> {
+        [
+            (self.host_bytes_per_unit, MemoryView::Host),
+            (self.engine_bytes_per_unit, MemoryView::Engine),
+            (self.rss_delta_per_unit, MemoryView::RssGrowth),
+        ]
+        .into_iter()
+        .find_map(|(b, v)| b.filter(|b| *b > 0.0).map(|b| (b, v)))
+    }
+}
+
 /// The harness's own cost, measured before every run (hyperfine's `time_overhead`, divan's
 /// timer precision).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
