@@ -246,17 +246,17 @@ pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
     let (frontier_main, frontier_other, burst, basis) = match f {
         Some(f) => (
             match f.frontiers.first() {
-                Some(t) => frontier::frontier_chart(f, t)?,
+                Some(t) => charts::frontier_chart(f, t)?,
                 None => none("Keep-alive frontier")?,
             },
             match f.frontiers.get(1) {
-                Some(t) => frontier::frontier_chart(f, t)?,
+                Some(t) => charts::frontier_chart(f, t)?,
                 None => charts::no_data(
                     "Keep-alive frontier, second trace",
                     "the frontier was computed on one trace only",
                 )?,
             },
-            frontier::burstiness_chart(f)?,
+            charts::burstiness_chart(f)?,
             format!(
                 "Memory basis: {}. GB as the pay-per-use model counts it ({}).",
                 f.memory_basis.describe(),
@@ -367,20 +367,20 @@ pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
              and idle, per policy, over trace time, for one platform result (the first whose \
              trace is named bursty, else the first; at most 6 policies). Idle area is capacity \
              kept waiting.",
-            platform::timeline(&p.timeline_trace, &p.timelines)?,
+            charts::timeline(&p.timeline_trace, &p.timelines)?,
         ),
         chart(
             "validation",
             "platform",
             "Simulated minus replayed (measured), as a percentage of the replayed value, for \
              every figure `unitlab validate` compared.",
-            platform::validation(&p.validation)?,
+            charts::validation(&p.validation)?,
         ),
         chart(
             "scale_out",
             "scale",
             "Release to the last correct answer of N cold starts released at once (unitlab burst), log-log, one line per backend; a level where any unit failed is left out.",
-            crate::scale::scale_out(&crate::scale::lines(d))?,
+            charts::scale_out(&crate::scale::lines(d))?,
         ),
     ])
 }

@@ -9,11 +9,12 @@
 //!   `samples.csv`, `memory.csv`, `phases.csv`), replay/simulation results (`summary.json` with
 //!   the platform schema and each policy's `timeline.csv`), `validation.json`, `floors.json`.
 //! - [`charts`]: one function per chart, data -> SVG string, a "no data" panel instead of a
-//!   panic; [`platform`] holds the replay/simulation charts and tables.
+//!   panic, one file per chart group; [`platform`], [`frontier`] and [`scale`] build their
+//!   chart data and sentences.
 //! - [`tables`]: every table of the report, rendered to HTML and CSV (raw numbers; units in the
 //!   column names; an empty field is a figure that was not measured).
-//! - [`scale`]: burst and density results: the scale-out chart, the burst and measured density
-//!   tables.
+//! - [`scale`]: burst and density results: the scale-out chart's data, the burst and measured
+//!   density tables.
 //! - [`html`]: the page (template `templates/index.html`, inline CSS, no script, no network).
 //! - [`mod@compare`]: baseline versus new, with a bootstrap confidence interval and a Mann–Whitney
 //!   U test per metric.

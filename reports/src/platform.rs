@@ -1,5 +1,5 @@
 //! The platform part of the report: replay and simulation results
-//! (`unitlab_results::platform`), their charts, tables and the headline's "you stop paying
+//! (`unitlab_results::platform`), their chart data (drawn by `charts::platform`), tables and the headline's "you stop paying
 //! for waiting" row.
 //!
 //! Burstiness is measured, not taken from a generator's name: the coefficient of variation
@@ -7,21 +7,16 @@
 //! read from a policy setting whose key contains `keep_alive`, `keepalive` or `ttl` (`none`,
 //! `fixed 10m` as the platform writes it, a number of seconds, or a duration: `500ms`, `600s`,
 //! `10m`, `1h`); a policy named `none` or `no-keepalive` counts as 0 s. A hybrid-histogram
-//! policy has no single length and is left out of that chart.
+//! policy has no single length: its keep-alive column is empty.
 
 use plotters::prelude::*;
-use plotters::style::full_palette::{BLUE_700, GREY_400, GREY_600, ORANGE_700};
 
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 use unitlab_results::platform::{Difference, PlatformRun, RunKind, TimelineBin};
 
-use crate::charts::{categories, category_color, no_data, WIDTH};
 use crate::data::{PlatformInput, ReportData};
 use crate::format;
 use crate::tables::{Cell, Table};
-use crate::ReportError;
 
-use crate::style::{render, render_with_legend, LegendEntry, Swatch, FONT};
 /// Most policies drawn in the timeline.
 pub const MAX_TIMELINES: usize = 6;
 
@@ -32,27 +27,6 @@ pub struct TimelineSeries {
     pub label: String,
     /// Bins in time order.
     pub bins: Vec<TimelineBin>,
-}
-
-/// Cost against keep-alive length for one backend (and run kind).
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeepAliveSeries {
-    /// Legend label.
-    pub label: String,
-    /// Currency of the costs.
-    pub currency: String,
-    /// (keep-alive seconds, idle cost), sorted by keep-alive.
-    pub points: Vec<(f64, f64)>,
-}
-
-/// Billed costs against burstiness for one (backend, policy): one point per trace.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BurstinessSeries {
-    /// Legend label.
-    pub label: String,
-    /// (coefficient of variation of arrivals, pay-per-use billed, provisioned billed), sorted
-    /// by the first.
-    pub points: Vec<(f64, f64, f64)>,
 }
 
 /// The differences of one `unitlab validate` result.
@@ -71,10 +45,6 @@ pub struct PlatformViews {
     pub timeline_trace: String,
     /// One per (backend, policy) with a timeline, of one result (see [`headline_input`]).
     pub timelines: Vec<TimelineSeries>,
-    /// One per (backend, kind).
-    pub keepalive: Vec<KeepAliveSeries>,
-    /// One per (backend, policy, model).
-    pub burstiness: Vec<BurstinessSeries>,
     /// One per validation result.
     pub validation: Vec<ValidationBars>,
 }
@@ -142,8 +112,6 @@ pub fn headline_input(d: &ReportData) -> Option<&PlatformInput> {
 /// Builds the platform chart data.
 pub fn views(d: &ReportData) -> PlatformViews {
     let mut v = PlatformViews::default();
-    let mut ka: Vec<(String, KeepAliveSeries)> = Vec::new();
-    let mut bu: Vec<BurstinessSeries> = Vec::new();
     if let Some(p) = headline_input(d) {
         v.timeline_trace = p.summary.trace.source.clone();
         for r in &p.summary.runs {
@@ -155,57 +123,6 @@ pub fn views(d: &ReportData) -> PlatformViews {
             }
         }
     }
-    for p in &d.platforms {
-        let currency = p.summary.pricing.currency.clone();
-        for r in &p.summary.runs {
-            if let (Some(k), Some(c)) = (keep_alive_seconds(r), r.waiting.pay_per_use) {
-                // Keyed by the full trace source, shown shortened.
-                let key = format!("{} {} {}", r.backend, kind(r.kind), p.summary.trace.source);
-                match ka.iter_mut().find(|(k2, _)| *k2 == key) {
-                    Some((_, s)) => s.points.push((k, c)),
-                    None => ka.push((
-                        key,
-                        KeepAliveSeries {
-                            label: format!(
-                                "{} {} · {}",
-                                r.backend,
-                                kind(r.kind),
-                                short(&p.summary.trace.source, 48)
-                            ),
-                            currency: currency.clone(),
-                            points: vec![(k, c)],
-                        },
-                    )),
-                }
-            }
-            let Some(cv) = p
-                .timeline(r)
-                .and_then(|b| burstiness_within(b, p.summary.trace.last_arrival_ns))
-            else {
-                continue;
-            };
-            let (Some(ppu), Some(prov)) = (&r.costs.pay_per_use, &r.costs.provisioned) else {
-                continue;
-            };
-            let label = format!("{} {}: {}", r.backend, kind(r.kind), r.policy);
-            let point = (cv, ppu.billed, prov.billed);
-            match bu.iter_mut().find(|s| s.label == label) {
-                Some(s) => s.points.push(point),
-                None => bu.push(BurstinessSeries {
-                    label,
-                    points: vec![point],
-                }),
-            }
-        }
-    }
-    for (_, s) in &mut ka {
-        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    }
-    for s in &mut bu {
-        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    }
-    v.keepalive = ka.into_iter().map(|(_, s)| s).collect();
-    v.burstiness = bu;
     v.validation = d
         .validations
         .iter()
@@ -218,377 +135,7 @@ pub fn views(d: &ReportData) -> PlatformViews {
 }
 
 /// A stacked layer of the timeline: name, colour, top of the layer.
-type Layer = (&'static str, RGBColor, fn(&TimelineBin) -> f64);
-
-fn steps(bins: &[TimelineBin], f: impl Fn(&TimelineBin) -> f64) -> Vec<(f64, f64)> {
-    let mut pts = Vec::with_capacity(bins.len() * 2);
-    for b in bins {
-        let v = f(b);
-        pts.push((b.t_s, v));
-        pts.push((b.t_s + b.width_s, v));
-    }
-    pts
-}
-
-/// Replay or simulation timeline of one trace: arrivals per second on top (named by `trace`),
-/// then per policy the mean live units per bin stacked as executing, starting and idle (at
-/// most [`MAX_TIMELINES`] policies).
-pub fn timeline(trace: &str, series: &[TimelineSeries]) -> Result<String, ReportError> {
-    let trace = trace.to_string();
-    let title = "Timeline: arrivals, and live units per policy (executing, starting, idle)";
-    let series: Vec<&TimelineSeries> = series
-        .iter()
-        .filter(|s| !s.bins.is_empty())
-        .take(MAX_TIMELINES)
-        .collect();
-    if series.is_empty() {
-        return no_data(
-            title,
-            "no replay or simulation timeline (timeline.csv) among the inputs",
-        );
-    }
-    let t_max = series
-        .iter()
-        .flat_map(|s| s.bins.iter().map(|b| b.t_s + b.width_s))
-        .fold(0.0, f64::max)
-        .max(1e-9);
-    let k = series.len();
-    let top_h = 190u32;
-    let panel_h = 150u32;
-    let height = top_h + panel_h * k as u32 + 40;
-    let legend = [
-        LegendEntry::new("idle", RGBColor(250, 195, 140), Swatch::Box),
-        LegendEntry::new("starting", category_color(3), Swatch::Box),
-        LegendEntry::new("executing", BLUE_700, Swatch::Box),
-    ];
-    render_with_legend("timeline", (WIDTH, height), &legend, |root| {
-        let (top, rest) = root.split_vertically(top_h);
-        let first = series[0];
-        let arr = |b: &TimelineBin| {
-            if b.width_s > 0.0 {
-                b.arrivals as f64 / b.width_s
-            } else {
-                0.0
-            }
-        };
-        let amax = first.bins.iter().map(arr).fold(0.0, f64::max).max(1e-9) * 1.1;
-        let mut c = ChartBuilder::on(&top)
-            .caption(title, (FONT, 20))
-            .margin(10)
-            .x_label_area_size(22)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..t_max, 0f64..amax)?;
-        c.configure_mesh()
-            .y_desc("arrivals/s")
-            .x_label_formatter(&|v| format!("{} s", format::sig3(*v)))
-            .y_label_formatter(&|v| format::sig3(*v))
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
-            .draw()?;
-        c.draw_series(AreaSeries::new(
-            steps(&first.bins, arr),
-            0.0,
-            GREY_400.mix(0.7),
-        ))?;
-        c.draw_series(std::iter::once(Text::new(
-            format!("trace: {}", short(&trace, 90)),
-            (t_max * 0.99, amax * 0.95),
-            TextStyle::from((FONT, 12).into_font())
-                .color(&GREY_600)
-                .pos(Pos::new(HPos::Right, VPos::Top)),
-        )))?;
-        let panels = rest.split_evenly((k, 1));
-        for (i, (s, area)) in series.iter().zip(panels.iter()).enumerate() {
-            let ymax = s.bins.iter().map(|b| b.live).fold(0.0, f64::max).max(1.0) * 1.15;
-            let last = i + 1 == k;
-            let mut c = ChartBuilder::on(area)
-                .margin_left(10)
-                .margin_right(10)
-                .margin_top(6)
-                .x_label_area_size(if last { 40 } else { 18 })
-                .y_label_area_size(70)
-                .build_cartesian_2d(0f64..t_max, 0f64..ymax)?;
-            let mut mesh = c.configure_mesh();
-            mesh.y_desc("units")
-                .x_label_formatter(&|v| format!("{} s", format::sig3(*v)))
-                .y_label_formatter(&|v| format::sig3(*v))
-                .light_line_style(RGBColor(240, 240, 240))
-                .label_style((FONT, 12))
-                .axis_desc_style((FONT, 13));
-            if last {
-                mesh.x_desc("trace time");
-            }
-            mesh.draw()?;
-            let layers: [Layer; 3] = [
-                ("idle", ORANGE_700, |b| b.executing + b.starting + b.idle),
-                ("starting", category_color(3), |b| b.executing + b.starting),
-                ("executing", BLUE_700, |b| b.executing),
-            ];
-            for (name, color, f) in layers {
-                let a = c.draw_series(AreaSeries::new(
-                    steps(&s.bins, f),
-                    0.0,
-                    color.mix(if name == "idle" { 0.45 } else { 0.8 }),
-                ))?;
-                if i == 0 {
-                    a.label(name).legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.mix(0.8).filled())
-                    });
-                }
-            }
-            c.draw_series(std::iter::once(Text::new(
-                s.label.clone(),
-                (t_max * 0.005, ymax * 0.97),
-                TextStyle::from((FONT, 13).into_font())
-                    .color(&BLACK)
-                    .pos(Pos::new(HPos::Left, VPos::Top)),
-            )))?;
-        }
-        Ok(())
-    })
-}
-
-/// Price of idle time against keep-alive length, per backend.
-pub fn keepalive_cost(series: &[KeepAliveSeries]) -> Result<String, ReportError> {
-    let title = "Cost of idle time against keep-alive length";
-    let series: Vec<&KeepAliveSeries> = series.iter().filter(|s| !s.points.is_empty()).collect();
-    if series.is_empty() {
-        return no_data(
-            title,
-            "no replay or simulation run with a keep-alive setting and a pay-per-use price",
-        );
-    }
-    let xmax = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .fold(0.0, f64::max)
-        .max(1.0)
-        * 1.05;
-    let ymax = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .fold(0.0, f64::max)
-        .max(1e-12)
-        * 1.15;
-    let currency = series[0].currency.clone();
-    render("keepalive_cost", (WIDTH, 440), |root| {
-        let mut c = ChartBuilder::on(root)
-            .caption(title, (FONT, 20))
-            .margin(14)
-            .x_label_area_size(46)
-            .y_label_area_size(90)
-            .build_cartesian_2d(0f64..xmax, 0f64..ymax)?;
-        c.configure_mesh()
-            .x_desc("keep-alive length (s)")
-            .y_desc(format!("idle GB-s at the pay-per-use price ({currency})"))
-            .x_label_formatter(&|v| format::sig3(*v))
-            .y_label_formatter(&|v| format_money(*v))
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
-            .draw()?;
-        for (i, s) in series.iter().enumerate() {
-            let color = category_color(i);
-            c.draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))?
-                .label(s.label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
-                });
-            c.draw_series(s.points.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
-        }
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font((FONT, 12))
-            .draw()?;
-        Ok(())
-    })
-}
-
-/// Provisioned versus pay per use as burstiness grows: the ratio of the billed costs
-/// (provisioned / pay per use) per (backend, policy), one point per trace, log ratio axis with
-/// 1× marked (above it provisioned costs more).
-pub fn burstiness_cost(series: &[BurstinessSeries]) -> Result<String, ReportError> {
-    let title = "Provisioned versus pay per use as burstiness grows";
-    let ratio = |p: &(f64, f64, f64)| (p.1 > 0.0 && p.2 > 0.0).then(|| (p.0, p.2 / p.1));
-    let series: Vec<(&BurstinessSeries, Vec<(f64, f64)>)> = series
-        .iter()
-        .map(|s| (s, s.points.iter().filter_map(ratio).collect::<Vec<_>>()))
-        .filter(|(_, v)| !v.is_empty())
-        .collect();
-    if series.is_empty() {
-        return no_data(
-            title,
-            "no replay or simulation result with a timeline and both prices",
-        );
-    }
-    let pts = || series.iter().flat_map(|(_, v)| v.iter());
-    let xmax = pts().map(|p| p.0).fold(0.0, f64::max).max(0.1) * 1.1;
-    let xmin = (pts().map(|p| p.0).fold(f64::INFINITY, f64::min) * 0.9).min(xmax / 1.2);
-    let ylo = pts().map(|p| p.1).fold(1.0, f64::min) / 2.0;
-    // Headroom above the data for the legend.
-    let yhi = pts().map(|p| p.1).fold(1.0, f64::max) * 30.0;
-    let traces = pts()
-        .map(|p| (p.0 * 1e9) as i64)
-        .collect::<std::collections::BTreeSet<_>>();
-    let single = traces.len() < 2;
-    render("burstiness_cost", (WIDTH, 460), |root| {
-        let mut c = ChartBuilder::on(root)
-            .caption(title, (FONT, 20))
-            .margin(14)
-            .x_label_area_size(46)
-            .y_label_area_size(80)
-            .build_cartesian_2d(xmin..xmax, (ylo..yhi).log_scale())?;
-        c.configure_mesh()
-            .x_desc("burstiness: coefficient of variation of arrivals per timeline bin")
-            .y_desc("provisioned / pay-per-use billed cost (log)")
-            .x_label_formatter(&|v| format::sig3(*v))
-            .y_label_formatter(&|v| format::ratio(*v))
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
-            .draw()?;
-        c.draw_series(LineSeries::new(
-            [(xmin, 1.0), (xmax, 1.0)],
-            BLACK.stroke_width(1),
-        ))?;
-        c.draw_series(std::iter::once(Text::new(
-            "1×: same bill; above, provisioned costs more".to_string(),
-            (xmax, 1.0),
-            TextStyle::from((FONT, 11).into_font())
-                .color(&GREY_600)
-                .pos(Pos::new(HPos::Right, VPos::Bottom)),
-        )))?;
-        if single {
-            c.draw_series(std::iter::once(Text::new(
-                "one trace only: give results of traces of different burstiness to see a trend"
-                    .to_string(),
-                (xmax, ylo * 1.2),
-                TextStyle::from((FONT, 12).into_font())
-                    .color(&GREY_600)
-                    .pos(Pos::new(HPos::Right, VPos::Bottom)),
-            )))?;
-        }
-        for (i, (s, pts)) in series.iter().enumerate() {
-            let color = category_color(i);
-            c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-                .label(s.label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
-                });
-            c.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
-        }
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font((FONT, 12))
-            .draw()?;
-        Ok(())
-    })
-}
-
-/// Simulated versus measured: relative difference per compared figure.
-pub fn validation(reports: &[ValidationBars]) -> Result<String, ReportError> {
-    let title = "Simulated versus measured (replay): relative difference per figure";
-    let rows: Vec<(String, &Difference)> = reports
-        .iter()
-        .flat_map(|r| {
-            r.differences
-                .iter()
-                .map(move |d| (format!("{} · {}", r.label, d.name), d))
-        })
-        .collect();
-    if rows.is_empty() {
-        return no_data(
-            title,
-            "no `unitlab validate` result (validation.json) among the inputs",
-        );
-    }
-    let rel: Vec<Option<f64>> = rows
-        .iter()
-        .map(|(_, d)| d.relative.map(|r| r * 100.0))
-        .collect();
-    let m = rel
-        .iter()
-        .flatten()
-        .fold(0.0f64, |a, b| a.max(b.abs()))
-        .max(5.0)
-        * 1.6;
-    let labels: Vec<String> = rows.iter().map(|(l, _)| l.clone()).collect();
-    let n = rows.len();
-    let height = (130 + 30 * n as u32).max(220);
-    render("validation", (WIDTH, height), |root| {
-        let mut c = ChartBuilder::on(root)
-            .caption(title, (FONT, 20))
-            .margin(14)
-            .x_label_area_size(44)
-            .y_label_area_size(260)
-            .build_cartesian_2d(-m..m, categories(n, true))?;
-        c.configure_mesh()
-            .disable_y_mesh()
-            .x_desc("(simulated − replayed) / replayed (%)")
-            .x_label_formatter(&|v| format!("{v:+.0}%"))
-            .y_label_formatter(&|v| {
-                let i = (v - 0.5).round();
-                if i >= 0.0 {
-                    labels.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
-            .draw()?;
-        c.draw_series(LineSeries::new(
-            [(0.0, 0.0), (0.0, n as f64)],
-            BLACK.stroke_width(1),
-        ))?;
-        for (i, ((_, d), r)) in rows.iter().zip(&rel).enumerate() {
-            let y = i as f64;
-            let f = |v: Option<f64>| v.map(format::sig3).unwrap_or("—".into());
-            let text = format!("replay {} · sim {}", f(d.replay), f(d.simulate));
-            match r {
-                Some(r) => {
-                    let color = if r.abs() <= 10.0 {
-                        BLUE_700
-                    } else {
-                        ORANGE_700
-                    };
-                    c.draw_series(std::iter::once(Rectangle::new(
-                        [(0.0, y + 0.2), (*r, y + 0.8)],
-                        color.filled(),
-                    )))?;
-                    let (x, h) = if *r >= 0.0 {
-                        (r + m * 0.02, HPos::Left)
-                    } else {
-                        (r - m * 0.02, HPos::Right)
-                    };
-                    c.draw_series(std::iter::once(Text::new(
-                        format!("{r:+.1}% ({text})"),
-                        (x, y + 0.5),
-                        TextStyle::from((FONT, 11).into_font())
-                            .color(&BLACK)
-                            .pos(Pos::new(h, VPos::Center)),
-                    )))?;
-                }
-                None => {
-                    c.draw_series(std::iter::once(Text::new(
-                        format!("not comparable ({text})"),
-                        (m * 0.02, y + 0.5),
-                        TextStyle::from((FONT, 11).into_font())
-                            .color(&GREY_600)
-                            .pos(Pos::new(HPos::Left, VPos::Center)),
-                    )))?;
-                }
-            }
-        }
-        Ok(())
-    })
-}
+pub(crate) type Layer = (&'static str, RGBColor, fn(&TimelineBin) -> f64);
 
 /// Number of platform and validation results.
 pub fn count(d: &ReportData) -> usize {
@@ -725,7 +272,7 @@ pub fn headline_rows(d: &ReportData, headline: &mut Table) {
 }
 
 /// `s` cut to `n` characters with an ellipsis.
-fn short(s: &str, n: usize) -> String {
+pub(crate) fn short(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {

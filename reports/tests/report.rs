@@ -44,17 +44,9 @@ fn every_chart(d: &ReportData) -> Vec<(&'static str, String)> {
         ),
         (
             "timeline",
-            platform::timeline(&p.timeline_trace, &p.timelines).unwrap(),
+            charts::timeline(&p.timeline_trace, &p.timelines).unwrap(),
         ),
-        (
-            "keepalive_cost",
-            platform::keepalive_cost(&p.keepalive).unwrap(),
-        ),
-        (
-            "burstiness_cost",
-            platform::burstiness_cost(&p.burstiness).unwrap(),
-        ),
-        ("validation", platform::validation(&p.validation).unwrap()),
+        ("validation", charts::validation(&p.validation).unwrap()),
     ]
 }
 
@@ -95,12 +87,7 @@ fn every_chart_draws_for_one_backend() {
     let d = one_backend();
     for (id, svg) in every_chart(&d) {
         assert!(is_svg(&svg), "{id}: not an SVG");
-        let platform = [
-            "timeline",
-            "keepalive_cost",
-            "burstiness_cost",
-            "validation",
-        ];
+        let platform = ["timeline", "validation"];
         if platform.contains(&id) {
             assert!(charts::is_no_data(&svg), "{id}: expected a no-data panel");
         } else {
