@@ -397,9 +397,9 @@ pub fn build_tables(d: &ReportData) -> Vec<Table> {
     }
     let mut all = tables::all(d);
     let mut headline = all.remove(0);
-    platform::headline_rows(d, &mut headline);
+    tables::platform_headline_rows(d, &mut headline);
     t.extend(all);
-    t.extend(platform::tables(d));
+    t.extend(tables::platform_tables(d));
     t.extend(crate::scale::tables(d));
     t.push(headline);
     t

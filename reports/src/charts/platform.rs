@@ -7,7 +7,7 @@ use unitlab_results::platform::{Difference, TimelineBin};
 
 use super::{categories, category_color, no_data};
 use crate::format;
-use crate::platform::{short, Layer, TimelineSeries, ValidationBars, MAX_TIMELINES};
+use crate::platform::{short, TimelineSeries, ValidationBars, MAX_TIMELINES};
 use crate::style::{render, render_with_legend, LegendEntry, Swatch, FONT, WIDTH};
 use crate::ReportError;
 
@@ -20,6 +20,9 @@ fn steps(bins: &[TimelineBin], f: impl Fn(&TimelineBin) -> f64) -> Vec<(f64, f64
     }
     pts
 }
+
+/// A stacked layer of the timeline: name, colour, top of the layer.
+type Layer = (&'static str, RGBColor, fn(&TimelineBin) -> f64);
 
 /// Replay or simulation timeline of one trace: arrivals per second on top (named by `trace`),
 /// then per policy the mean live units per bin stacked as executing, starting and idle (at
