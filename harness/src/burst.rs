@@ -355,13 +355,14 @@ pub fn write(out: &std::path::Path, b: &BurstRun) -> anyhow::Result<std::path::P
     use anyhow::Context;
     use std::fmt::Write as _;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-    let dir = out.join(format!(
+    let name = format!(
         "{stamp}-burst-{}-{}",
         b.result.backend.name,
         crate::output::sanitize(&b.result.function.name)
-    ));
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("creating the results directory {}", dir.display()))?;
+    );
+    // Written into a partial directory, renamed when complete (unitlab_results::dir).
+    let reserved = unitlab_results::dir::ResultDir::create(out, &name)?;
+    let dir = reserved.path().to_path_buf();
     let mut csv = String::from(
         "level,unit,thread,dispatch_ns,started_ns,answered_ns,cold_ns,harness_ns,ok,verified\n",
     );
@@ -386,7 +387,7 @@ pub fn write(out: &std::path::Path, b: &BurstRun) -> anyhow::Result<std::path::P
     let p = dir.join("summary.json");
     std::fs::write(&p, serde_json::to_string_pretty(&b.result)?)
         .with_context(|| format!("writing {}", p.display()))?;
-    Ok(dir)
+    Ok(reserved.commit()?)
 }
 
 /// The terminal table: one row per level.

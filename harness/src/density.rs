@@ -566,13 +566,14 @@ pub fn write(out: &std::path::Path, d: &DensityRun) -> anyhow::Result<std::path:
     use anyhow::Context;
     use std::fmt::Write as _;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-    let dir = out.join(format!(
+    let name = format!(
         "{stamp}-density-{}-{}",
         d.result.backend.name,
         crate::output::sanitize(&d.result.function.name)
-    ));
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("creating the results directory {}", dir.display()))?;
+    );
+    // Written into a partial directory, renamed when complete (unitlab_results::dir).
+    let reserved = unitlab_results::dir::ResultDir::create(out, &name)?;
+    let dir = reserved.path().to_path_buf();
     let mut csv = String::from("unit,cold_ns,usage_bytes\n");
     for u in &d.units {
         writeln!(
@@ -588,7 +589,7 @@ pub fn write(out: &std::path::Path, d: &DensityRun) -> anyhow::Result<std::path:
     let p = dir.join("summary.json");
     std::fs::write(&p, serde_json::to_string_pretty(&d.result)?)
         .with_context(|| format!("writing {}", p.display()))?;
-    Ok(dir)
+    Ok(reserved.commit()?)
 }
 
 /// The terminal summary.

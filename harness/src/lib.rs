@@ -14,6 +14,7 @@ pub mod burst;
 pub mod cgroup;
 pub mod density;
 pub mod env;
+pub mod exit;
 pub mod measure;
 pub mod output;
 pub mod overhead;

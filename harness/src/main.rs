@@ -51,11 +51,15 @@ enum Command {
     DensityUnits(cli::density::DensityUnitsCmd),
 }
 
-/// On Ctrl-C, remove the containers and memory cgroups this process made before exiting, so an
-/// interrupted run leaves nothing behind (`unitlab clean` catches what a SIGKILL leaves).
+/// On Ctrl-C (SIGINT), remove the containers and memory cgroups this process made and its
+/// partial result directories before exiting with [`unitlab::exit::INTERRUPTED`], so an
+/// interrupted run leaves nothing behind (`unitlab clean` catches what a SIGKILL leaves; the
+/// next run into the same folder removes its partial directories). Child processes (Deno
+/// hosts, runners) see their stdin close when this process exits, and exit.
 fn install_interrupt_cleanup() {
     let _ = ctrlc::set_handler(|| {
         cli::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        unitlab_results::dir::remove_partial_dirs();
         #[cfg(feature = "container")]
         {
             let n = unitlab_backend_container::remove_live_units();
@@ -74,7 +78,7 @@ fn install_interrupt_cleanup() {
         if n > 0 {
             eprintln!("interrupted: removed {n} memory cgroups");
         }
-        std::process::exit(130);
+        std::process::exit(unitlab::exit::INTERRUPTED);
     });
 }
 
@@ -107,7 +111,7 @@ fn main() {
         for cause in e.chain().skip(1) {
             eprintln!("  caused by: {cause}");
         }
-        std::process::exit(1);
+        std::process::exit(unitlab::exit::code(&e));
     }
 }
 

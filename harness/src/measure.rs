@@ -15,8 +15,8 @@
 //! delta is divided by their number. Keeping them apart keeps the cold-start loop free of the
 //! memory pressure of thousands of live units, and the memory phase free of timing.
 //!
-//! A failing unit (guest trap, deadline, protocol error) is recorded in `errors` and the run
-//! goes on; a failure of the backend itself (unavailable, prepare failed) stops it, and so do
+//! A failing unit (guest trap, deadline, protocol error) is recorded in `errors` and counted
+//! in [`Measurement::failed_units`] (the binary then exits with code 3), and the run goes on; a failure of the backend itself (unavailable, prepare failed) stops it, and so do
 //! ten unit failures in a row, since then every further sample would be an error too.
 
 use std::collections::BTreeMap;
@@ -69,6 +69,9 @@ pub struct Measurement {
     pub phases: Vec<UnitPhases>,
     /// Memory readings per unit.
     pub memory: Vec<MemorySample>,
+    /// Units of the cold-start loop with at least one failed start, invoke, verification or
+    /// stop (a memory phase that stops early is not counted: it is recorded in `errors`).
+    pub failed_units: u32,
 }
 
 /// Errors that stop a measurement.
@@ -178,6 +181,12 @@ pub fn run(
         }
     }
 
+    let failed_units = failures
+        .errors
+        .iter()
+        .map(|e| e.unit)
+        .collect::<std::collections::BTreeSet<u32>>()
+        .len() as u32;
     let mut errors = failures.errors;
     let (memory_summary, memory) = memory_phase(&*prepared, backend, spec, opts, &mut errors)?;
 
@@ -260,6 +269,7 @@ pub fn run(
         samples,
         phases,
         memory,
+        failed_units,
     })
 }
 

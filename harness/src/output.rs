@@ -8,21 +8,31 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use unitlab_results::dir::ResultDir;
 use unitlab_results::platform::{HarnessOverhead, PlatformSummary, RunKind, ValidationReport};
 use unitlab_results::{MeasureResult, Summary};
 
 use crate::measure::Measurement;
 
-/// Writes `m` into a new directory under `out` and returns its path.
-pub fn write(out: &Path, m: &Measurement) -> Result<PathBuf> {
+/// The name of a measurement's results directory: `<UTC time>-<backend>-<function>`.
+pub fn dir_name(backend: &str, function: &str) -> String {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-    let dir = out.join(format!(
-        "{stamp}-{}-{}",
-        m.result.backend.name,
-        sanitize(&m.result.function.name)
-    ));
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("creating the results directory {}", dir.display()))?;
+    format!("{stamp}-{backend}-{}", sanitize(function))
+}
+
+/// Reserves a results directory for a measurement of `function` on `backend` under `out`
+/// (fails at once when `out` is not writable). Write into it with [`write`].
+pub fn reserve(out: &Path, backend: &str, function: &str) -> Result<ResultDir> {
+    Ok(ResultDir::create(out, &dir_name(backend, function))?)
+}
+
+/// Writes `m` into `dir` and renames it into place; returns its final path.
+pub fn write(dir: ResultDir, m: &Measurement) -> Result<PathBuf> {
+    write_files(dir.path(), m)?;
+    Ok(dir.commit()?)
+}
+
+fn write_files(dir: &Path, m: &Measurement) -> Result<()> {
     let json = serde_json::to_string_pretty(&m.result)?;
     write_file(&dir.join("summary.json"), json.as_bytes())?;
 
@@ -66,7 +76,7 @@ pub fn write(out: &Path, m: &Measurement) -> Result<PathBuf> {
         )?;
     }
     write_file(&dir.join("memory.csv"), csv.as_bytes())?;
-    Ok(dir)
+    Ok(())
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {

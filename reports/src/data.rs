@@ -126,6 +126,9 @@ pub struct ReportData {
     pub scale: crate::scale::ScaleInput,
     /// Things the reader should know about the inputs (missing files, schema mismatches).
     pub warnings: Vec<String>,
+    /// Directories skipped as incomplete: a run's partial directory (`.partial-*`, still
+    /// being written or left by a killed process) or a directory with no result in it.
+    pub skipped: Vec<PathBuf>,
 }
 
 /// One replay or simulation result: its summary and each policy's `timeline.csv`.
@@ -301,6 +304,17 @@ pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<ReportData, ReportError> {
     for p in paths {
         load_path(p.as_ref(), 0, &mut data)?;
     }
+    if data.runs.is_empty()
+        && data.platforms.is_empty()
+        && data.validations.is_empty()
+        && data.extra_floors.is_empty()
+    {
+        if let Some(p) = paths.first() {
+            return Err(ReportError::NoResults {
+                path: p.as_ref().to_path_buf(),
+            });
+        }
+    }
     data.relabel();
     Ok(data)
 }
@@ -346,6 +360,20 @@ fn load_path(path: &Path, depth: usize, data: &mut ReportData) -> Result<(), Rep
             .filter(|p| p.is_dir())
             .collect();
         entries.sort();
+        entries.retain(|e| {
+            let partial = e
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(unitlab_results::dir::is_partial);
+            if partial {
+                skip(
+                    data,
+                    e,
+                    "an unfinished run (still being written, or its process was killed)",
+                );
+            }
+            !partial
+        });
         let count = |d: &ReportData| {
             d.runs.len()
                 + d.platforms.len()
@@ -359,12 +387,26 @@ fn load_path(path: &Path, depth: usize, data: &mut ReportData) -> Result<(), Rep
         }
         found |= count(data) > before;
     }
-    if !found && depth == 0 {
-        return Err(ReportError::NoResults {
-            path: path.to_path_buf(),
-        });
+    let empty = || {
+        std::fs::read_dir(path)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false)
+    };
+    if !found && (depth == 0 || empty()) {
+        skip(
+            data,
+            path,
+            "no summary.json or validation.json (a run that failed or was interrupted)",
+        );
     }
     Ok(())
+}
+
+/// Records a directory skipped as incomplete, with a warning naming it.
+fn skip(data: &mut ReportData, path: &Path, why: &str) {
+    data.warnings
+        .push(format!("skipped {}: incomplete: {why}", path.display()));
+    data.skipped.push(path.to_path_buf());
 }
 
 fn load_floors(path: &Path) -> Result<Vec<Floor>, ReportError> {

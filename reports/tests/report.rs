@@ -452,3 +452,39 @@ fn figures_near_the_harness_overhead_are_flagged() {
     );
     assert!(html.contains("upper bound"));
 }
+
+/// Issue 17: a failed or interrupted run's directory (`.partial-*`, or an empty one from
+/// before results were written atomically) is skipped and named, and the rest loads: the
+/// README's `unitlab report results/*` keeps working.
+#[test]
+fn load_skips_and_names_incomplete_directories() {
+    let t = tmp();
+    let run = fixture::measure_run("wasm", 10, 2, SEED).unwrap();
+    let good = t.path().join("20260101T000000Z-wasm-noop");
+    fixture::write_run(&run, &good).unwrap();
+    let partial = t.path().join(".partial-4194305-20260101T000001Z-wasm-noop");
+    fixture::write_run(&run, &partial).unwrap();
+    let empty = t.path().join("20260101T000002Z-simulate-wasm");
+    std::fs::create_dir(&empty).unwrap();
+
+    // A folder of results: the partial and the empty directory are named, the good one loads.
+    let d = unitlab_reports::load(&[t.path()]).unwrap();
+    assert_eq!(d.runs.len(), 1);
+    assert_eq!(d.skipped, vec![partial.clone(), empty.clone()]);
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| w.contains(".partial-") && w.contains("incomplete")),
+        "{:?}",
+        d.warnings
+    );
+    // The shell's `results/*`: each directory given on its own.
+    let d = unitlab_reports::load(&[&good, &empty]).unwrap();
+    assert_eq!(d.runs.len(), 1);
+    assert_eq!(d.skipped, vec![empty.clone()]);
+    // Nothing complete at all is still an error.
+    assert!(matches!(
+        unitlab_reports::load(&[&empty]),
+        Err(ReportError::NoResults { .. })
+    ));
+}

@@ -163,3 +163,40 @@ pub(crate) fn describe(e: &bollard::errors::Error) -> String {
         other => other.to_string(),
     }
 }
+
+/// True when the engine could not be reached at all: its socket is gone or refuses
+/// connections (the daemon stopped).
+pub(crate) fn is_unreachable(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    use std::io::ErrorKind as K;
+    match e {
+        E::HyperLegacyError { err } => err.is_connect(),
+        E::IOError { err } => matches!(
+            err.kind(),
+            K::ConnectionRefused | K::NotFound | K::ConnectionReset | K::BrokenPipe
+        ),
+        E::SocketNotFoundError(_) => true,
+        _ => false,
+    }
+}
+
+/// The error of a failed start step (`what`, e.g. "creating a container from ... failed"):
+/// [`BackendError::Unavailable`] when the engine stopped answering, which ends a measurement
+/// at once with the fix, instead of a failed unit.
+pub(crate) fn start_error(host: &str, what: String, err: &bollard::errors::Error) -> BackendError {
+    if is_unreachable(err) {
+        BackendError::Unavailable {
+            backend: "container".into(),
+            reason: format!(
+                "the Docker engine at {host} stopped answering ({what}: {}); containers this \
+                 run started may remain: once the engine is back, `unitlab clean` removes them",
+                describe(err)
+            ),
+            fix: ENGINE_FIX.into(),
+        }
+    } else {
+        BackendError::Start {
+            message: format!("{what}: {}", describe(err)),
+        }
+    }
+}

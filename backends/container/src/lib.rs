@@ -55,13 +55,22 @@
 //! `runtime_pss`, `runtime_rss`, `shim_pss`, `shim_rss`). Limits: `Limits::memory_bytes` (or
 //! `--opt memory_limit=256m`) sets the cgroup limit with swap equal to it; `Limits::cpus` (or
 //! `--opt cpus=0.5`) sets `NanoCpus`. A unit killed by the OOM killer is reported as
-//! [`BackendError::MemoryLimit`] "OOM-killed".
+//! [`BackendError::MemoryLimit`] "OOM-killed". A limit below [`MIN_MEMORY_LIMIT`] (Docker's
+//! minimum) is refused at prepare.
+//!
+//! # An engine that stops
+//! A start that cannot reach the engine (its socket gone or refusing connections: dockerd
+//! stopped mid-run) is [`BackendError::Unavailable`] naming the address, not a failed unit:
+//! a measurement stops at once. Containers it had started may remain; once the engine is back,
+//! [`clean`] removes them.
 //!
 //! # Cleanup
 //! Every container and image the lab creates carries the label `unitlab=1` (`unitlab.kind`
 //! = `unit` or `image`). Units are removed by [`Unit::stop`](unitlab_backend::Unit::stop), on drop and on every error;
 //! [`remove_live_units`] removes the ones this process still holds (call it from a Ctrl-C
-//! handler); [`clean`] removes every labelled container left by any run (`unitlab clean`).
+//! handler); [`clean`] removes every labelled container left by any run (`unitlab clean`), and
+//! [`clean_matching`] only those with one more label: each unit carries
+//! `unitlab.owner_pid=<pid>` of its run (`unitlab clean --label unitlab.owner_pid=<pid>`).
 
 #![warn(missing_docs)]
 
@@ -89,6 +98,9 @@ pub use images::{KIND_LABEL, LABEL};
 pub use runtime::Runtime;
 
 use engine::Engine;
+
+/// The smallest memory limit accepted: Docker refuses a container memory limit below 6 MiB.
+pub const MIN_MEMORY_LIMIT: u64 = 6 << 20;
 
 /// The deadline of one invocation when the function spec sets none.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
@@ -455,6 +467,11 @@ impl Backend for ContainerBackend {
     }
 
     fn prepare(&self, spec: &FunctionSpec) -> Result<Box<dyn Prepared>, BackendError> {
+        spec.limits.check(
+            "container",
+            MIN_MEMORY_LIMIT,
+            "Docker refuses a container memory limit below 6 MiB",
+        )?;
         let fail = |message: String| BackendError::Prepare {
             function: spec.name.clone(),
             message,
@@ -691,20 +708,32 @@ pub fn clean(docker_host: Option<&str>) -> Result<CleanReport, BackendError> {
 /// Like [`clean`]; with `images`, also removes the images the lab built (they are rebuilt on
 /// the next `prepare`; user images are never labelled, so never removed).
 pub fn clean_with(docker_host: Option<&str>, images: bool) -> Result<CleanReport, BackendError> {
-    clean_label(docker_host, &format!("{LABEL}=1"), images)
+    clean_matching(docker_host, None, images)
 }
 
-/// Like [`clean_with`], for the containers (and, with `images`, the images) carrying `label`
-/// (a Docker label filter such as `unitlab.owner_pid=1234`): what one run left behind.
+/// Like [`clean_with`], removing only the lab's containers that also carry `label` (a Docker
+/// label filter such as `unitlab.owner_pid=1234`: the containers of one run, whose process was
+/// killed, without touching a concurrent run's).
 pub fn clean_label(
     docker_host: Option<&str>,
     label: &str,
     images: bool,
 ) -> Result<CleanReport, BackendError> {
+    clean_matching(docker_host, Some(label), images)
+}
+
+/// Like [`clean_with`]; with `label`, only the lab's containers that also carry it.
+pub fn clean_matching(
+    docker_host: Option<&str>,
+    label: Option<&str>,
+    images: bool,
+) -> Result<CleanReport, BackendError> {
     let engine = Engine::connect(docker_host)?;
     let d = &engine.docker;
     let mut report = CleanReport::default();
-    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+    let mut wanted = vec![format!("{LABEL}=1")];
+    wanted.extend(label.map(str::to_string));
+    let filters = HashMap::from([("label".to_string(), wanted)]);
     engine.block_on(async {
         let list = d
             .list_containers(Some(
@@ -793,32 +822,37 @@ pub fn remove_live_units() -> usize {
     let give_up = std::time::Instant::now() + Duration::from_secs(10);
     let mut engines: BTreeMap<String, Option<Engine>> = BTreeMap::new();
     let mut removed = 0;
+    // A container whose removal failed (e.g. the engine was still starting it) is tried again.
+    let mut retry: Vec<(String, String)> = Vec::new();
     loop {
         let in_flight = unit::IN_FLIGHT.load(Ordering::SeqCst);
-        let batch: Vec<(String, String)> = {
+        let mut batch: Vec<(String, String)> = {
             let mut map = unit::LIVE.lock().unwrap_or_else(|p| p.into_inner());
             std::mem::take(&mut *map).into_iter().collect()
         };
+        batch.append(&mut retry);
         if batch.is_empty() && in_flight == 0 {
             break;
         }
-        for (id, host) in &batch {
+        for (id, host) in batch {
             let engine = engines
                 .entry(host.clone())
-                .or_insert_with(|| Engine::connect(Some(host)).ok());
+                .or_insert_with(|| Engine::connect(Some(&host)).ok());
             let Some(engine) = engine else { continue };
             let opts = RemoveContainerOptionsBuilder::default().force(true).build();
-            if engine
-                .block_on(engine.docker.remove_container(id, Some(opts)))
-                .is_ok()
-            {
-                removed += 1;
+            match engine.block_on(engine.docker.remove_container(&id, Some(opts))) {
+                Ok(()) => removed += 1,
+                // Already gone (its unit removed it).
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(_) => retry.push((id, host)),
             }
         }
         if std::time::Instant::now() > give_up {
             break;
         }
-        if batch.is_empty() {
+        if !retry.is_empty() || in_flight > 0 {
             std::thread::sleep(Duration::from_millis(5));
         }
     }

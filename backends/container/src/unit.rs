@@ -19,7 +19,7 @@ use unitlab_backend::{
     BackendError, FunctionSpec, Phase, Prepared, Request, Response, Unit, UnitMemory,
 };
 
-use crate::engine::{describe, Engine};
+use crate::engine::{describe, start_error, Engine};
 use crate::hostmem;
 
 /// Containers this process created and has not removed yet, by id, with their engine address.
@@ -138,12 +138,12 @@ impl Prepared for ContainerPrepared {
             register(&c.id, &e.host);
         }
         IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        let created = created.map_err(|err| BackendError::Start {
-            message: format!(
-                "creating a container from {} failed: {}",
-                self.image,
-                describe(&err)
-            ),
+        let created = created.map_err(|err| {
+            start_error(
+                &e.host,
+                format!("creating a container from {} failed", self.image),
+                &err,
+            )
         })?;
         // From here on, an early return drops `unit`, which removes the container.
         let mut unit = ContainerUnit {
@@ -167,12 +167,12 @@ impl Prepared for ContainerPrepared {
             .build();
         let attached = e
             .block_on(e.docker.attach_container(&unit.id, Some(attach)))
-            .map_err(|err| BackendError::Start {
-                message: format!(
-                    "attaching to container {} failed: {}",
-                    unit.short_id(),
-                    describe(&err)
-                ),
+            .map_err(|err| {
+                start_error(
+                    &e.host,
+                    format!("attaching to container {} failed", unit.short_id()),
+                    &err,
+                )
             })?;
         let mut io = Io {
             output: attached.output,
@@ -187,13 +187,16 @@ impl Prepared for ContainerPrepared {
             &unit.id,
             None::<bollard::query_parameters::StartContainerOptions>,
         ))
-        .map_err(|err| BackendError::Start {
-            message: format!(
-                "starting container {} from {} failed: {} (container removed)",
-                unit.short_id(),
-                self.image,
-                describe(&err)
-            ),
+        .map_err(|err| {
+            start_error(
+                &e.host,
+                format!(
+                    "starting container {} from {} failed (container removed)",
+                    unit.short_id(),
+                    self.image
+                ),
+                &err,
+            )
         })?;
         let t_start = t2.elapsed();
 

@@ -84,6 +84,42 @@ pub struct Limits {
     pub cpus: Option<f64>,
 }
 
+impl Limits {
+    /// Checks the limits against the ranges every backend shares ([`units::DEADLINE_RANGE`],
+    /// [`units::MIN_MEMORY_LIMIT`]) and against `backend`'s own memory floor `min_memory`
+    /// (`why` says what needs it). Backends call this first thing in `prepare`, so a limit they
+    /// cannot honour is refused before any unit runs, never clamped.
+    pub fn check(&self, backend: &str, min_memory: u64, why: &str) -> Result<(), BackendError> {
+        if let Some(d) = self.deadline {
+            units::check_deadline(d).map_err(|message| BackendError::Limit {
+                flag: "--deadline".into(),
+                value: format!("{d:?}"),
+                message,
+            })?;
+        }
+        if let Some(m) = self.memory_bytes {
+            units::check_memory_limit(m).map_err(|message| BackendError::Limit {
+                flag: "--memory-limit".into(),
+                value: units::format_bytes(m),
+                message,
+            })?;
+            if m < min_memory {
+                return Err(BackendError::Limit {
+                    flag: "--memory-limit".into(),
+                    value: units::format_bytes(m),
+                    message: format!(
+                        "the {backend} backend cannot honour a limit below {} ({why}); \
+                         give at least {}",
+                        units::format_bytes(min_memory),
+                        units::format_bytes(min_memory)
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One invocation's input. The function is fixed at prepare time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
@@ -344,6 +380,17 @@ pub enum BackendError {
         /// What was seen.
         message: String,
     },
+    /// A limit outside what the backend (or any backend) can honour: the flag, the value and
+    /// the allowed range.
+    #[error("{flag} {value}: {message}")]
+    Limit {
+        /// The flag or setting (`--memory-limit`, `--deadline`).
+        flag: String,
+        /// The value given.
+        value: String,
+        /// The allowed range and why.
+        message: String,
+    },
     /// An I/O error with what was being done.
     #[error("{context}: {source}")]
     Io {
@@ -435,6 +482,39 @@ pub fn pid_memory(pid: u32) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_are_checked_against_one_range_and_the_backends_floor() {
+        let l = |memory_bytes, deadline| Limits {
+            memory_bytes,
+            deadline,
+            cpus: None,
+        };
+        assert!(l(None, None).check("x", 6 << 20, "why").is_ok());
+        assert!(l(Some(6 << 20), Some(Duration::from_millis(1)))
+            .check("x", 6 << 20, "why")
+            .is_ok());
+        let e = l(Some(4 << 20), None)
+            .check("container", 6 << 20, "Docker's minimum")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--memory-limit 4MiB")
+                && e.contains("container backend")
+                && e.contains("below 6MiB (Docker's minimum)"),
+            "{e}"
+        );
+        let e = l(Some(1), None).check("x", 0, "").unwrap_err().to_string();
+        assert!(e.contains("between 1MiB and 1TiB"), "{e}");
+        let e = l(None, Some(Duration::ZERO))
+            .check("x", 0, "")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--deadline") && e.contains("between 1ms and 1d"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn verify_catches_wrong_answers() {

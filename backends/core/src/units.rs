@@ -164,6 +164,73 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok(b as u64)
 }
 
+/// The deadlines every backend honours the same way: from 1 ms (the coarsest timer among the
+/// backends: the wasm epoch ticker, the process backend's `poll(2)`) to one day.
+pub const DEADLINE_RANGE: (Duration, Duration) =
+    (Duration::from_millis(1), Duration::from_secs(86_400));
+
+/// The smallest memory limit unitlab accepts on any backend; each backend may need more
+/// ([`crate::Limits::check`]).
+pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
+
+/// The largest memory limit accepted (1 TiB).
+pub const MAX_MEMORY_LIMIT: u64 = 1 << 40;
+
+/// Checks a deadline against [`DEADLINE_RANGE`].
+pub fn check_deadline(d: Duration) -> Result<(), String> {
+    let (lo, hi) = DEADLINE_RANGE;
+    if d < lo || d > hi {
+        return Err(
+            "a deadline must be between 1ms and 1d (below a millisecond no backend can \
+             stop a guest on time; a zero deadline would fail every invoke)"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// Checks a memory limit against [`MIN_MEMORY_LIMIT`] and [`MAX_MEMORY_LIMIT`].
+pub fn check_memory_limit(bytes: u64) -> Result<(), String> {
+    if !(MIN_MEMORY_LIMIT..=MAX_MEMORY_LIMIT).contains(&bytes) {
+        return Err(
+            "a memory limit must be between 1MiB and 1TiB (each backend states its own \
+             minimum above that: `unitlab doctor --options`)"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// Parses `--deadline`: a duration ([`parse_duration`]) within [`DEADLINE_RANGE`].
+pub fn parse_deadline(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    check_deadline(d).map_err(|e| format!("`{s}`: {e}"))?;
+    Ok(d)
+}
+
+/// Parses `--memory-limit`: a size ([`parse_bytes`]) from [`MIN_MEMORY_LIMIT`] to
+/// [`MAX_MEMORY_LIMIT`].
+pub fn parse_memory_limit(s: &str) -> Result<u64, String> {
+    let b = parse_bytes(s)?;
+    check_memory_limit(b).map_err(|e| format!("`{s}`: {e}"))?;
+    Ok(b)
+}
+
+/// Formats a byte count the way [`parse_bytes`] reads it back (`64MiB`, `1.5GiB`, `100B`).
+pub fn format_bytes(b: u64) -> String {
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if b >= size {
+            let v = b as f64 / size as f64;
+            return if b.is_multiple_of(size) {
+                format!("{}{unit}", b / size)
+            } else {
+                format!("{v:.2}{unit}")
+            };
+        }
+    }
+    format!("{b}B")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +290,27 @@ mod tests {
         assert!(parse_bytes("99999999999G").is_err());
         assert_eq!(parse_bytes("1.5GiB").unwrap(), 3 << 29);
         assert_eq!(parse_bytes("1GB").unwrap(), 1 << 30);
+    }
+
+    #[test]
+    fn limits_have_one_range() {
+        let e = parse_deadline("0s").unwrap_err();
+        assert!(
+            e.contains("`0s`") && e.contains("between 1ms and 1d"),
+            "{e}"
+        );
+        assert!(parse_deadline("500us").is_err());
+        assert!(parse_deadline("2d").is_err());
+        assert_eq!(parse_deadline("1ms").unwrap(), Duration::from_millis(1));
+        let e = parse_memory_limit("1B").unwrap_err();
+        assert!(
+            e.contains("`1B`") && e.contains("between 1MiB and 1TiB"),
+            "{e}"
+        );
+        assert!(parse_memory_limit("2TiB").is_err());
+        assert_eq!(parse_memory_limit("64MiB").unwrap(), 64 << 20);
+        assert_eq!(format_bytes(64 << 20), "64MiB");
+        assert_eq!(format_bytes(3 << 29), "1.50GiB");
+        assert_eq!(format_bytes(1), "1B");
     }
 }

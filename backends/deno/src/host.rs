@@ -43,6 +43,9 @@ pub enum HostError {
     },
     /// Spawning, writing or a malformed reply.
     Io(String),
+    /// The host's resident memory grew past a unit's memory limit during a request; the host
+    /// was killed (the reason).
+    OverLimit(String),
     /// The request was not sent: the host had died before it (the reason).
     Gone(Box<HostError>),
 }
@@ -94,6 +97,7 @@ impl HostError {
             ),
             HostError::Reply { kind, message } => format!("{kind}: {message}"),
             HostError::Io(m) => m.clone(),
+            HostError::OverLimit(m) => m.clone(),
             HostError::Gone(e) => {
                 format!("the unit's host died before this request: {}", e.describe())
             }
@@ -119,13 +123,38 @@ pub struct Host {
     stdin: Mutex<Option<ChildStdin>>,
     shared: Arc<Shared>,
     next_id: std::sync::atomic::AtomicU64,
+    /// Set by [`Host::kill`], before its stdout's EOF is seen.
+    killed: std::sync::atomic::AtomicBool,
     /// The host's pid (for PSS/RSS from procfs).
     pub pid: u32,
     /// Host PSS right after start, with zero workers (bytes), when procfs has it.
     pub baseline_pss: Option<u64>,
     /// Time from spawn to the host's ready line.
     pub boot: Duration,
-    _dir: tempfile::TempDir,
+}
+
+/// The prefix of the temporary directory holding `host.js` while a host boots:
+/// `unitlab-deno-<pid>-` (the pid of the process that spawned it).
+const TEMP_PREFIX: &str = "unitlab-deno-";
+
+/// Removes `unitlab-deno-<pid>-*` directories in the temporary folder whose process no longer
+/// runs (left by a process killed while a host was booting).
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 impl Host {
@@ -136,8 +165,11 @@ impl Host {
         allow_read: bool,
         boot_timeout: Duration,
     ) -> Result<Host, HostError> {
+        // The script's directory lives only while the host boots: deno has read it once the
+        // ready line comes, and it is removed then, so a run killed later leaves nothing here.
+        remove_stale_dirs();
         let dir = tempfile::Builder::new()
-            .prefix("unitlab-deno-")
+            .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
             .tempdir()
             .map_err(|e| HostError::Io(format!("creating a temporary directory: {e}")))?;
         let script: PathBuf = dir.path().join("host.js");
@@ -191,14 +223,14 @@ impl Host {
             stdin: Mutex::new(stdin),
             shared,
             next_id: std::sync::atomic::AtomicU64::new(1),
+            killed: std::sync::atomic::AtomicBool::new(false),
             pid,
             baseline_pss: None,
             boot: Duration::ZERO,
-            _dir: dir,
         };
-        let ready = host
-            .wait(0, &rx, boot_timeout)
-            .map_err(|e| host.with_status(e))?;
+        let ready = host.wait(0, &rx, boot_timeout);
+        drop(dir);
+        let ready = ready.map_err(|e| host.with_status(e))?;
         if ready.get("ready").and_then(Value::as_bool) != Some(true) {
             return Err(HostError::Io(format!(
                 "unexpected first line from host: {ready}"
@@ -211,15 +243,24 @@ impl Host {
 
     /// True once the host has exited or was killed.
     pub fn is_dead(&self) -> bool {
-        lock(&self.shared.pending).is_err()
+        self.killed.load(std::sync::atomic::Ordering::Relaxed)
+            || lock(&self.shared.pending).is_err()
     }
 
     /// Sends `body` (an object; `id` is added) and waits up to `timeout` for the reply.
     /// Returns the reply and the round trip measured here.
-    pub fn request(
+    pub fn request(&self, body: Value, timeout: Duration) -> Result<(Value, Duration), HostError> {
+        self.request_watched(body, timeout, None)
+    }
+
+    /// [`Host::request`], calling `watch` every [`WATCH_POLL`] while the reply is outstanding:
+    /// when it returns a reason, the host is killed and the request fails with
+    /// [`HostError::OverLimit`].
+    pub fn request_watched(
         &self,
         mut body: Value,
         timeout: Duration,
+        watch: Option<&mut dyn FnMut() -> Option<String>>,
     ) -> Result<(Value, Duration), HostError> {
         let id = self
             .next_id
@@ -251,7 +292,7 @@ impl Host {
                 };
             }
         }
-        let reply = self.wait(id, &rx, timeout)?;
+        let reply = self.wait_watched(id, &rx, timeout, watch)?;
         Ok((reply, t0.elapsed()))
     }
 
@@ -272,17 +313,43 @@ impl Host {
         rx: &Receiver<Result<Value, HostError>>,
         timeout: Duration,
     ) -> Result<Value, HostError> {
-        let reply = match rx.recv_timeout(timeout) {
-            Ok(r) => r?,
-            Err(RecvTimeoutError::Timeout) => {
-                if let Ok(p) = &mut *lock(&self.shared.pending) {
-                    p.remove(&id);
-                }
-                self.kill();
-                return Err(HostError::Timeout(timeout));
+        self.wait_watched(id, rx, timeout, None)
+    }
+
+    fn wait_watched(
+        &self,
+        id: u64,
+        rx: &Receiver<Result<Value, HostError>>,
+        timeout: Duration,
+        mut watch: Option<&mut dyn FnMut() -> Option<String>>,
+    ) -> Result<Value, HostError> {
+        let t0 = Instant::now();
+        let give_up = |e: HostError| {
+            if let Ok(p) = &mut *lock(&self.shared.pending) {
+                p.remove(&id);
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(HostError::Io("the host reader thread stopped".into()))
+            self.kill();
+            Err(e)
+        };
+        let reply = loop {
+            let left = timeout.saturating_sub(t0.elapsed());
+            let slice = match watch {
+                Some(_) => left.min(WATCH_POLL),
+                None => left,
+            };
+            match rx.recv_timeout(slice) {
+                Ok(r) => break r?,
+                Err(RecvTimeoutError::Timeout) => {
+                    if t0.elapsed() >= timeout {
+                        return give_up(HostError::Timeout(timeout));
+                    }
+                    if let Some(reason) = watch.as_mut().and_then(|w| w()) {
+                        return give_up(HostError::OverLimit(reason));
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(HostError::Io("the host reader thread stopped".into()))
+                }
             }
         };
         if reply.get("ok").and_then(Value::as_bool) == Some(true) {
@@ -305,6 +372,8 @@ impl Host {
 
     /// Kills the host process (its stdout EOF then fails every waiting request).
     pub fn kill(&self) {
+        self.killed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = lock(&self.child).kill();
     }
 
@@ -323,6 +392,19 @@ impl Host {
             std::thread::sleep(THREAD_POLL);
         }
     }
+}
+
+/// How often a watched request ([`Host::request_watched`]) calls its watch.
+pub const WATCH_POLL: Duration = Duration::from_millis(1);
+
+/// The resident memory of process `pid` in bytes, from `/proc/<pid>/statm` (cheap: a few
+/// microseconds). `None` where procfs cannot tell.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok().filter(|&p| p > 0)?)
 }
 
 /// How often [`Host::wait_thread_gone`] looks at procfs.

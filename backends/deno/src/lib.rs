@@ -69,8 +69,19 @@
 //!   memory: Reached heap limit", SIGTRAP): every live unit of that function dies with it. The
 //!   backend sees EOF on the pipe, reports [`BackendError::MemoryLimit`] to the invoke that was
 //!   running (and a protocol error naming the crash to the others), and the next `start`
-//!   boots a new host (phase `host_boot`). Typed-array backing stores (`alloc`) live outside
-//!   the V8 heap and are not capped by this flag.
+//!   boots a new host (phase `host_boot`). A limit below [`MIN_MEMORY_LIMIT`] is refused
+//!   at prepare.
+//! - Memory outside the heap: typed-array backing stores (`alloc`) live outside the V8 heap
+//!   and are not capped by that flag. So under `limits.memory_bytes` every invoke also
+//!   watches the host's resident memory (`/proc/<host>/statm`: read before, every
+//!   [`host::WATCH_POLL`] while the reply is outstanding, and after): an invoke that grows it
+//!   past the limit gets its host killed while running (a worker busy in JavaScript cannot be
+//!   stopped otherwise, and V8's heap limit does the same), or its worker stopped when found
+//!   at the end; either is [`BackendError::MemoryLimit`], as on the `v8` backend. The cost:
+//!   two procfs reads (a few microseconds) inside every invoke's timing, only when a limit is
+//!   set. What it cannot see: memory an invoke keeps and later invokes add to in steps each
+//!   below the limit (V8's heap limit still caps the JS heap), and, with units invoked
+//!   concurrently (replay), other units' growth during the same invoke counts too.
 //! - Any other host exit (killed, crashed) is reported the same way and recovered from.
 //!
 //! # Cold start and its floor
@@ -136,6 +147,11 @@ use host::{Host, HostError};
 pub const CATALOGUE_JS: &str = include_str!("../../../guests/js/catalogue.js");
 
 const BACKEND: &str = "deno";
+/// The smallest memory limit accepted: it is also V8's heap limit (`--max-old-space-size`),
+/// which V8 raises to its minimum of about 3.75 MiB; under 4 MiB the host's own isolate does
+/// not boot.
+pub const MIN_MEMORY_LIMIT: u64 = 4 << 20;
+
 /// Deadline when neither the function's limits nor `deadline_ms` set one.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 /// The shortest time a worker gets to load before its start fails.
@@ -285,6 +301,12 @@ impl Backend for DenoBackend {
     }
 
     fn prepare(&self, spec: &FunctionSpec) -> Result<Box<dyn Prepared>, BackendError> {
+        spec.limits.check(
+            "deno",
+            MIN_MEMORY_LIMIT,
+            "the limit is also V8's heap limit, whose minimum is about 3.75 MiB, for the \
+             host's own isolate as well",
+        )?;
         let prepare_err = |message: String| BackendError::Prepare {
             function: spec.name.clone(),
             message,
@@ -484,6 +506,7 @@ impl DenoPrepared {
             unit,
             deadline: self.deadline,
             heap_limit: self.heap_limit_mib.map(|m| m * MIB),
+            memory_limit: self.spec.limits.memory_bytes,
             phases,
             thread,
             dead: false,
@@ -525,6 +548,9 @@ struct DenoUnit {
     unit: u64,
     deadline: Duration,
     heap_limit: Option<u64>,
+    /// The function's memory limit, also watched as the host's resident memory during each
+    /// invoke ([`DenoUnit::watched_invoke`]).
+    memory_limit: Option<u64>,
     phases: Vec<Phase>,
     /// The name of the worker's OS thread in the host (`worker-<k>`), from the start reply.
     thread: Option<String>,
@@ -581,11 +607,64 @@ impl DenoUnit {
                     BackendError::Protocol { message }
                 }
             }
+            HostError::OverLimit(message) => {
+                // Its worker was stopped, or its host killed.
+                self.dead = true;
+                self.stopped = true;
+                BackendError::MemoryLimit {
+                    limit: self.memory_limit,
+                    message,
+                }
+            }
             HostError::Timeout(_) | HostError::Io(_) | HostError::Gone(_) => {
                 self.dead = true;
                 BackendError::Protocol { message }
             }
         }
+    }
+}
+
+/// Why an invoke is over its memory limit, once it has grown the host's resident memory by
+/// `grown` bytes.
+fn over_limit(grown: i64, limit: u64) -> Option<String> {
+    (grown > limit as i64).then(|| {
+        format!(
+            "this invoke grew the Deno host's resident memory by {} MiB, past the limit of {} \
+             (the limit covers ArrayBuffers and all memory outside the V8 heap too, watched \
+             from procfs every {:?}: Deno has no per-worker limit for them)",
+            grown >> 20,
+            unitlab_backend::units::format_bytes(limit),
+            host::WATCH_POLL
+        )
+    })
+}
+
+impl DenoUnit {
+    /// An invoke under a memory limit: the host's resident memory is read before, polled
+    /// during and read after the invoke. An invoke growing it past the limit while running
+    /// gets its host killed (a worker stuck in JavaScript cannot be stopped otherwise, and
+    /// V8's own heap limit does the same); one found past it at the end has its worker
+    /// stopped.
+    fn watched_invoke(&mut self, body: Value, limit: u64) -> Result<(Value, Duration), HostError> {
+        let pid = self.ctx.host.pid;
+        let before = host::rss_bytes(pid);
+        let grown = |now: Option<u64>| Some(now? as i64 - before? as i64);
+        let mut watch = || over_limit(grown(host::rss_bytes(pid))?, limit);
+        let reply = self.ctx.host.request_watched(
+            body,
+            self.deadline + GRACE,
+            Some(&mut watch as &mut dyn FnMut() -> Option<String>),
+        )?;
+        if let Some(reason) = grown(host::rss_bytes(pid)).and_then(|g| over_limit(g, limit)) {
+            let _ = self
+                .ctx
+                .host
+                .request(json!({"op": "stop", "unit": self.unit}), GRACE);
+            self.reap();
+            self.stopped = true;
+            return Err(HostError::OverLimit(reason));
+        }
+        Ok(reply)
     }
 }
 
@@ -598,7 +677,11 @@ impl Unit for DenoUnit {
             "seed": req.seed,
             "deadline_ms": self.deadline.as_millis() as u64,
         });
-        match self.ctx.host.request(body, self.deadline + GRACE) {
+        let reply = match self.memory_limit {
+            None => self.ctx.host.request(body, self.deadline + GRACE),
+            Some(limit) => self.watched_invoke(body, limit),
+        };
+        match reply {
             Ok((reply, _)) => {
                 let value = reply
                     .get("value")
@@ -659,7 +742,9 @@ impl Unit for DenoUnit {
     }
 
     fn stop(mut self: Box<Self>) -> Result<(), BackendError> {
-        self.stopped = true;
+        if std::mem::replace(&mut self.stopped, true) {
+            return Ok(()); // stopped already, for going over its memory limit
+        }
         if self.ctx.host.is_dead() {
             return Ok(()); // the worker died with its host
         }

@@ -156,6 +156,7 @@ impl Backend for MockBackend {
     }
 
     fn prepare(&self, spec: &FunctionSpec) -> Result<Box<dyn Prepared>, BackendError> {
+        spec.limits.check("mock", 0, "")?;
         if !matches!(spec.source, FunctionSource::Catalogue(_)) {
             return Err(BackendError::Prepare {
                 function: spec.name.clone(),

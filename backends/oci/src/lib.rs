@@ -384,6 +384,8 @@ impl Backend for OciBackend {
     }
 
     fn prepare(&self, spec: &FunctionSpec) -> Result<Box<dyn Prepared>, BackendError> {
+        // The cgroup takes any limit from the shared 1 MiB floor up; the static runner fits.
+        spec.limits.check("oci", 0, "")?;
         let function = match &spec.source {
             FunctionSource::Catalogue(f) => f.name().to_string(),
             other => {

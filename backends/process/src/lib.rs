@@ -19,7 +19,9 @@
 //!   [`BackendError::Deadline`].
 //! - `memory_bytes`: `setrlimit(RLIMIT_AS)` in the child before `exec`. An allocation beyond it
 //!   fails inside the runner, which answers `err out of memory ...`, reported as
-//!   [`BackendError::MemoryLimit`]. Without a limit the child is spawned without a `pre_exec`
+//!   [`BackendError::MemoryLimit`]. A unit killed by a signal under a limit (a stack or heap
+//!   mapping the limit refused: SIGSEGV) is reported as the limit's effect too, naming it. A
+//!   limit below [`MIN_MEMORY_LIMIT`] is refused at prepare. Without a limit the child is spawned without a `pre_exec`
 //!   hook, so the standard library may use its faster `posix_spawn` path.
 //!
 //! # User executables
@@ -45,6 +47,11 @@ use unitlab_backend::{
 };
 
 use crate::lines::{LineError, LineReader};
+
+/// The smallest `memory_bytes` accepted: under 2 MiB of address space the static runner cannot
+/// map its stack and heap and dies of SIGSEGV before its `ready` line (1 MiB did, 2 MiB
+/// starts and runs `noop`).
+pub const MIN_MEMORY_LIMIT: u64 = 2 << 20;
 
 /// The deadline of one invocation when the function spec sets none.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
@@ -181,6 +188,11 @@ impl Backend for ProcessBackend {
     }
 
     fn prepare(&self, spec: &FunctionSpec) -> Result<Box<dyn Prepared>, BackendError> {
+        spec.limits.check(
+            "process",
+            MIN_MEMORY_LIMIT,
+            "RLIMIT_AS covers the runner's own code, stack and heap",
+        )?;
         let (program, function) = match &spec.source {
             FunctionSource::Catalogue(f) => {
                 let dir = self.cache_dir();
@@ -309,13 +321,11 @@ impl Prepared for ProcessPrepared {
                 });
             }
             Err(e) => {
-                let status = unit.reap();
-                return Err(BackendError::Protocol {
-                    message: format!(
-                        "{} exited before its `ready` line ({e}); exit status: {status}",
-                        self.program.display()
-                    ),
-                });
+                let what = format!(
+                    "{} exited before its `ready` line ({e})",
+                    self.program.display()
+                );
+                return Err(unit.died(what));
             }
         };
         let t_ready = t1.elapsed();
@@ -350,12 +360,34 @@ impl ProcessUnit {
     }
 
     /// Waits for an exited child, describing its status.
-    fn reap(&mut self) -> String {
+    fn reap(&mut self) -> (String, Option<std::process::ExitStatus>) {
         self.stdin = None;
         self.dead = true;
         match self.child.wait() {
-            Ok(s) => s.to_string(),
-            Err(e) => format!("unknown ({e})"),
+            Ok(s) => (s.to_string(), Some(s)),
+            Err(e) => (format!("unknown ({e})"), None),
+        }
+    }
+
+    /// The error for a unit that exited on its own (`what` happened): a signal under a memory
+    /// limit is reported as the limit's effect, since RLIMIT_AS makes a stack or heap mapping
+    /// fail and the runner then dies of SIGSEGV (or SIGBUS) without a word.
+    fn died(&mut self, what: String) -> BackendError {
+        use std::os::unix::process::ExitStatusExt;
+        let (status, raw) = self.reap();
+        match (raw.and_then(|s| s.signal()), self.memory_limit) {
+            (Some(sig), Some(limit)) => BackendError::MemoryLimit {
+                limit: Some(limit),
+                message: format!(
+                    "{what}; exit status: {status}: killed by signal {sig} under the memory \
+                     limit (RLIMIT_AS {}), most likely a stack or heap mapping the limit \
+                     refused; raise --memory-limit",
+                    unitlab_backend::units::format_bytes(limit)
+                ),
+            },
+            _ => BackendError::Protocol {
+                message: format!("{what}; exit status: {status}"),
+            },
         }
     }
 }
@@ -370,12 +402,7 @@ impl Unit for ProcessUnit {
         let line = unitlab_runner::request_line(&self.function, req);
         let stdin = self.stdin.as_mut().expect("live unit has stdin");
         if let Err(e) = stdin.write_all(line.as_bytes()) {
-            let status = self.reap();
-            return Err(BackendError::Protocol {
-                message: format!(
-                    "the unit exited early (writing the request: {e}); exit status: {status}"
-                ),
-            });
+            return Err(self.died(format!("the unit exited early (writing the request: {e})")));
         }
         match self.reader.read_line(self.deadline) {
             Ok(line) => match unitlab_runner::parse_response(&line) {
@@ -393,12 +420,7 @@ impl Unit for ProcessUnit {
                     deadline: self.deadline,
                 })
             }
-            Err(e) => {
-                let status = self.reap();
-                Err(BackendError::Protocol {
-                    message: format!("the unit exited early ({e}); exit status: {status}"),
-                })
-            }
+            Err(e) => Err(self.died(format!("the unit exited early ({e})"))),
         }
     }
 

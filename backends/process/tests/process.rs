@@ -7,10 +7,17 @@ use unitlab_backend::{
 };
 use unitlab_backend_process::{Config, ProcessBackend};
 
+/// The runner's cache for these tests: under cargo's `target/tmp` (nothing is left in `/tmp`
+/// after the suite).
+fn cache_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("process-test-cache")
+}
+
 fn backend() -> ProcessBackend {
     let mut config = Config::default();
-    let dir = std::env::temp_dir().join(format!("unitlab-process-test-{}", std::process::id()));
-    config.set("cache_dir", dir.to_str().unwrap()).unwrap();
+    config
+        .set("cache_dir", cache_dir().to_str().unwrap())
+        .unwrap();
     ProcessBackend::new(config).unwrap()
 }
 
@@ -94,8 +101,8 @@ fn early_exit_is_a_protocol_error() {
 #[test]
 fn user_executable_that_never_gets_ready_or_exits() {
     let b = backend();
-    let dir = std::env::temp_dir().join(format!("unitlab-process-user-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
     use std::os::unix::fs::PermissionsExt;
     let write = |name: &str, body: &str| {
         let path = dir.join(name);
@@ -129,7 +136,61 @@ fn user_executable_that_never_gets_ready_or_exits() {
     unit.stop().unwrap();
     let err = expect_err(b.prepare(&spec(dir.join("missing"))));
     assert!(matches!(err, BackendError::Prepare { .. }), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 17: a unit killed by a signal under RLIMIT_AS is reported as the memory limit's
+/// effect, naming it; without a limit the same death is a protocol error. A limit below the
+/// backend's floor is refused before any unit runs.
+#[test]
+fn a_signal_under_a_memory_limit_is_the_limits_effect() {
+    use std::os::unix::fs::PermissionsExt;
+    let b = backend();
+    let dir = tempfile::tempdir().unwrap();
+    let segv = dir.path().join("segv.sh");
+    std::fs::write(
+        &segv,
+        "#!/bin/sh\necho \"ready $$\"\nread l\nkill -SEGV $$\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&segv, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spec = |memory_bytes| FunctionSpec {
+        name: "segv".into(),
+        source: FunctionSource::File(segv.clone()),
+        limits: Limits {
+            memory_bytes,
+            ..Limits::default()
+        },
+    };
+    let req = Request { size: 1, seed: 1 };
+    let mut unit = b.prepare(&spec(Some(256 << 20))).unwrap().start().unwrap();
+    match unit.invoke(&req).unwrap_err() {
+        BackendError::MemoryLimit { limit, message } => {
+            assert_eq!(limit, Some(256 << 20));
+            assert!(
+                message.contains("under the memory limit (RLIMIT_AS 256MiB)")
+                    && message.contains("raise --memory-limit"),
+                "{message}"
+            );
+        }
+        other => panic!("expected MemoryLimit, got {other}"),
+    }
+    let mut unit = b.prepare(&spec(None)).unwrap().start().unwrap();
+    let err = unit.invoke(&req).unwrap_err();
+    assert!(matches!(err, BackendError::Protocol { .. }), "{err}");
+
+    let err = expect_err(b.prepare(&FunctionSpec {
+        limits: Limits {
+            memory_bytes: Some(1 << 20),
+            ..Limits::default()
+        },
+        ..FunctionSpec::catalogue(Function::Noop)
+    }));
+    let text = err.to_string();
+    assert!(matches!(err, BackendError::Limit { .. }), "{text}");
+    assert!(
+        text.contains("--memory-limit 1MiB") && text.contains("below 2MiB"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -39,7 +39,8 @@
 //! # Limits
 //! - `limits.memory_bytes` (else `heap_limit_mib`) caps the V8 heap through
 //!   `ResourceConstraints::ConfigureDefaultsFromHeapSize` (V8 raises limits below its minimum,
-//!   about 3.75 MiB here, to that minimum: `v8_heap_limit` in [`Unit::memory`] shows the
+//!   about 3.75 MiB here, to that minimum, so a limit below [`MIN_HEAP_LIMIT`] is refused at
+//!   prepare rather than applied as another; `v8_heap_limit` in [`Unit::memory`] shows the
 //!   applied value), and separately caps live
 //!   ArrayBuffer backing stores (the shim's counting allocator). Reaching either stops the
 //!   guest with [`BackendError::MemoryLimit`] and disposes the isolate (a near-heap-limit
@@ -89,6 +90,9 @@ const BACKEND: &str = "v8";
 const FIX: &str = "run scripts/setup-v8.sh (downloads Debian's libnode108 + libnode-dev into \
                    .deps/libnode), then rebuild; or set UNITLAB_LIBNODE_DIR=<root with \
                    usr/include/node and usr/lib/x86_64-linux-gnu> at build time";
+/// The smallest memory limit accepted: V8 raises a heap limit below about 3.75 MiB to that
+/// minimum, so a smaller limit would be applied as a different one.
+pub const MIN_HEAP_LIMIT: u64 = 4 << 20;
 const MIB: u64 = 1 << 20;
 /// Bound on the top-level script run of the scratch isolate in `prepare` when no deadline is set.
 const PREPARE_CHECK_DEADLINE: Duration = Duration::from_secs(30);
@@ -268,6 +272,11 @@ impl Backend for V8Backend {
     }
 
     fn prepare(&self, spec: &FunctionSpec) -> Result<Box<dyn Prepared>, BackendError> {
+        spec.limits.check(
+            "v8",
+            MIN_HEAP_LIMIT,
+            "V8 raises a smaller heap limit to its own minimum, about 3.75 MiB",
+        )?;
         let prep_err = |message: String| BackendError::Prepare {
             function: spec.name.clone(),
             message,

@@ -431,3 +431,30 @@ fn code_cache_and_source_compile_agree_and_keep_error_lines() {
         assert!(msg.contains("nine") && msg.contains(":3"), "{msg}");
     }
 }
+
+/// Issue 17: a heap limit below V8's minimum is refused, naming the minimum, instead of being
+/// raised silently; a zero deadline is refused too.
+#[test]
+fn limits_below_what_v8_honours_are_refused() {
+    let Some(b) = backend() else { return };
+    let mut spec = FunctionSpec::catalogue(Function::Noop);
+    spec.limits.memory_bytes = Some(2 << 20);
+    let err = match b.prepare(&spec) {
+        Ok(_) => panic!("a 2 MiB heap limit was accepted"),
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    assert!(matches!(err, BackendError::Limit { .. }), "{text}");
+    assert!(
+        text.contains("--memory-limit 2MiB") && text.contains("below 4MiB"),
+        "{text}"
+    );
+    spec.limits.memory_bytes = Some(4 << 20);
+    b.prepare(&spec).unwrap();
+    spec.limits.deadline = Some(Duration::ZERO);
+    let err = match b.prepare(&spec) {
+        Ok(_) => panic!("a zero deadline was accepted"),
+        Err(e) => e,
+    };
+    assert!(err.to_string().contains("--deadline"), "{err}");
+}

@@ -339,6 +339,8 @@ impl Backend for WasmBackend {
     }
 
     fn prepare(&self, spec: &FunctionSpec) -> Result<Box<dyn Prepared>, BackendError> {
+        // Linear memory grows in 64 KiB pages: every limit from 1 MiB on is honoured exactly.
+        spec.limits.check("wasm", 0, "")?;
         let prepare_error = |message: String| BackendError::Prepare {
             function: spec.name.clone(),
             message,

@@ -15,6 +15,7 @@ use unitlab_results::platform::{
     PlatformRun, PlatformSummary, RunKind, TraceInfo, ValidationReport, PLATFORM_SCHEMA,
 };
 use unitlab_results::EnvRecord;
+use unitlab_results::dir::ResultDir;
 use unitlab_workloads::{BoxedTrace, Invocation, LoadOptions, TraceError, TraceMeta, TraceStream};
 
 use crate::calibration::{Calibration, Execution};
@@ -381,9 +382,14 @@ fn fill_avoidance(runs: &mut [PlatformRun], pricing: &unitlab_results::platform:
 }
 
 /// Compares every run with its backend's baseline, writes `summary.json`.
-fn finish(dir: PathBuf, mut summary: PlatformSummary) -> Result<PlatformResult, PlatformError> {
+/// The directory is complete then: it is renamed from its partial name to its own.
+fn finish(
+    reserved: ResultDir,
+    mut summary: PlatformSummary,
+) -> Result<PlatformResult, PlatformError> {
     fill_avoidance(&mut summary.runs, &summary.pricing);
-    write_summary(&dir, &summary)?;
+    write_summary(reserved.path(), &summary)?;
+    let dir = reserved.commit()?;
     Ok(PlatformResult { dir, summary })
 }
 
@@ -427,7 +433,8 @@ pub fn simulate(
         .map(|c| c.backend.as_str())
         .collect::<Vec<_>>()
         .join("+");
-    let dir = new_results_dir(&output.out, "simulate", &name)?;
+    let reserved = new_results_dir(&output.out, "simulate", &name)?;
+    let dir = reserved.path().to_path_buf();
     let mut runs = Vec::new();
     let mut info = None;
     for cal in &cals {
@@ -474,7 +481,7 @@ pub fn simulate(
         }
     }
     finish(
-        dir,
+        reserved,
         PlatformSummary {
             schema: PLATFORM_SCHEMA.into(),
             kind: RunKind::Simulate,
@@ -553,7 +560,8 @@ pub fn replay(
 ) -> Result<PlatformResult, PlatformError> {
     let pricing = load_pricing(output.pricing.as_deref())?;
     let bin_ns = output.bin_ns.unwrap_or(NS_PER_S);
-    let dir = new_results_dir(&output.out, "replay", backend.name())?;
+    let reserved = new_results_dir(&output.out, "replay", backend.name())?;
+    let dir = reserved.path().to_path_buf();
     let mut runs = Vec::new();
     let mut info = None;
     for p in policies {
@@ -584,7 +592,7 @@ pub fn replay(
         runs.push(run);
     }
     finish(
-        dir,
+        reserved,
         PlatformSummary {
             schema: PLATFORM_SCHEMA.into(),
             kind: RunKind::Replay,
@@ -651,6 +659,9 @@ pub fn validate(
         size: settings.size,
         seed: 0,
     };
+    // Before any work: a bad output folder fails now.
+    let reserved = new_results_dir(&output.out, "validate", backend.name())?;
+    let dir = reserved.path().to_path_buf();
     let mut cal = match calibration {
         ValidateCalibration::Auto => Calibration::measure(backend, spec, 30, request)?,
         ValidateCalibration::Given(c) => c.clone(),
@@ -670,7 +681,6 @@ pub fn validate(
     let v = crate::validate::validate(
         backend, spec, &meta, items, &policy, &cal, &opts, seed, &pricing,
     )?;
-    let dir = new_results_dir(&output.out, "validate", backend.name())?;
     write_json(&dir.join("validation.json"), &v.report)?;
     write_run_files(
         &dir.join("replay"),
@@ -685,7 +695,7 @@ pub fn validate(
         &[],
     )?;
     Ok(ValidateResult {
-        dir,
+        dir: reserved.commit()?,
         report: v.report,
     })
 }

@@ -46,6 +46,9 @@ pub use sim::{simulate, SimOptions, SimOutcome};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlatformError {
+    /// The results directory could not be made or moved into place.
+    #[error(transparent)]
+    Dir(#[from] unitlab_results::dir::DirError),
     /// A policy spec or parameter is invalid.
     #[error("policy `{spec}`: {message}")]
     Policy {

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use unitlab_results::dir::ResultDir;
 use unitlab_results::platform::{PlatformSummary, UnitMemorySample};
 
 use crate::platform::Platform;
@@ -15,12 +16,15 @@ fn io(path: &Path, source: std::io::Error) -> PlatformError {
     }
 }
 
-/// `<out>/<UTC time>-<kind>-<backend>`, created.
-pub fn new_results_dir(out: &Path, kind: &str, backend: &str) -> Result<PathBuf, PlatformError> {
+/// Reserves `<out>/<UTC time>-<kind>-<backend>` (with a suffix if a run in the same second
+/// took it) and creates its partial directory: write into [`ResultDir::path`], then
+/// [`ResultDir::commit`]. A run that fails or is interrupted leaves no result behind.
+pub fn new_results_dir(out: &Path, kind: &str, backend: &str) -> Result<ResultDir, PlatformError> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let dir = out.join(format!("{stamp}-{kind}-{backend}"));
-    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    Ok(dir)
+    Ok(ResultDir::create(
+        out,
+        &format!("{stamp}-{kind}-{backend}"),
+    )?)
 }
 
 pub use unitlab_results::platform::policy_dir_name;

@@ -12,10 +12,14 @@
 //!   memory.csv       one row per memory reading, see MemorySample
 //! ```
 //!
+//! A results directory appears complete or not at all: it is written as a hidden partial
+//! directory and renamed when done ([`dir`]).
+//!
 //! Statistics follow hyperfine's rule: a figure that cannot be computed is `None`, never 0.
 
 #![warn(missing_docs)]
 
+pub mod dir;
 pub mod platform;
 pub mod scale;
 pub mod stats;

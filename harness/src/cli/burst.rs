@@ -48,6 +48,8 @@ pub fn parse_level(s: &str) -> Result<u32, String> {
 impl BurstCmd {
     /// Runs the burst and returns the results directory.
     pub fn run(&self) -> Result<PathBuf> {
+        // Before any work: a bad --out fails now.
+        unitlab_results::dir::check_writable(&self.out)?;
         let spec = self.unit.spec()?;
         let opts = Options {
             levels: self.concurrency.clone(),

@@ -12,16 +12,29 @@ pub struct CleanCmd {
     /// Also remove the images unitlab built (they are rebuilt on the next run).
     #[arg(long)]
     pub images: bool,
+    /// Only the Docker containers that also carry this label, e.g. `unitlab.owner_pid=1234`
+    /// (the containers of one killed run: every unit is labelled with its run's pid); nothing
+    /// else is cleaned.
+    #[arg(long)]
+    pub label: Option<String>,
 }
 
 impl CleanCmd {
     /// Runs the command.
     pub fn execute(self) -> Result<()> {
-        clean_cgroups();
+        // With --label, only that run's Docker containers: nothing shared is touched.
+        let everything = self.label.is_none();
+        if everything {
+            clean_cgroups();
+        }
         let mut failures = 0;
         #[cfg(feature = "container")]
         {
-            let report = unitlab_backend_container::clean_with(None, self.images)?;
+            let report = unitlab_backend_container::clean_matching(
+                None,
+                self.label.as_deref(),
+                self.images,
+            )?;
             println!(
                 "removed {} containers, {} images",
                 report.containers.len(),
@@ -33,7 +46,7 @@ impl CleanCmd {
             failures += report.failures.len();
         }
         #[cfg(feature = "oci")]
-        {
+        if everything {
             let dir = unitlab_backend_oci::default_dir();
             let report = unitlab_backend_oci::clean(&dir);
             println!(

@@ -13,8 +13,8 @@ pub struct MeasureCmd {
     /// Backend and function.
     #[command(flatten)]
     pub unit: super::unit::UnitArgs,
-    /// Cold starts to measure (each a new unit).
-    #[arg(long, short, default_value_t = 100)]
+    /// Cold starts to measure (each a new unit), at least 1.
+    #[arg(long, short, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub units: u32,
     /// Warm invokes per unit after the cold one.
     #[arg(long, short, default_value_t = 10)]
@@ -60,10 +60,28 @@ fn progress(p: Progress) {
     }
 }
 
+/// A finished measurement: where it was written and how many units failed.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// The results directory.
+    pub dir: PathBuf,
+    /// Units with at least one failed start, invoke, stop or memory reading.
+    pub failed_units: u32,
+    /// Units requested.
+    pub units: u32,
+}
+
 impl MeasureCmd {
     /// Runs the measurement and returns the results directory.
     pub fn run(&self) -> Result<PathBuf> {
+        self.run_counted().map(|m| m.dir)
+    }
+
+    /// Runs the measurement; returns the results directory and the failure count.
+    pub fn run_counted(&self) -> Result<Measured> {
         let spec = self.unit.spec()?;
+        // Before any work: a bad --out fails now, not after the measurement.
+        let reserved = unitlab::output::reserve(&self.out, self.unit.backend.name(), &spec.name)?;
         let backend = self.unit.build()?;
         let size = self.size.unwrap_or_else(|| {
             spec.catalogue_function()
@@ -99,16 +117,30 @@ impl MeasureCmd {
         if let Some(bar) = BAR.get() {
             bar.finish_and_clear();
         }
-        let dir = unitlab::output::write(&self.out, &m)?;
+        let failed_units = m.failed_units;
+        let dir = unitlab::output::write(reserved, &m)?;
         if !self.quiet {
             print!("{}", unitlab::output::table(&m.result));
             println!("  results: {}", dir.display());
         }
-        Ok(dir)
+        Ok(Measured {
+            dir,
+            failed_units,
+            units: self.units,
+        })
     }
 
-    /// Runs the command.
+    /// Runs the command: exits non-zero ([`unitlab::exit::UNITS_FAILED`]) when a unit failed.
     pub fn execute(self) -> Result<()> {
-        self.run().map(|_| ())
+        let m = self.run_counted()?;
+        if m.failed_units > 0 {
+            return Err(unitlab::exit::UnitsFailed {
+                failed: m.failed_units,
+                units: m.units,
+                dir: m.dir,
+            }
+            .into());
+        }
+        Ok(())
     }
 }

@@ -23,6 +23,12 @@ pub struct ReportCmd {
 /// Builds a report from result paths.
 pub fn build(results: &[PathBuf], out: &std::path::Path, title: &str) -> Result<ReportFiles> {
     let data = unitlab_reports::load(results).context("loading results for the report")?;
+    for s in &data.skipped {
+        eprintln!(
+            "skipped {} (incomplete: not a finished result)",
+            s.display()
+        );
+    }
     let opts = ReportOptions {
         title: title.to_string(),
         generated_at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),

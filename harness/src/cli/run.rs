@@ -76,8 +76,7 @@ impl RunCmd {
     /// Runs the main job and prints the report's path.
     pub fn execute(self) -> Result<()> {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        let root = self.out.join(format!("run-{stamp}"));
-        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        let root = unitlab_results::dir::fresh_dir(&self.out, &format!("run-{stamp}"))?;
         let kinds: Vec<BackendKind> = if self.backends.is_empty() {
             BackendKind::ALL
                 .into_iter()

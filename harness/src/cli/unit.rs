@@ -26,11 +26,12 @@ pub struct UnitArgs {
     /// OCI runtime, for the container and oci backends (runc, crun, runsc).
     #[arg(long)]
     pub runtime: Option<String>,
-    /// Memory limit per unit (e.g. 64MiB).
-    #[arg(long, value_name = "SIZE", value_parser = super::parse_size_flag)]
+    /// Memory limit per unit (e.g. 64MiB), from 1MiB to 1TiB; each backend refuses a limit
+    /// below the least it can honour, naming it.
+    #[arg(long, value_name = "SIZE", value_parser = unitlab_backend::units::parse_memory_limit)]
     pub memory_limit: Option<u64>,
-    /// Deadline per invocation (e.g. 2s); a guest running longer is stopped.
-    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration_flag)]
+    /// Deadline per invocation (e.g. 2s), from 1ms to 1d; a guest running longer is stopped.
+    #[arg(long, value_name = "DURATION", value_parser = unitlab_backend::units::parse_deadline)]
     pub deadline: Option<Duration>,
     /// CPU limit per unit in cores (containers).
     #[arg(long)]
