@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use rand::{Rng as _, SeedableRng};
 use unitlab_backend::{Backend, BackendInfo, FunctionSpec, Request};
+use unitlab_results::dir::ResultDir;
 use unitlab_results::platform::{
     PlatformRun, PlatformSummary, RunKind, TraceInfo, ValidationReport, PLATFORM_SCHEMA,
 };
 use unitlab_results::EnvRecord;
-use unitlab_results::dir::ResultDir;
 use unitlab_workloads::{BoxedTrace, Invocation, LoadOptions, TraceError, TraceMeta, TraceStream};
 
 use crate::calibration::{Calibration, Execution};
