@@ -99,32 +99,15 @@ pub fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// Formats nanoseconds with a unit that keeps three significant digits.
+/// Formats nanoseconds with a unit that keeps three significant digits (unitlab's one
+/// duration formatter, shared with the report).
 pub fn fmt_ns(ns: u64) -> String {
-    let f = ns as f64;
-    if f < 1e3 {
-        format!("{ns} ns")
-    } else if f < 1e6 {
-        format!("{:.2} us", f / 1e3)
-    } else if f < 1e9 {
-        format!("{:.2} ms", f / 1e6)
-    } else {
-        format!("{:.2} s", f / 1e9)
-    }
+    unitlab_backend::units::fmt_ns(ns as f64)
 }
 
-/// Formats bytes in binary units.
+/// Formats bytes in binary units (shared with the report).
 pub fn fmt_bytes(b: f64) -> String {
-    let a = b.abs();
-    if a < 1024.0 {
-        format!("{b:.0} B")
-    } else if a < 1024.0 * 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else if a < 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.1} MiB", b / 1024.0 / 1024.0)
-    } else {
-        format!("{:.2} GiB", b / 1024.0 / 1024.0 / 1024.0)
-    }
+    unitlab_backend::units::fmt_bytes(b)
 }
 
 /// The header of [`row`]s.

@@ -258,6 +258,9 @@ fn bad_backend_options_are_named() {
 #[test]
 fn run_writes_a_report_that_chromium_renders() {
     let tmp = tempfile::tempdir().unwrap();
+    // Your own traffic: a trace file, named in the frontier and the summary.
+    let trace = tmp.path().join("my-traffic.csv");
+    unitlab_workloads::native::write(unitlab_workloads::default_bursty(3), &trace).unwrap();
     let out = unitlab()
         .args([
             "run",
@@ -268,6 +271,8 @@ fn run_writes_a_report_that_chromium_renders() {
             "--replay-seconds",
             "3",
         ])
+        .arg("--trace")
+        .arg(&trace)
         .args(["--quiet", "-o"])
         .arg(tmp.path())
         .assert()
@@ -309,4 +314,19 @@ fn run_writes_a_report_that_chromium_renders() {
     for c in &check.charts {
         assert!(c.width > 0 && c.height > 0 && c.marks > 0, "{c:?}");
     }
+    // The frontier and the burstiness sweep come from the run's own calibrations, on the
+    // given trace.
+    for id in ["spectrum", "frontier", "frontier_other", "burstiness"] {
+        assert!(drawn(id), "chart {id} has no data: {:?}", check.charts);
+    }
+    assert!(html.contains("Keep-alive frontier: my-traffic.csv"));
+    // Layout at 1400x900: the first screen is written under the results.
+    let layout = unitlab_reports::browser::check_layout(&index, work.path()).unwrap();
+    assert!(layout.first_screen.starts_with(tmp.path()), "{layout:?}");
+    assert!(layout.legend_overlaps.is_empty(), "{layout:?}");
+    assert!(layout.clipped_texts.is_empty(), "{layout:?}");
+    assert!(
+        layout.height_closed <= unitlab_reports::browser::MAX_PAGE_HEIGHT,
+        "{layout:?}"
+    );
 }

@@ -1,6 +1,10 @@
-//! Writes the synthetic fixture as result directories and renders a report from them:
+//! Writes the synthetic fixture as result directories, simulates its keep-alive frontier, and
+//! renders a report from them:
 //! `cargo run -p unitlab-reports --example fixture_report -- <out-dir>`.
 //! The figures are synthetic (see `unitlab_reports::fixture`), never measurements.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args()
@@ -9,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| std::env::temp_dir().join("unitlab-fixture-report"));
     let results = out.join("results");
     unitlab_reports::fixture::write_all(&results, 42)?;
+    common::write_frontier(&results);
     let data = unitlab_reports::load(&[&results])?;
     let opts = unitlab_reports::ReportOptions {
         title: "unitlab report (synthetic fixture, not measured)".to_string(),

@@ -220,3 +220,144 @@ pub fn check_report(index: &Path, work: &Path) -> Result<BrowserCheck, ReportErr
         charts,
     })
 }
+
+/// Widest window the layout check uses, CSS pixels (and the first-screen screenshot's size).
+pub const SCREEN: (u32, u32) = (1400, 900);
+
+/// Longest page allowed with every `<details>` closed: 12 screens of [`SCREEN`].
+pub const MAX_PAGE_HEIGHT: u32 = 12 * SCREEN.1;
+
+/// What [`check_layout`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutCheck {
+    /// The first screen (1400x900, details closed): `first-screen.png` beside the page.
+    pub first_screen: PathBuf,
+    /// Document height with every `<details>` closed, CSS pixels.
+    pub height_closed: u32,
+    /// Document height with every `<details>` open.
+    pub height_open: u32,
+    /// Legend boxes (`g.legend`) that intersect a data mark: "chart: what".
+    pub legend_overlaps: Vec<String>,
+    /// SVG texts whose box is not inside their SVG: "chart: text".
+    pub clipped_texts: Vec<String>,
+    /// Charts checked (every `figure.chart`, details opened).
+    pub charts: u32,
+}
+
+const LAYOUT_PROBE: &str = r#"<pre id="layout-probe"></pre>
+<script>
+  var out = [];
+  out.push('closed ' + Math.round(document.documentElement.scrollHeight));
+  document.querySelectorAll('details').forEach(function (d) { d.open = true; });
+  out.push('open ' + Math.round(document.documentElement.scrollHeight));
+  var n = 0;
+  function inter(a, b) {
+    return Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 &&
+           Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+  }
+  document.querySelectorAll('figure.chart').forEach(function (f) {
+    var svg = f.querySelector('svg');
+    if (!svg) return;
+    n++;
+    var id = f.id.replace(/^chart-/, '');
+    var s = svg.getBoundingClientRect();
+    var area = s.width * s.height;
+    svg.querySelectorAll('text').forEach(function (t) {
+      if (!t.textContent.trim()) return;
+      var r = t.getBoundingClientRect();
+      if (r.left < s.left - 1 || r.right > s.right + 1 || r.top < s.top - 1 || r.bottom > s.bottom + 1) {
+        out.push('clip ' + id + ': ' + t.textContent.trim().slice(0, 60));
+      }
+    });
+    svg.querySelectorAll('g.legend').forEach(function (g) {
+      var L = g.getBoundingClientRect();
+      svg.querySelectorAll('polyline,path,circle,polygon,line,rect').forEach(function (m) {
+        if (g.contains(m)) return;
+        var r = m.getBoundingClientRect();
+        if (m.tagName.toLowerCase() === 'rect' && r.width * r.height > 0.5 * area) return;
+        if (inter(L, r)) {
+          out.push('legend ' + id + ': covers a ' + m.tagName + ' at ' + Math.round(r.left - s.left) + ',' + Math.round(r.top - s.top));
+        }
+      });
+    });
+  });
+  out.push('charts ' + n);
+  document.getElementById('layout-probe').textContent = out.join('\n');
+</script>
+</body>"#;
+
+/// Opens `index` in headless Chromium at 1400x900: writes the first screen as
+/// `first-screen.png` beside `index`, measures the page with every `<details>` closed and
+/// open, and, with them open, checks every chart: no legend box (`g.legend`) intersects a
+/// mark outside it, and every `<text>` lies inside its SVG. `work` holds Chromium profiles.
+pub fn check_layout(index: &Path, work: &Path) -> Result<LayoutCheck, ReportError> {
+    let index = index.canonicalize().map_err(|source| ReportError::Io {
+        path: index.to_path_buf(),
+        source,
+    })?;
+    let size = format!("--window-size={},{}", SCREEN.0, SCREEN.1);
+    let png = index.with_file_name("first-screen.png");
+    run_chromium(
+        &work.join("profile-first-screen"),
+        &[
+            format!("--screenshot={}", png.display()),
+            size.clone(),
+            format!("file://{}", index.display()),
+        ],
+    )?;
+    let html = std::fs::read_to_string(&index).map_err(|source| ReportError::Io {
+        path: index.clone(),
+        source,
+    })?;
+    let probe = index.with_file_name("layout-probe.html");
+    std::fs::write(&probe, html.replacen("</body>", LAYOUT_PROBE, 1)).map_err(|source| {
+        ReportError::Io {
+            path: probe.clone(),
+            source,
+        }
+    })?;
+    let dom = run_chromium(
+        &work.join("profile-layout"),
+        &[
+            size,
+            "--dump-dom".to_string(),
+            format!("file://{}", probe.display()),
+        ],
+    );
+    let _ = std::fs::remove_file(&probe);
+    let dom = dom?;
+    let tag = "<pre id=\"layout-probe\">";
+    let text = dom
+        .find(tag)
+        .map(|i| &dom[i + tag.len()..])
+        .and_then(|t| t.find("</pre>").map(|j| &t[..j]))
+        .ok_or_else(|| ReportError::Browser {
+            message: "the layout probe did not run in the page".to_string(),
+        })?;
+    let mut c = LayoutCheck {
+        first_screen: png,
+        height_closed: 0,
+        height_open: 0,
+        legend_overlaps: Vec::new(),
+        clipped_texts: Vec::new(),
+        charts: 0,
+    };
+    let unescape = |s: &str| {
+        s.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&")
+    };
+    for line in text.lines() {
+        let (k, v) = line.split_once(' ').unwrap_or((line, ""));
+        match k {
+            "closed" => c.height_closed = v.trim().parse().unwrap_or(0),
+            "open" => c.height_open = v.trim().parse().unwrap_or(0),
+            "charts" => c.charts = v.trim().parse().unwrap_or(0),
+            "clip" => c.clipped_texts.push(unescape(v)),
+            "legend" => c.legend_overlaps.push(unescape(v)),
+            _ => {}
+        }
+    }
+    Ok(c)
+}

@@ -8,7 +8,6 @@
 //! Every axis states its unit. Latencies use log axes because the backends span five orders of
 //! magnitude (microseconds for Wasm, hundreds of milliseconds for containers).
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::full_palette::{
     AMBER_800, BLUE_700, BROWN_500, CYAN_700, GREEN_700, GREY_600, INDIGO_400, LIME_800,
@@ -19,12 +18,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::format;
 use crate::ReportError;
 
-/// Default chart width, pixels.
-pub const WIDTH: u32 = 960;
-const FONT: &str = "sans-serif";
-
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
-type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+pub use crate::style::WIDTH;
+use crate::style::{log_bounds, render, render_with_legend, LegendEntry, Swatch, FONT};
 
 /// Latency samples of one backend (or one run).
 #[derive(Debug, Clone, PartialEq)]
@@ -121,26 +116,6 @@ pub fn category_color(i: usize) -> RGBColor {
     cycle[i % cycle.len()]
 }
 
-fn render(
-    chart: &'static str,
-    size: (u32, u32),
-    draw: impl FnOnce(&Area<'_>) -> DrawResult,
-) -> Result<String, ReportError> {
-    let mut buf = String::new();
-    {
-        let root = SVGBackend::with_string(&mut buf, size).into_drawing_area();
-        let r = root
-            .fill(&WHITE)
-            .and_then(|_| draw(&root))
-            .and_then(|_| root.present());
-        r.map_err(|e| ReportError::Chart {
-            chart,
-            message: e.to_string(),
-        })?;
-    }
-    Ok(buf)
-}
-
 /// True when `svg` is a [`no_data`] panel.
 pub fn is_no_data(svg: &str) -> bool {
     svg.contains(NO_DATA_MARK)
@@ -193,19 +168,6 @@ fn sorted_nonzero(v: &[u64]) -> Vec<u64> {
     s
 }
 
-/// A log range covering `lo..hi` with some margin, never empty.
-fn log_bounds(lo: f64, hi: f64) -> (f64, f64) {
-    let lo = lo.max(1e-9);
-    let hi = hi.max(lo);
-    let (lo, hi) = (lo / 1.6, hi * 1.6);
-    if hi / lo < 10.0 {
-        let mid = (lo * hi).sqrt();
-        (mid / 3.2, mid * 3.2)
-    } else {
-        (lo, hi)
-    }
-}
-
 /// Cold-start latency (start + first invoke) per backend as a CDF on a log axis, with p50 and
 /// p99 marked on each curve.
 pub fn cold_start_cdf(series: &[LatencySeries]) -> Result<String, ReportError> {
@@ -232,7 +194,17 @@ fn latency_cdf(
     let lo = data.iter().map(|(_, v)| v[0]).min().unwrap_or(1) as f64;
     let hi = data.iter().map(|(_, v)| v[v.len() - 1]).max().unwrap_or(1) as f64;
     let (lo, hi) = log_bounds(lo, hi);
-    render(chart, (WIDTH, 470), |root| {
+    let legend: Vec<LegendEntry> = data
+        .iter()
+        .map(|(s, v)| {
+            LegendEntry::new(
+                format!("{} (n={})", s.label, v.len()),
+                backend_color(&s.label),
+                Swatch::Line,
+            )
+        })
+        .collect();
+    render_with_legend(chart, (WIDTH, 470), &legend, |root| {
         let mut c = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(14)
@@ -289,12 +261,6 @@ fn latency_cdf(
                 }
             }
         }
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font((FONT, 13))
-            .draw()?;
         Ok(())
     })
 }
@@ -361,13 +327,21 @@ pub fn cold_start_phases(bars: &[PhaseBar]) -> Result<String, ReportError> {
         }
     }
     let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
-    let height = 150 + 46 * bars.len() as u32 + 22 * names.len().div_ceil(4) as u32;
-    render("cold_start_phases", (WIDTH, height.max(260)), |root| {
+    let height = 120 + 46 * bars.len() as u32;
+    let legend: Vec<LegendEntry> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| LegendEntry::new(n.clone(), category_color(i), Swatch::Box))
+        .collect();
+    // Row labels are written in full: the label area is as wide as the longest one.
+    let (labels, label_w) = crate::style::fit_labels(&labels, 13);
+    let height = height.max(130 + 18 * legend.len() as u32).max(260);
+    render_with_legend("cold_start_phases", (WIDTH, height), &legend, |root| {
         let mut c = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(14)
             .x_label_area_size(44)
-            .y_label_area_size(150)
+            .y_label_area_size(label_w)
             .right_y_label_area_size(0)
             .build_cartesian_2d(0f64..130f64, categories(bars.len(), true))?;
         c.configure_mesh()
@@ -421,12 +395,6 @@ pub fn cold_start_phases(bars: &[PhaseBar]) -> Result<String, ReportError> {
                 style,
             )))?;
         }
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font((FONT, 12))
-            .draw()?;
         Ok(())
     })
 }
@@ -460,13 +428,14 @@ fn latency_ranges(
     // Room on the right for the figures.
     let hi_axis = hi * (hi / lo).powf(0.45);
     let labels: Vec<String> = data.iter().map(|(s, _)| s.label.clone()).collect();
+    let (labels, label_w) = crate::style::fit_labels(&labels, 13);
     let height = 150 + 50 * data.len() as u32;
-    render(chart, (WIDTH, height.max(240)), |root| {
+    render(chart, (WIDTH, height.max(200)), |root| {
         let mut c = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(14)
             .x_label_area_size(44)
-            .y_label_area_size(150)
+            .y_label_area_size(label_w)
             .build_cartesian_2d((lo..hi_axis).log_scale(), categories(data.len(), true))?;
         c.configure_mesh()
             .disable_y_mesh()
@@ -550,7 +519,12 @@ pub fn memory_per_unit(bars: &[MemoryBar]) -> Result<String, ReportError> {
     let hi = all.iter().copied().fold(0.0, f64::max);
     let (lo, hi) = log_bounds(lo, hi);
     let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
-    render("memory_per_unit", (WIDTH, 470), |root| {
+    let legend: Vec<LegendEntry> = views(bars[0])
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| LegendEntry::new(*n, category_color(i), Swatch::Box))
+        .collect();
+    render_with_legend("memory_per_unit", (WIDTH, 470), &legend, |root| {
         let mut c = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(14)
@@ -598,12 +572,6 @@ pub fn memory_per_unit(bars: &[MemoryBar]) -> Result<String, ReportError> {
                 .collect();
             c.draw_series(texts)?;
         }
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font((FONT, 12))
-            .draw()?;
         Ok(())
     })
 }
@@ -633,7 +601,22 @@ pub fn density(data: &DensityData) -> Result<String, ReportError> {
         .fold(f64::INFINITY, f64::min)
         .max(0.5);
     let (ylo, yhi) = log_bounds(ymin, ymax);
-    render("density", (WIDTH, 470), |root| {
+    let legend: Vec<LegendEntry> = lines
+        .iter()
+        .map(|l| {
+            LegendEntry::new(
+                format!(
+                    "{}: {} ({})",
+                    l.label,
+                    format::bytes(l.bytes_per_unit),
+                    l.view
+                ),
+                backend_color(&l.label),
+                Swatch::Line,
+            )
+        })
+        .collect();
+    render_with_legend("density", (WIDTH, 470), &legend, |root| {
         let mut c = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(14)
@@ -682,12 +665,6 @@ pub fn density(data: &DensityData) -> Result<String, ReportError> {
                     PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
                 });
         }
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font((FONT, 12))
-            .draw()?;
         Ok(())
     })
 }
@@ -695,7 +672,24 @@ pub fn density(data: &DensityData) -> Result<String, ReportError> {
 /// Mechanism floors (fork/exec, runc) beside the backends' cold starts: medians as bars on a
 /// log axis, p99 as a whisker.
 pub fn mechanism_floors(bars: &[FloorBar]) -> Result<String, ReportError> {
-    let title = "Cold start against the bare mechanisms (median bar, p99 whisker)";
+    cold_bars(
+        "mechanism_floors",
+        "Cold start against the bare mechanisms (median bar, p99 whisker)",
+        bars,
+    )
+}
+
+/// The spectrum: each execution model's cold start (median bar, p99 whisker) on a log axis,
+/// rows in the order given (heaviest isolation boundary first).
+pub fn spectrum(bars: &[FloorBar]) -> Result<String, ReportError> {
+    cold_bars(
+        "spectrum",
+        "Cold start by execution model, heaviest isolation boundary first (p50 bar, p99 whisker)",
+        bars,
+    )
+}
+
+fn cold_bars(chart: &'static str, title: &str, bars: &[FloorBar]) -> Result<String, ReportError> {
     let bars: Vec<&FloorBar> = bars
         .iter()
         .filter(|b| b.p50_ns.is_finite() && b.p50_ns > 0.0)
@@ -720,13 +714,18 @@ pub fn mechanism_floors(bars: &[FloorBar]) -> Result<String, ReportError> {
             }
         })
         .collect();
-    let height = 140 + 42 * bars.len() as u32;
-    render("mechanism_floors", (WIDTH, height.max(240)), |root| {
+    let height = if chart == "spectrum" {
+        100 + 30 * bars.len() as u32
+    } else {
+        140 + 42 * bars.len() as u32
+    };
+    let (labels, label_w) = crate::style::fit_labels(&labels, 13);
+    render(chart, (WIDTH, height.max(200)), |root| {
         let mut c = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(14)
             .x_label_area_size(44)
-            .y_label_area_size(190)
+            .y_label_area_size(label_w)
             .build_cartesian_2d((lo..hi_axis).log_scale(), categories(bars.len(), true))?;
         c.configure_mesh()
             .disable_y_mesh()

@@ -5,7 +5,9 @@
 //! - a measure result directory (`summary.json`, `samples.csv`, `memory.csv`),
 //! - a `summary.json` file,
 //! - a directory of such directories (the harness's `results/` folder), searched two levels deep,
-//! - a `floors.json` file (or a directory holding one): mechanism floors, see [`Floor`].
+//! - a `floors.json` file (or a directory holding one): mechanism floors, see [`Floor`],
+//! - a `frontier.json` file (or a directory holding one): the keep-alive frontier and the
+//!   burstiness sweep (`unitlab_results::frontier`).
 //!
 //! A missing `samples.csv` or `memory.csv` is a warning, not an error: the summaries still show,
 //! the charts of raw data leave that run out and say so.
@@ -14,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use unitlab_results::frontier::{FrontierResult, FRONTIER_SCHEMA};
 use unitlab_results::platform::{
     PlatformSummary, TimelineBin, ValidationReport, PLATFORM_SCHEMA, PLATFORM_SCHEMA_V1,
     VALIDATION_SCHEMA,
@@ -122,6 +125,8 @@ pub struct ReportData {
     pub platforms: Vec<PlatformInput>,
     /// `unitlab validate` results.
     pub validations: Vec<ValidationReport>,
+    /// Keep-alive frontiers and burstiness sweeps (`frontier.json`).
+    pub frontiers: Vec<FrontierResult>,
     /// `unitlab burst` and `unitlab density` results.
     pub scale: crate::scale::ScaleInput,
     /// Things the reader should know about the inputs (missing files, schema mismatches).
@@ -202,6 +207,11 @@ impl ReportData {
                         });
                     }
                     for (k, v) in &r.result.backend.settings {
+                        // Identifiers (an image's id or reference) and long values follow
+                        // from a shorter setting that differs too (`image=node`).
+                        if k.ends_with("_id") || k.ends_with("_ref") || v.len() > 24 {
+                            continue;
+                        }
                         if peers
                             .iter()
                             .any(|o| o.result.backend.settings.get(k) != Some(v))
@@ -234,6 +244,7 @@ impl ReportData {
             && self.extra_floors.is_empty()
             && self.platforms.is_empty()
             && self.validations.is_empty()
+            && self.frontiers.is_empty()
             && self.scale.count() == 0
     }
 
@@ -337,7 +348,12 @@ fn load_path(path: &Path, depth: usize, data: &mut ReportData) -> Result<(), Rep
     let summary = path.join("summary.json");
     let floors = path.join("floors.json");
     let validation = path.join("validation.json");
+    let frontier = path.join("frontier.json");
     let mut found = false;
+    if frontier.is_file() {
+        load_json_result(path, &frontier, data)?;
+        found = true;
+    }
     if floors.is_file() {
         data.extra_floors.extend(load_floors(&floors)?);
         found = true;
@@ -379,6 +395,7 @@ fn load_path(path: &Path, depth: usize, data: &mut ReportData) -> Result<(), Rep
                 + d.platforms.len()
                 + d.validations.len()
                 + d.extra_floors.len()
+                + d.frontiers.len()
                 + d.scale.count()
         };
         let before = count(data);
@@ -473,6 +490,11 @@ fn load_json_result(dir: &Path, file: &Path, data: &mut ReportData) -> Result<()
                 summary,
                 timelines,
             });
+            Ok(())
+        }
+        FRONTIER_SCHEMA => {
+            data.frontiers
+                .push(FrontierResult::load(file).map_err(results)?);
             Ok(())
         }
         unitlab_results::scale::BURST_SCHEMA => {

@@ -466,8 +466,12 @@ pub fn platform_inputs(seed: u64) -> Vec<PlatformInput> {
                     pay_per_use: Some(PayPerUsePrices {
                         gb_second: 0.000_016_666_7,
                         per_million_requests: 0.2,
+                        ..Default::default()
                     }),
-                    provisioned: Some(ProvisionedPrices { gb_hour: 0.015 }),
+                    provisioned: Some(ProvisionedPrices {
+                        gb_hour: 0.015,
+                        ..Default::default()
+                    }),
                     cpu_time: None,
                 },
                 env: Some(env(seed)),

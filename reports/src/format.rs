@@ -1,37 +1,16 @@
 //! Human-readable figures: durations, bytes, ratios (three significant digits), and HTML
 //! escaping. CSV exports never go through these: they hold raw numbers.
 
-/// Formats nanoseconds with a unit chosen for the magnitude: `850 ns`, `4.50 µs`, `193 ms`.
+/// Formats nanoseconds with a unit chosen for the magnitude: `850 ns`, `4.50 µs`, `193 ms`
+/// (unitlab's one duration formatter, `unitlab_backend::units::fmt_ns`).
 pub fn ns(v: f64) -> String {
-    if !v.is_finite() {
-        return "—".to_string();
-    }
-    let a = v.abs();
-    let (x, unit) = if a < 1e3 {
-        (v, "ns")
-    } else if a < 1e6 {
-        (v / 1e3, "µs")
-    } else if a < 1e9 {
-        (v / 1e6, "ms")
-    } else {
-        (v / 1e9, "s")
-    };
-    format!("{} {unit}", sig3(x))
+    unitlab_backend::units::fmt_ns(v)
 }
 
-/// Formats bytes in binary units: `512 B`, `10.0 KiB`, `7.00 MiB`.
+/// Formats bytes in binary units: `512 B`, `10.0 KiB`, `7.00 MiB`
+/// (`unitlab_backend::units::fmt_bytes`).
 pub fn bytes(v: f64) -> String {
-    if !v.is_finite() {
-        return "—".to_string();
-    }
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut x = v;
-    let mut i = 0;
-    while x.abs() >= 1024.0 && i + 1 < units.len() {
-        x /= 1024.0;
-        i += 1;
-    }
-    format!("{} {}", sig3(x), units[i])
+    unitlab_backend::units::fmt_bytes(v)
 }
 
 /// Formats bytes in decimal units (`100 kB`, `1 GB`): for log-axis ticks, which fall on
@@ -72,20 +51,15 @@ pub fn count(v: f64) -> String {
 
 /// Three significant digits, no exponent: `4.50`, `193`, `1240`.
 pub fn sig3(x: f64) -> String {
-    let a = x.abs();
-    if a >= 100.0 || a == 0.0 {
-        format!("{x:.0}")
-    } else if a >= 10.0 {
-        format!("{x:.1}")
-    } else if a >= 1.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
-    }
+    unitlab_backend::units::sig3(x)
 }
 
 /// Formats a ratio: `42×`, `1.30×`.
 pub fn ratio(x: f64) -> String {
+    if x > 0.0 && x < 0.01 {
+        // `0.000×` says nothing: write a small ratio as a fraction.
+        return format!("1/{}×", count((1.0 / x).round()));
+    }
     format!("{}×", sig3(x))
 }
 

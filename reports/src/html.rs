@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use crate::charts::{self, DensityData, DensityLine, FloorBar, LatencySeries, MemoryBar, PhaseBar};
 use crate::data::ReportData;
 use crate::format;
+use crate::frontier;
 use crate::platform;
+use crate::summary;
 use crate::tables::{self, Table};
 use crate::ReportError;
 
@@ -40,6 +42,8 @@ impl Default for ReportOptions {
 /// One chart of the report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
+    /// Shown in a collapsed `<details>` (secondary charts).
+    pub collapsed: bool,
     /// File stem and HTML id (`chart-<id>`).
     pub id: &'static str,
     /// Section it belongs to.
@@ -54,6 +58,10 @@ pub struct Chart {
 
 /// The ids of every chart, in page order.
 pub const CHART_IDS: &[&str] = &[
+    "spectrum",
+    "frontier",
+    "frontier_other",
+    "burstiness",
     "cold_start_cdf",
     "cold_start_phases",
     "warm_latency",
@@ -61,10 +69,17 @@ pub const CHART_IDS: &[&str] = &[
     "density",
     "mechanism_floors",
     "timeline",
-    "keepalive_cost",
-    "burstiness_cost",
     "validation",
     "scale_out",
+];
+
+/// Charts shown collapsed (in `<details>`): secondary views.
+const COLLAPSED: &[&str] = &[
+    "frontier_other",
+    "density",
+    "mechanism_floors",
+    "timeline",
+    "validation",
 ];
 
 /// What [`render_report`] wrote.
@@ -209,6 +224,7 @@ pub fn floor_bars(d: &ReportData) -> Vec<FloorBar> {
 
 fn chart(id: &'static str, section: &'static str, caption: &str, svg: String) -> Chart {
     Chart {
+        collapsed: COLLAPSED.contains(&id),
         id,
         section,
         caption: caption.to_string(),
@@ -220,7 +236,86 @@ fn chart(id: &'static str, section: &'static str, caption: &str, svg: String) ->
 /// Draws every chart of the report.
 pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
     let p = platform::views(d);
+    let f = frontier::main(d);
+    let none = |title: &str| {
+        charts::no_data(
+            title,
+            "no keep-alive frontier (frontier.json, written by `unitlab run`) among the inputs",
+        )
+    };
+    let (frontier_main, frontier_other, burst, basis) = match f {
+        Some(f) => (
+            match f.frontiers.first() {
+                Some(t) => frontier::frontier_chart(f, t)?,
+                None => none("Keep-alive frontier")?,
+            },
+            match f.frontiers.get(1) {
+                Some(t) => frontier::frontier_chart(f, t)?,
+                None => charts::no_data(
+                    "Keep-alive frontier, second trace",
+                    "the frontier was computed on one trace only",
+                )?,
+            },
+            frontier::burstiness_chart(f)?,
+            format!(
+                "Memory basis: {}. GB as the pay-per-use model counts it ({}).",
+                f.memory_basis.describe(),
+                f.pricing
+                    .pay_per_use
+                    .as_ref()
+                    .map(|p| p.memory_unit.name())
+                    .unwrap_or("—")
+            ),
+        ),
+        None => (
+            none("Keep-alive frontier")?,
+            none("Keep-alive frontier, second trace")?,
+            none("What waiting costs as burstiness grows")?,
+            String::new(),
+        ),
+    };
     Ok(vec![
+        chart(
+            "spectrum",
+            "summary",
+            "Cold start (start + first invoke of noop, back to back) of every execution model \
+             measured, heaviest isolation boundary first, each row naming its boundary; log \
+             time axis.",
+            charts::spectrum(&summary::spectrum_bars(d))?,
+        ),
+        chart(
+            "frontier",
+            "frontier",
+            &format!(
+                "Each model simulated from its own measured cold start and memory under fixed \
+                 keep-alives 0, 100 ms, 1 s, 10 s, 1 min, 5 min, 10 min and 20 min (dots on the \
+                 line, labelled), the hybrid-histogram policy (square) and provisioned for peak \
+                 (diamond). x: idle GB-s priced at the pay-per-use rate, per million \
+                 invocations; y: the p99 latency cold starts add (left) and the share of \
+                 invocations that waited on a start (right). Zero is drawn on the axis edge. \
+                 {basis}"
+            ),
+            frontier_main,
+        ),
+        chart(
+            "frontier_other",
+            "frontier",
+            "The same frontier on the second trace (an Azure-2019-shaped day: 200 functions, \
+             diurnal, heavy-tailed popularity), where keep-alives of minutes matter.",
+            frontier_other,
+        ),
+        chart(
+            "burstiness",
+            "burstiness",
+            "Six on/off traces with the same mean rate and a shrinking on-fraction (1, 0.5, \
+             0.2, 0.1, 0.05, 0.02), placed by their measured dispersion index (variance / mean \
+             of arrivals per 1 s window; 1 = Poisson). Per model, the memory-time bill per \
+             million invocations: provisioned for peak (every function holds its peak \
+             concurrency for the whole trace, at the provisioned price), scale to zero \
+             (keep-alive 0) and the cheapest keep-alive meeting the latency target (both at the \
+             pay-per-use price). Request fees, the same under every policy, are left out.",
+            burst,
+        ),
         chart(
             "cold_start_cdf",
             "cold",
@@ -275,22 +370,6 @@ pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
             platform::timeline(&p.timeline_trace, &p.timelines)?,
         ),
         chart(
-            "keepalive_cost",
-            "platform",
-            "Price of idle unit time (idle GB-s at the pay-per-use GB-s price) against the \
-             keep-alive length of each policy, per backend. Policies without a keep-alive \
-             setting are left out.",
-            platform::keepalive_cost(&p.keepalive)?,
-        ),
-        chart(
-            "burstiness_cost",
-            "platform",
-            "Provisioned billed cost divided by pay-per-use billed cost, per backend and policy, \
-             one point per trace, against the trace's burstiness (coefficient of variation of \
-             arrivals per timeline bin, up to the last arrival). Both bills are in the tables.",
-            platform::burstiness_cost(&p.burstiness)?,
-        ),
-        chart(
             "validation",
             "platform",
             "Simulated minus replayed (measured), as a percentage of the replayed value, for \
@@ -300,89 +379,264 @@ pub fn build_charts(d: &ReportData) -> Result<Vec<Chart>, ReportError> {
         chart(
             "scale_out",
             "scale",
-            "Release to the last correct answer of N cold starts released at once (unitlab              burst), log-log, one line per backend; a level where any unit failed is left out.",
+            "Release to the last correct answer of N cold starts released at once (unitlab burst), log-log, one line per backend; a level where any unit failed is left out.",
             crate::scale::scale_out(&crate::scale::lines(d))?,
         ),
     ])
 }
 
-/// Every table of the report, in page order (the headline first).
+/// Every table of the report, in page order (the summary first). The claims table keeps its
+/// CSV (`tables/headline.csv`) but is not shown: the summary and the sections' takeaways say
+/// the same with fewer words.
 pub fn build_tables(d: &ReportData) -> Vec<Table> {
-    let mut t = tables::all(d);
-    let mut headline = t.remove(0);
+    let f = frontier::main(d);
+    let mut t = vec![summary::table(d, f)];
+    if let Some(f) = f {
+        t.push(frontier::waiting_table(f));
+        t.push(frontier::points_table(f));
+    }
+    let mut all = tables::all(d);
+    let mut headline = all.remove(0);
     platform::headline_rows(d, &mut headline);
-    t.insert(0, headline);
+    t.extend(all);
     t.extend(platform::tables(d));
     t.extend(crate::scale::tables(d));
+    t.push(headline);
     t
 }
 
 struct Section {
     id: &'static str,
     title: &'static str,
-    intro: &'static str,
     tables: &'static [&'static str],
 }
 
 const SECTIONS: &[Section] = &[
     Section {
+        id: "frontier",
+        title: "The cost of waiting: keep-alive frontier",
+        tables: &["cost_of_waiting", "frontier_points"],
+    },
+    Section {
+        id: "burstiness",
+        title: "Burstiness: when scale-to-zero pays",
+        tables: &[],
+    },
+    Section {
         id: "cold",
         title: "Cold start",
-        intro: "A cold start is Prepared::start plus the first invoke on the new unit, timed by the harness.",
         tables: &["cold_start", "phases"],
     },
     Section {
         id: "warm",
         title: "Warm invoke",
-        intro: "",
         tables: &["warm"],
     },
     Section {
         id: "memory",
         title: "Memory and density",
-        intro: "",
         tables: &["memory", "density"],
     },
     Section {
         id: "floors",
         title: "Mechanism floors",
-        intro: "",
         tables: &["floors"],
     },
     Section {
         id: "platform",
         title: "Platform: replay and simulation",
-        intro: "What a platform policy does with a trace: units kept alive, what waiting costs, and how far the simulation is from a replay on the real backend.",
         tables: &["platform_runs", "validation", "replay_harness"],
     },
     Section {
         id: "scale",
         title: "Scale-out and density under a limit",
-        intro: "When N requests arrive at once, how long until every one is answered; and how many units really fit in a memory budget the kernel enforces.",
         tables: &["burst", "density_measured"],
     },
     Section {
         id: "failures",
         title: "Warnings and failures",
-        intro: "",
         tables: &["warnings"],
     },
     Section {
         id: "environment",
         title: "Environment",
-        intro: "",
-        tables: &["environment", "backends", "overhead", "platform_environment"],
+        tables: &[
+            "environment",
+            "backends",
+            "overhead",
+            "platform_environment",
+            "headline",
+        ],
     },
 ];
 
-fn table_html(t: &Table) -> String {
-    format!(
-        "<h3 id=\"table-{id}\">{title}</h3>\n<p class=\"note\">{note}</p>\n<div class=\"table-wrap\">\n{table}</div>\n<p class=\"csv\">CSV: <a href=\"tables/{id}.csv\">tables/{id}.csv</a></p>\n",
+/// Tables longer than this go into a collapsed `<details>`.
+pub const MAX_OPEN_ROWS: usize = 12;
+
+/// Tables shown open (when not longer than [`MAX_OPEN_ROWS`]); the others are collapsed.
+const OPEN_TABLES: &[&str] = &["cost_of_waiting", "validation"];
+
+fn table_html(t: &Table, collapse: bool) -> String {
+    let inner = format!(
+        "<p class=\"note\">{note}</p>\n<div class=\"table-wrap\">\n{table}</div>\n<p class=\"csv\">CSV: <a href=\"tables/{id}.csv\">tables/{id}.csv</a></p>\n",
         id = format::html(&t.id),
-        title = format::html(&t.title),
         note = format::html(&t.note),
         table = t.to_html(),
-    )
+    );
+    if collapse || t.rows.len() > MAX_OPEN_ROWS {
+        format!(
+            "<details id=\"table-{id}\"><summary>{title} ({n} rows; <a href=\"tables/{id}.csv\">CSV</a>)</summary>\n{inner}</details>\n",
+            id = format::html(&t.id),
+            title = format::html(&t.title),
+            n = t.rows.len(),
+        )
+    } else {
+        format!(
+            "<h3 id=\"table-{id}\">{title}</h3>\n{inner}",
+            id = format::html(&t.id),
+            title = format::html(&t.title),
+        )
+    }
+}
+
+fn chart_html(c: &Chart) -> String {
+    let fig = format!(
+        "<figure class=\"chart\" id=\"chart-{id}\" data-has-data=\"{has}\">\n{svg}\n<figcaption>{caption} <a href=\"charts/{id}.svg\">SVG</a></figcaption>\n</figure>\n",
+        id = c.id,
+        has = c.has_data,
+        svg = strip_xml_decl(&c.svg),
+        caption = format::html(&c.caption),
+    );
+    if c.collapsed {
+        format!(
+            "<details class=\"chart\"><summary>Chart: {}</summary>\n{fig}</details>\n",
+            format::html(c.id)
+        )
+    } else {
+        fig
+    }
+}
+
+/// The one-sentence takeaway a section opens with, computed from the data.
+pub fn takeaway(d: &ReportData, section: &str) -> Option<String> {
+    let models = summary::models(d);
+    let by = |f: &dyn Fn(&crate::data::Run) -> Option<f64>| -> Vec<(String, f64)> {
+        let mut v: Vec<(String, f64)> = models
+            .iter()
+            .filter_map(|m| Some((m.label.clone(), f(m.run)?)))
+            .filter(|(_, x)| *x > 0.0)
+            .collect();
+        v.sort_by(|a, b| a.1.total_cmp(&b.1));
+        v
+    };
+    let span = |v: &[(String, f64)], fmt: &dyn Fn(f64) -> String, what: &str| {
+        let (lo, hi) = (v.first()?, v.last()?);
+        Some(format!(
+            "{what} runs from {} for {} to {} for {}: {} apart.",
+            fmt(lo.1),
+            lo.0,
+            fmt(hi.1),
+            hi.0,
+            format::ratio(hi.1 / lo.1)
+        ))
+    };
+    match section {
+        "frontier" => frontier::main(d).and_then(frontier::frontier_sentence),
+        "burstiness" => frontier::main(d).and_then(frontier::burstiness_sentence),
+        "cold" => span(
+            &by(&|r| r.result.cold.p50.map(|v| v as f64)),
+            &format::ns,
+            "The median cold start",
+        ),
+        "warm" => span(
+            &by(&|r| r.result.warm.p50.map(|v| v as f64)),
+            &format::ns,
+            "The median warm invoke",
+        ),
+        "memory" => {
+            let v = by(&|r| r.bytes_per_unit().map(|(b, _)| b));
+            let (lo, hi) = (v.first()?, v.last()?);
+            Some(format!(
+                "A unit costs from {} ({}) to {} ({}): {} more units of {} than of {} fit in the same memory.",
+                format::bytes(lo.1),
+                lo.0,
+                format::bytes(hi.1),
+                hi.0,
+                format::ratio(hi.1 / lo.1),
+                lo.0,
+                hi.0
+            ))
+        }
+        "floors" => {
+            let f = d.floors();
+            let first = f.first()?;
+            Some(format!(
+                "The bare mechanism {} takes {} (p50): no model built on it starts faster.",
+                first.name,
+                format::ns(first.p50_ns as f64)
+            ))
+        }
+        "platform" => {
+            let n: usize = d.platforms.iter().map(|p| p.summary.runs.len()).sum();
+            (n > 0).then(|| {
+                format!(
+                    "{n} policy runs over {} replay or simulation results; {} validations compare the simulator with a replay on the real backend.",
+                    d.platforms.len(),
+                    d.validations.len()
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Warnings for the top of the page: one line per backend at most (its runs' notes, the
+/// first in full and a count of the rest; the full list is under Warnings and failures).
+fn top_warnings(d: &ReportData) -> Vec<String> {
+    let mut warns: Vec<String> = d.warnings.clone();
+    let mut by_backend: Vec<(String, Vec<String>)> = Vec::new();
+    for r in &d.runs {
+        let mut notes: Vec<String> = Vec::new();
+        if !r.result.errors.is_empty() {
+            notes.push(format!("{} failed units or invokes", r.result.errors.len()));
+        }
+        notes.extend(r.result.warnings.iter().cloned());
+        notes.extend(tables::overhead_warnings(r));
+        let notes: Vec<String> = notes
+            .into_iter()
+            .map(|n| format!("{}: {n}", r.label))
+            .collect();
+        match by_backend.iter_mut().find(|(b, _)| b == r.backend()) {
+            Some((_, v)) => v.extend(notes),
+            None => by_backend.push((r.backend().to_string(), notes)),
+        }
+    }
+    for (_, notes) in by_backend {
+        match notes.len() {
+            0 => {}
+            1 => warns.push(notes[0].clone()),
+            n => warns.push(format!(
+                "{} (+{} more notes under Warnings and failures)",
+                notes[0],
+                n - 1
+            )),
+        }
+    }
+    let mut p = platform::warnings(d);
+    p.extend(crate::scale::warnings(d));
+    match p.len() {
+        0 => {}
+        1 => warns.push(p[0].clone()),
+        n => warns.push(format!(
+            "{} (+{} more platform notes under Warnings and failures)",
+            p[0],
+            n - 1
+        )),
+    }
+    if d.is_empty() {
+        warns.push("no results were given: every chart below is empty".to_string());
+    }
+    warns
 }
 
 /// The page, with the charts and tables it shows.
@@ -394,40 +648,21 @@ pub fn render_html(
     let tables = build_tables(d);
     let mut body = String::new();
 
-    // Headline.
-    if let Some(h) = tables.iter().find(|t| t.id == "headline") {
+    // The first screen: the summary table and the spectrum.
+    if let Some(t) = tables.iter().find(|t| t.id == "summary") {
         body.push_str(&format!(
-            "<h2 id=\"headline\">{}</h2>\n<p class=\"note\">{}</p>\n<div class=\"table-wrap\">\n{}</div>\n<p class=\"csv\">CSV: <a href=\"tables/headline.csv\">tables/headline.csv</a></p>\n",
-            format::html(&h.title),
-            format::html(&h.note),
-            h.to_html().replacen("<table>", "<table class=\"headline\">", 1)
+            "<section id=\"summary\">\n<h2>{}</h2>\n<div class=\"table-wrap\">\n{}</div>\n<p class=\"note\">{} CSV: <a href=\"tables/summary.csv\">tables/summary.csv</a></p>\n",
+            format::html(&t.title),
+            t.to_html().replacen("<table>", "<table class=\"summary\">", 1),
+            format::html(&t.note),
         ));
+        for c in charts.iter().filter(|c| c.section == "summary") {
+            body.push_str(&chart_html(c));
+        }
+        body.push_str("</section>\n");
     }
 
-    // Warnings, in plain words, before any figure.
-    let mut warns: Vec<String> = d.warnings.clone();
-    for r in &d.runs {
-        for w in &r.result.warnings {
-            warns.push(format!("{}: {w}", r.label));
-        }
-        warns.extend(
-            tables::overhead_warnings(r)
-                .into_iter()
-                .map(|w| format!("{}: {w}", r.label)),
-        );
-        if !r.result.errors.is_empty() {
-            warns.push(format!(
-                "{}: {} failed units or invokes (listed under Warnings and failures)",
-                r.label,
-                r.result.errors.len()
-            ));
-        }
-    }
-    warns.extend(platform::warnings(d));
-    warns.extend(crate::scale::warnings(d));
-    if d.is_empty() {
-        warns.push("no results were given: every chart below is empty".to_string());
-    }
+    let warns = top_warnings(d);
     if !warns.is_empty() {
         body.push_str("<div class=\"warnings\"><strong>Read these first</strong><ul>\n");
         for w in &warns {
@@ -442,20 +677,11 @@ pub fn render_html(
             s.id,
             format::html(s.title)
         ));
-        if !s.intro.is_empty() {
-            body.push_str(&format!(
-                "<p class=\"note\">{}</p>\n",
-                format::html(s.intro)
-            ));
+        if let Some(t) = takeaway(d, s.id) {
+            body.push_str(&format!("<p class=\"takeaway\">{}</p>\n", format::html(&t)));
         }
         for c in charts.iter().filter(|c| c.section == s.id) {
-            body.push_str(&format!(
-                "<figure class=\"chart\" id=\"chart-{id}\" data-has-data=\"{has}\">\n{svg}\n<figcaption>{caption} <a href=\"charts/{id}.svg\">SVG</a></figcaption>\n</figure>\n",
-                id = c.id,
-                has = c.has_data,
-                svg = strip_xml_decl(&c.svg),
-                caption = format::html(&c.caption),
-            ));
+            body.push_str(&chart_html(c));
         }
         if s.id == "floors" && d.floors().is_empty() {
             body.push_str("<p class=\"note\">No mechanism floor among the inputs: measure the \
@@ -464,13 +690,15 @@ pub fn render_html(
         }
         for id in s.tables {
             if let Some(t) = tables.iter().find(|t| t.id == *id) {
-                body.push_str(&table_html(t));
+                // The sections lead with their chart and takeaway; the full tables (with
+                // their CSV) are one click away. The compact cost-of-waiting table stays open.
+                body.push_str(&table_html(t, !OPEN_TABLES.contains(id)));
             }
         }
         body.push_str("</section>\n");
     }
 
-    body.push_str("<section id=\"files\">\n<h2>Files</h2>\n<p class=\"note\">Every chart as SVG and every table as CSV (raw numbers; units in the column names; an empty field is a figure that was not measured).</p>\n<ul class=\"files\">\n");
+    body.push_str("<section id=\"files\">\n<details><summary>Files: every chart as SVG and every table as CSV</summary>\n<p class=\"note\">Raw numbers; units in the column names; an empty field is a figure that was not measured.</p>\n<ul class=\"files\">\n");
     for c in &charts {
         body.push_str(&format!(
             "<li><a href=\"charts/{0}.svg\">charts/{0}.svg</a></li>\n",
@@ -483,7 +711,7 @@ pub fn render_html(
             format::html(&t.id)
         ));
     }
-    body.push_str("</ul>\n</section>\n");
+    body.push_str("</ul>\n</details>\n</section>\n");
 
     let nav: String = SECTIONS
         .iter()

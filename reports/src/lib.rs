@@ -39,9 +39,12 @@ pub mod compare;
 pub mod data;
 pub mod fixture;
 pub mod format;
+pub mod frontier;
 pub mod html;
 pub mod platform;
 pub mod scale;
+pub mod style;
+pub mod summary;
 pub mod tables;
 
 use std::path::PathBuf;

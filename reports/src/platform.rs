@@ -21,7 +21,7 @@ use crate::format;
 use crate::tables::{Cell, Table};
 use crate::ReportError;
 
-const FONT: &str = "sans-serif";
+use crate::style::{render, render_with_legend, LegendEntry, Swatch, FONT};
 /// Most policies drawn in the timeline.
 pub const MAX_TIMELINES: usize = 6;
 
@@ -217,27 +217,6 @@ pub fn views(d: &ReportData) -> PlatformViews {
     v
 }
 
-fn render(
-    chart: &'static str,
-    size: (u32, u32),
-    draw: impl FnOnce(
-        &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    ) -> Result<(), DrawingAreaErrorKind<std::io::Error>>,
-) -> Result<String, ReportError> {
-    let mut buf = String::new();
-    {
-        let root = SVGBackend::with_string(&mut buf, size).into_drawing_area();
-        root.fill(&WHITE)
-            .and_then(|_| draw(&root))
-            .and_then(|_| root.present())
-            .map_err(|e| ReportError::Chart {
-                chart,
-                message: e.to_string(),
-            })?;
-    }
-    Ok(buf)
-}
-
 /// A stacked layer of the timeline: name, colour, top of the layer.
 type Layer = (&'static str, RGBColor, fn(&TimelineBin) -> f64);
 
@@ -277,7 +256,12 @@ pub fn timeline(trace: &str, series: &[TimelineSeries]) -> Result<String, Report
     let top_h = 190u32;
     let panel_h = 150u32;
     let height = top_h + panel_h * k as u32 + 40;
-    render("timeline", (WIDTH, height), |root| {
+    let legend = [
+        LegendEntry::new("idle", RGBColor(250, 195, 140), Swatch::Box),
+        LegendEntry::new("starting", category_color(3), Swatch::Box),
+        LegendEntry::new("executing", BLUE_700, Swatch::Box),
+    ];
+    render_with_legend("timeline", (WIDTH, height), &legend, |root| {
         let (top, rest) = root.split_vertically(top_h);
         let first = series[0];
         let arr = |b: &TimelineBin| {
@@ -360,14 +344,6 @@ pub fn timeline(trace: &str, series: &[TimelineSeries]) -> Result<String, Report
                     .color(&BLACK)
                     .pos(Pos::new(HPos::Left, VPos::Top)),
             )))?;
-            if i == 0 {
-                c.configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(RGBColor(180, 180, 180))
-                    .label_font((FONT, 12))
-                    .draw()?;
-            }
         }
         Ok(())
     })

@@ -16,7 +16,7 @@ use crate::format;
 use crate::tables::{Cell, Table};
 use crate::ReportError;
 
-const FONT: &str = "sans-serif";
+use crate::style::{render_with_legend, LegendEntry, Swatch, FONT};
 
 /// Burst and density results among the inputs.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -85,49 +85,33 @@ pub fn scale_out(lines: &[ScaleLine]) -> Result<String, ReportError> {
     let xmax = all().map(|p| p.0).fold(1.0, f64::max) * 2.0;
     let ymin = all().map(|p| p.1).fold(f64::INFINITY, f64::min).max(1.0) / 2.0;
     let ymax = all().map(|p| p.1).fold(1.0, f64::max) * 2.0;
-    let mut buf = String::new();
-    {
-        let root = SVGBackend::with_string(&mut buf, (WIDTH, 440)).into_drawing_area();
-        let draw = || -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
-            root.fill(&WHITE)?;
-            let mut c = ChartBuilder::on(&root)
-                .caption(title, (FONT, 20))
-                .margin(14)
-                .x_label_area_size(46)
-                .y_label_area_size(80)
-                .build_cartesian_2d((0.7f64..xmax).log_scale(), (ymin..ymax).log_scale())?;
-            c.configure_mesh()
-                .x_desc("N: cold starts released at once (log scale)")
-                .y_desc("release to the last answer (log scale)")
-                .x_label_formatter(&|v| format::count(*v))
-                .y_label_formatter(&|v| format::ns(*v))
-                .light_line_style(RGBColor(240, 240, 240))
-                .label_style((FONT, 12))
-                .axis_desc_style((FONT, 13))
-                .draw()?;
-            for l in lines {
-                let color = backend_color(&l.label);
-                c.draw_series(LineSeries::new(l.points.clone(), color.stroke_width(2)))?
-                    .label(l.label.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
-                    });
-                c.draw_series(l.points.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
-            }
-            c.configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.9))
-                .border_style(RGBColor(180, 180, 180))
-                .label_font((FONT, 12))
-                .draw()?;
-            root.present()
-        };
-        draw().map_err(|e| ReportError::Chart {
-            chart: "scale_out",
-            message: e.to_string(),
-        })?;
-    }
-    Ok(buf)
+    let legend: Vec<LegendEntry> = lines
+        .iter()
+        .map(|l| LegendEntry::new(l.label.clone(), backend_color(&l.label), Swatch::Line))
+        .collect();
+    render_with_legend("scale_out", (WIDTH, 440), &legend, |root| {
+        let mut c = ChartBuilder::on(root)
+            .caption(title, (FONT, 20))
+            .margin(14)
+            .x_label_area_size(46)
+            .y_label_area_size(80)
+            .build_cartesian_2d((0.7f64..xmax).log_scale(), (ymin..ymax).log_scale())?;
+        c.configure_mesh()
+            .x_desc("N: cold starts released at once (log scale)")
+            .y_desc("release to the last answer (log scale)")
+            .x_label_formatter(&|v| format::count(*v))
+            .y_label_formatter(&|v| format::ns(*v))
+            .light_line_style(RGBColor(240, 240, 240))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()?;
+        for l in lines {
+            let color = backend_color(&l.label);
+            c.draw_series(LineSeries::new(l.points.clone(), color.stroke_width(2)))?;
+            c.draw_series(l.points.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+        }
+        Ok(())
+    })
 }
 
 fn ns(v: Option<u64>) -> Cell {

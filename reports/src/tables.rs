@@ -91,7 +91,8 @@ pub struct Table {
 }
 
 impl Table {
-    fn new(id: &str, title: &str, note: &str, columns: &[&str]) -> Table {
+    /// An empty table.
+    pub fn new(id: &str, title: &str, note: &str, columns: &[&str]) -> Table {
         Table {
             id: id.to_string(),
             title: title.to_string(),

@@ -265,9 +265,10 @@ fn report_writes_index_charts_and_tables() {
     assert!(!html.contains("<script"));
     let without_ns = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
     assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
-    // The headline comes first and states each claim.
-    let headline = html.find("The claims, measured").unwrap();
-    assert!(headline < html.find("id=\"chart-").unwrap());
+    // The summary comes first; the claims table is kept (collapsed, with the environment).
+    let summary = html.find("id=\"summary\"").unwrap();
+    assert!(summary < html.find("id=\"chart-").unwrap());
+    assert!(html.contains("The claims, measured"));
     for claim in [
         "Containers start whole running environments",
         "Isolates start smaller pieces of work",

@@ -307,6 +307,9 @@ struct RowReader {
     /// Native files: the function table from the metadata.
     native_functions: Option<usize>,
     key_buf: String,
+    /// The previous row's function name and id.
+    last_key: String,
+    last_function: Option<FunctionId>,
 }
 
 /// A parsed row.
@@ -345,10 +348,13 @@ impl RowReader {
                 let mut reader = csv::ReaderBuilder::new()
                     .has_headers(true)
                     .flexible(true)
-                    .trim(csv::Trim::All)
+                    // No csv-level trimming: it rebuilds every record (an allocation and a
+                    // copy per row); the header is trimmed here and cells where they are read.
+                    .trim(csv::Trim::None)
                     .comment(matches!(format, RowFormat::Native).then_some(b'#'))
                     .from_reader(reader);
-                let header = reader.headers().map_err(|e| csv_error(&name, e))?.clone();
+                let mut header = reader.headers().map_err(|e| csv_error(&name, e))?.clone();
+                header.trim();
                 if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
                     return Err(TraceError::parse(
                         &name,
@@ -415,6 +421,8 @@ impl RowReader {
             source,
             native_functions: None,
             key_buf: String::new(),
+            last_key: String::new(),
+            last_function: None,
         })
     }
 
@@ -537,10 +545,16 @@ impl RowReader {
                 ));
             }
         }
-        let required = |this: &Self, i: usize, what: &str| -> Result<(String, u64), TraceError> {
+        fn required<'a>(
+            this: &'a RowReader,
+            line: u64,
+            is_jsonl: bool,
+            i: usize,
+            what: &str,
+        ) -> Result<(&'a str, u64), TraceError> {
             let c = this.cell(i);
-            match c.text {
-                Some(t) if !t.trim().is_empty() => Ok((t.trim().to_string(), c.column)),
+            match c.text.map(str::trim) {
+                Some(t) if !t.is_empty() => Ok((t, c.column)),
                 _ => Err(this.err(
                     line,
                     c.column,
@@ -551,7 +565,7 @@ impl RowReader {
                     ),
                 )),
             }
-        };
+        }
         // Duration first: an end timestamp needs it.
         let nfun = self.cols.function.len();
         let mut k = 1 + nfun;
@@ -652,9 +666,9 @@ impl RowReader {
             None
         };
         // Timestamp.
-        let (ts, tcol) = required(self, 0, &self.time_expectation())?;
+        let (ts, tcol) = required(self, line, is_jsonl, 0, &self.time_expectation())?;
         let mut t = match &self.cols.time {
-            TimeFormat::Number(u) => parse_scaled(&ts, u.pow10()).ok_or_else(|| {
+            TimeFormat::Number(u) => parse_scaled(ts, u.pow10()).ok_or_else(|| {
                 self.err(
                     line,
                     tcol,
@@ -665,7 +679,7 @@ impl RowReader {
                     ),
                 )
             })?,
-            TimeFormat::DateTime(f) => parse_datetime(&ts, f).ok_or_else(|| {
+            TimeFormat::DateTime(f) => parse_datetime(ts, f).ok_or_else(|| {
                 self.err(
                     line,
                     tcol,
@@ -699,7 +713,7 @@ impl RowReader {
         let function = if nfun == 0 {
             names.id_or_insert("all")
         } else if let Some(n) = self.native_functions {
-            let (f, col) = required(self, 1, "a function id")?;
+            let (f, col) = required(self, line, is_jsonl, 1, "a function id")?;
             match f.parse::<u32>() {
                 Ok(id) if (id as usize) < n => id,
                 _ => {
@@ -710,17 +724,24 @@ impl RowReader {
             let mut buf = std::mem::take(&mut self.key_buf);
             buf.clear();
             for i in 0..nfun {
-                let (f, _) = required(self, 1 + i, "a function name")?;
+                let (f, _) = required(self, line, is_jsonl, 1 + i, "a function name")?;
                 if i > 0 {
                     buf.push('/');
                 }
-                buf.push_str(&f);
+                buf.push_str(f);
             }
-            let id = if grow {
+            let id = if let Some(id) = self.last_function.filter(|_| buf == self.last_key) {
+                // Rows of one function often come in runs: no hashing for those.
+                id
+            } else if grow {
                 names.id_or_insert(&buf)
             } else {
                 names.get(&buf).ok_or_else(|| TraceError::format(&self.path, format!("line {line}: function `{buf}` was not seen in the pre-scan: the file changed while it was read")))?
             };
+            if self.last_function != Some(id) {
+                self.last_key.clone_from(&buf);
+                self.last_function = Some(id);
+            }
             self.key_buf = buf;
             id
         };

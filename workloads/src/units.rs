@@ -37,22 +37,10 @@ pub fn parse_duration_s(text: &str) -> Result<f64, String> {
     parse_duration_ns(text).map(|ns| ns / NS_PER_S)
 }
 
-/// Prints nanoseconds with a readable unit (`1.500 s`, `12.0 ms`).
+/// Prints nanoseconds with a readable unit (`1.50 s`, `12.0 ms`): unitlab's one duration
+/// formatter (`unitlab_backend::units::fmt_ns`).
 pub fn fmt_ns(ns: f64) -> String {
-    let a = ns.abs();
-    if a >= 3600e9 {
-        format!("{:.3} h", ns / 3600e9)
-    } else if a >= 60e9 {
-        format!("{:.3} min", ns / 60e9)
-    } else if a >= 1e9 {
-        format!("{:.3} s", ns / 1e9)
-    } else if a >= 1e6 {
-        format!("{:.3} ms", ns / 1e6)
-    } else if a >= 1e3 {
-        format!("{:.3} us", ns / 1e3)
-    } else {
-        format!("{ns:.0} ns")
-    }
+    unitlab_backend::units::fmt_ns(ns)
 }
 
 /// Converts seconds (f64) to whole nanoseconds, rounding to nearest.

@@ -164,6 +164,60 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok(b as u64)
 }
 
+/// Three significant digits, no exponent: `4.50`, `193`, `1240`.
+pub fn sig3(x: f64) -> String {
+    let a = x.abs();
+    if a >= 100.0 || a == 0.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// Nanoseconds with a unit chosen for the magnitude, three significant digits: `850 ns`,
+/// `4.50 µs`, `193 ms`, `1.50 s`, `12.0 min`, `2.00 h`. The one duration formatter of unitlab
+/// (terminal tables, trace statistics, the report).
+pub fn fmt_ns(v: f64) -> String {
+    if !v.is_finite() {
+        return "—".to_string();
+    }
+    let a = v.abs();
+    let (x, unit) = if a < 1e3 {
+        (v, "ns")
+    } else if a < 1e6 {
+        (v / 1e3, "µs")
+    } else if a < 1e9 {
+        (v / 1e6, "ms")
+    } else if a < 60e9 {
+        (v / 1e9, "s")
+    } else if a < 3600e9 {
+        (v / 60e9, "min")
+    } else {
+        (v / 3600e9, "h")
+    };
+    format!("{} {unit}", sig3(x))
+}
+
+/// Bytes in binary units, three significant digits: `512 B`, `10.0 KiB`, `7.00 MiB`. The one
+/// size formatter of unitlab.
+pub fn fmt_bytes(v: f64) -> String {
+    if !v.is_finite() {
+        return "—".to_string();
+    }
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut x = v;
+    let mut i = 0;
+    while x.abs() >= 1024.0 && i + 1 < units.len() {
+        x /= 1024.0;
+        i += 1;
+    }
+    format!("{} {}", sig3(x), units[i])
+}
+
 /// The deadlines every backend honours the same way: from 1 ms (the coarsest timer among the
 /// backends: the wasm epoch ticker, the process backend's `poll(2)`) to one day.
 pub const DEADLINE_RANGE: (Duration, Duration) =
@@ -233,6 +287,18 @@ pub fn format_bytes(b: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn one_formatter_for_durations_and_sizes() {
+        use super::{fmt_bytes, fmt_ns};
+        assert_eq!(fmt_ns(850.0), "850 ns");
+        assert_eq!(fmt_ns(4_500.0), "4.50 µs");
+        assert_eq!(fmt_ns(193e6), "193 ms");
+        assert_eq!(fmt_ns(1.5e9), "1.50 s");
+        assert_eq!(fmt_ns(720e9), "12.0 min");
+        assert_eq!(fmt_bytes(512.0), "512 B");
+        assert_eq!(fmt_bytes(7.0 * 1024.0 * 1024.0), "7.00 MiB");
+    }
+
     use super::*;
 
     #[test]

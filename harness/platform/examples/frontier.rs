@@ -1,7 +1,7 @@
 //! The keep-alive frontier and burstiness sweep of `unitlab run`, from measure result
 //! directories you already have: `cargo run --release -p unitlab-platform --example frontier
 //! -- <out-dir> <measure-dir>...` writes `<out-dir>/frontier.json` (render it with
-//! `unitlab report <out-dir>`).
+//! `unitlab report <out-dir> <measure-dir>...`).
 
 use unitlab_platform::frontier::{main_job, FrontierOptions};
 

@@ -3,14 +3,19 @@
 //! per-unit records) over a grid of policies, calibrations, traces and options. A change meant
 //! only to make the simulator faster must leave the printed hash unchanged.
 //!
-//! `cargo run --release -p unitlab-platform --example output_hash`
+//! The runs go through [`simulate_runs`] (one read of each trace, several runs on worker
+//! threads); the hash must not depend on the thread count either.
+//!
+//! `cargo run --release -p unitlab-platform --example output_hash -- [threads]` (default: 1;
+//! `0`: every core)
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use unitlab_platform::calibration::{Calibration, Execution, Startup};
+use unitlab_platform::parallel::{simulate_runs, SimRun};
 use unitlab_platform::policy::{Cap, KeepAlive, OnFull, PickRule, Policy, NS_PER_S};
-use unitlab_platform::sim::{simulate, SimOptions};
+use unitlab_platform::sim::SimOptions;
 use unitlab_platform::synth::{multi_function, AzureLikeDay};
 use unitlab_workloads::Invocation;
 
@@ -61,6 +66,12 @@ fn calibrations() -> Vec<Calibration> {
 }
 
 fn main() {
+    let threads = match std::env::args().nth(1).map(|a| a.parse::<usize>()) {
+        None => 1,
+        Some(Ok(0)) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(Ok(n)) => n,
+        Some(Err(e)) => panic!("threads: {e}"),
+    };
     let base = multi_function(40, 1_500.0, 30.0, 7);
     let no_durations: Vec<Invocation> = base
         .iter()
@@ -95,44 +106,52 @@ fn main() {
             if tname == "no-durations" && matches!(cal.execution, Execution::Required) {
                 continue;
             }
-            for policy in policies() {
+            let policies = policies();
+            let mut grid = Vec::new();
+            for policy in &policies {
                 for records in [false, true] {
-                    let out = simulate(
-                        trace.iter().copied().map(Ok),
-                        &policy,
-                        &cal,
-                        &SimOptions {
+                    grid.push(SimRun {
+                        policy,
+                        calibration: &cal,
+                        options: SimOptions {
                             seed: 3,
                             records,
                             bin_ns: 5 * NS_PER_S,
                             functions: 40,
                             progress: None,
                         },
-                    )
-                    .expect("simulation runs");
-                    let p = &out.platform;
-                    let text = format!(
-                        "{:?}{:?}{:?}{:?}{:?}",
-                        p.counts,
-                        p.usage,
-                        p.latency,
-                        p.timeline(),
-                        p.records
+                    });
+                }
+            }
+            let (outs, _) = simulate_runs(trace.iter().copied().map(Ok), &grid, threads)
+                .expect("simulation runs");
+            for (run, out) in grid.iter().zip(&outs) {
+                let (policy, records) = (run.policy, run.options.records);
+                let p = &out.platform;
+                let text = format!(
+                    "{:?}{:?}{:?}{:?}{:?}",
+                    p.counts,
+                    p.usage,
+                    p.latency,
+                    p.timeline(),
+                    p.records
+                );
+                let mut h = DefaultHasher::new();
+                text.hash(&mut h);
+                let one = h.finish();
+                one.hash(&mut all);
+                runs += 1;
+                if std::env::var_os("VERBOSE").is_some() {
+                    println!(
+                        "{tname:>12} {:>8} {:<32} records={records:<5} {one:016x} (cold {}, pre-warmed {})",
+                        cal.backend, policy.name, p.counts.cold_starts, p.counts.units_prewarmed
                     );
-                    let mut h = DefaultHasher::new();
-                    text.hash(&mut h);
-                    let one = h.finish();
-                    one.hash(&mut all);
-                    runs += 1;
-                    if std::env::var_os("VERBOSE").is_some() {
-                        println!(
-                            "{tname:>12} {:>8} {:<32} records={records:<5} {one:016x} (cold {}, pre-warmed {})",
-                            cal.backend, policy.name, p.counts.cold_starts, p.counts.units_prewarmed
-                        );
-                    }
                 }
             }
         }
     }
-    println!("{runs} runs, output hash {:016x}", all.finish());
+    println!(
+        "{runs} runs on {threads} threads, output hash {:016x}",
+        all.finish()
+    );
 }

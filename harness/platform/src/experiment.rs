@@ -20,10 +20,11 @@ use unitlab_workloads::{BoxedTrace, Invocation, LoadOptions, TraceError, TraceMe
 
 use crate::calibration::{Calibration, Execution};
 use crate::output::{new_results_dir, write_json, write_run_files, write_summary};
+use crate::parallel::{process_cpu_seconds, simulate_runs, SimRun};
 use crate::policy::{Cap, OnFull, PickRule, Policy, NS_PER_S};
 use crate::pricing::{compare_with_baseline, load_pricing};
 use crate::replay::ReplayOptions;
-use crate::synth::{multi_function, poisson_exponential, AzureLikeDay, Background, MemTrace};
+use crate::synth::{multi_function, AzureLikeDay, Background, MemTrace, PoissonExponential};
 use crate::validate::{replay_run, sim_run};
 use crate::PlatformError;
 
@@ -180,8 +181,12 @@ impl TraceOptions {
                     synthetic_spec(&self.source)
                 ),
             )),
-            TraceSource::Poisson { rate, mu, n } => Box::new(MemTrace::new(
-                poisson_exponential(*rate, *mu, *n, seed),
+            // Generated as it is read.
+            TraceSource::Poisson { rate, mu, n } => Box::new(PoissonExponential::new(
+                *rate,
+                *mu,
+                *n,
+                seed,
                 &format!(
                     "platform::synth::poisson_exponential {} seed={seed}",
                     synthetic_spec(&self.source)
@@ -306,6 +311,41 @@ pub struct PlatformResult {
     pub dir: PathBuf,
     /// What `summary.json` in it holds.
     pub summary: PlatformSummary,
+    /// How fast it went ([`simulate`] only).
+    pub speed: Option<SimSpeed>,
+}
+
+/// How fast [`simulate`] went: every run's invocations over the call's wall and CPU time
+/// (reading the trace, simulating, writing results).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimSpeed {
+    /// Invocations in the trace.
+    pub invocations: u64,
+    /// Runs (calibrations x policies, baseline included).
+    pub runs: usize,
+    /// Threads simulating.
+    pub threads: usize,
+    /// Wall seconds.
+    pub wall_seconds: f64,
+    /// CPU seconds of the process over the same span (every thread).
+    pub cpu_seconds: f64,
+}
+
+impl std::fmt::Display for SimSpeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total = self.invocations as f64 * self.runs as f64;
+        write!(
+            f,
+            "speed: {} invocations x {} runs on {} threads in {:.3} s wall, {:.3} s CPU: {:.1} M invocations per wall-second, {:.1} M per CPU-second",
+            self.invocations,
+            self.runs,
+            self.threads,
+            self.wall_seconds,
+            self.cpu_seconds,
+            total / self.wall_seconds / 1e6,
+            total / self.cpu_seconds / 1e6
+        )
+    }
 }
 
 /// Simulator settings.
@@ -319,6 +359,9 @@ pub struct SimulateOptions {
     pub unit_memory: Option<u64>,
     /// Do not add the trace's per-invocation memory to the unit's memory.
     pub no_trace_memory: bool,
+    /// Threads simulating (the runs are spread over them; the trace is read once, on the
+    /// calling thread); 0: every core. Outputs do not depend on it.
+    pub threads: usize,
 }
 
 fn progress(on: bool, len: Option<u64>, what: &str) -> Option<indicatif::ProgressBar> {
@@ -350,26 +393,6 @@ fn trace_info(meta: &TraceMeta, invocations: u64, last: u64) -> TraceInfo {
     }
 }
 
-/// Counts invocations and the last arrival as a stream passes.
-struct Counting<T> {
-    inner: T,
-    n: u64,
-    last: u64,
-}
-
-impl<T: Iterator<Item = Result<Invocation, TraceError>>> Iterator for Counting<T> {
-    type Item = Result<Invocation, TraceError>;
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        let x = self.inner.next();
-        if let Some(Ok(i)) = &x {
-            self.n += 1;
-            self.last = i.arrival_ns;
-        }
-        x
-    }
-}
-
 fn fill_avoidance(runs: &mut [PlatformRun], pricing: &unitlab_results::platform::Pricing) {
     if let Some(bi) = runs.iter().position(|r| r.facts.baseline) {
         let base = runs[bi].clone();
@@ -390,7 +413,11 @@ fn finish(
     fill_avoidance(&mut summary.runs, &summary.pricing);
     write_summary(reserved.path(), &summary)?;
     let dir = reserved.commit()?;
-    Ok(PlatformResult { dir, summary })
+    Ok(PlatformResult {
+        dir,
+        summary,
+        speed: None,
+    })
 }
 
 /// Wraps an error with what was being done.
@@ -433,54 +460,56 @@ pub fn simulate(
         .map(|c| c.backend.as_str())
         .collect::<Vec<_>>()
         .join("+");
+    let (t0, c0) = (std::time::Instant::now(), process_cpu_seconds());
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
     let reserved = new_results_dir(&output.out, "simulate", &name)?;
     let dir = reserved.path().to_path_buf();
-    let mut runs = Vec::new();
-    let mut info = None;
+    let t = trace.open()?;
+    let meta = t.meta().clone();
+    if let Some(span) = meta.span_ns {
+        crate::timeline::check_timeline(span, bin_ns)?;
+    }
+    let mut sim_runs = Vec::new();
+    let mut bars = Vec::new();
     for cal in &cals {
         for p in policies {
-            let t = trace.open()?;
-            let meta = t.meta().clone();
-            if let Some(span) = meta.span_ns {
-                crate::timeline::check_timeline(span, bin_ns)?;
-            }
             let pb = progress(
                 output.progress,
                 None,
                 &format!("simulate {} {}", cal.backend, p.name),
             );
-            let mut counting = Counting {
-                inner: t,
-                n: 0,
-                last: 0,
-            };
-            let out = crate::sim::simulate(
-                &mut counting,
-                p,
-                cal,
-                &crate::sim::SimOptions {
+            bars.push(pb.clone());
+            sim_runs.push(SimRun {
+                policy: p,
+                calibration: cal,
+                options: crate::sim::SimOptions {
                     seed: options.seed,
                     records: options.records,
                     bin_ns,
                     functions: meta.functions.len() as u32,
-                    progress: pb.clone(),
+                    progress: pb,
                 },
-            )
-            .map_err(context(format!(
-                "simulating {} under {}",
-                cal.backend, p.name
-            )))?;
-            if let Some(pb) = pb {
-                pb.finish_and_clear();
-            }
-            info = Some(trace_info(&meta, counting.n, counting.last));
-            let run = sim_run(&cal.backend, &out.platform, out.run_seconds, cal, &pricing);
-            let sub = dir.join(&cal.backend);
-            write_run_files(&sub, &p.name, &out.platform, &[])?;
-            runs.push(run);
+            });
         }
     }
-    finish(
+    let (outs, read) = simulate_runs(t, &sim_runs, threads).map_err(context("simulating"))?;
+    for pb in bars.into_iter().flatten() {
+        pb.finish_and_clear();
+    }
+    let info = trace_info(&meta, read.invocations, read.last_arrival_ns);
+    let mut runs = Vec::new();
+    for (r, out) in sim_runs.iter().zip(&outs) {
+        let cal = r.calibration;
+        let run = sim_run(&cal.backend, &out.platform, out.run_seconds, cal, &pricing);
+        let sub = dir.join(&cal.backend);
+        write_run_files(&sub, &r.policy.name, &out.platform, &[])?;
+        runs.push(run);
+    }
+    drop(outs);
+    let mut result = finish(
         reserved,
         PlatformSummary {
             schema: PLATFORM_SCHEMA.into(),
@@ -490,14 +519,22 @@ pub fn simulate(
                 ..BackendInfo::default()
             },
             function: None,
-            trace: info.unwrap_or_default(),
+            trace: info,
             time_scale: 1.0,
             seed: options.seed,
             pricing,
             env: output.env.clone(),
             runs,
         },
-    )
+    )?;
+    result.speed = Some(SimSpeed {
+        invocations: read.invocations,
+        runs: sim_runs.len(),
+        threads: threads.min(sim_runs.len()),
+        wall_seconds: t0.elapsed().as_secs_f64(),
+        cpu_seconds: process_cpu_seconds() - c0,
+    });
+    Ok(result)
 }
 
 /// Replay settings shared by [`replay`] and [`validate`].

@@ -9,7 +9,12 @@ pub(crate) struct IdleHistogram {
     /// Keep-alive of the function's next pre-warmed unit (a pre-warm is only decided from
     /// a histogram, so the histogram exists whenever this is read).
     pub(crate) prewarm_ka: u64,
+    /// Bins `0..bins.len()` of the `n` bins; the rest are empty. Grown on demand (by doubling,
+    /// up to `n`): most functions of a day-long trace only ever idle for short times, and a
+    /// full histogram per function (4 h of 1-minute bins, 960 bytes) would dominate the
+    /// simulator's memory with tens of thousands of functions.
     bins: Vec<u32>,
+    n: usize,
     /// Lowest and highest non-empty bin (`lo > hi` while empty): a percentile's bin is found
     /// by scanning from the nearer one (the hybrid policy asks the 5th and the 99th, which
     /// sit near the ends, at every idle time of a function).
@@ -26,7 +31,8 @@ impl IdleHistogram {
         let n = (p.range_ns / p.bin_ns).max(1) as usize;
         IdleHistogram {
             prewarm_ka: 0,
-            bins: vec![0; n],
+            bins: Vec::new(),
+            n,
             lo: usize::MAX,
             hi: 0,
             in_range: 0,
@@ -39,7 +45,11 @@ impl IdleHistogram {
     #[inline]
     pub(crate) fn record(&mut self, it_ns: u64, p: &HybridParams) {
         let b = (it_ns / p.bin_ns) as usize;
-        if b < self.bins.len() {
+        if b < self.n {
+            if b >= self.bins.len() {
+                let len = (b + 1).max(2 * self.bins.len()).min(self.n);
+                self.bins.resize(len, 0);
+            }
             let c = self.bins[b] as u64;
             self.sum_sq += 2 * c + 1;
             self.bins[b] += 1;
@@ -70,7 +80,7 @@ impl IdleHistogram {
         let need = (pct / 100.0 * self.in_range as f64).max(1.0);
         if (self.in_range as f64) < need {
             // No bin reaches it (no sample at all, or a percentile over 100).
-            return self.bins.len() as u64 - 1;
+            return self.n as u64 - 1;
         }
         if pct <= 50.0 {
             let mut cum = 0u64;
@@ -100,7 +110,7 @@ impl IdleHistogram {
         {
             return (0, p.fallback_ns);
         }
-        let nb = self.bins.len() as f64;
+        let nb = self.n as f64;
         let mean = self.in_range as f64 / nb;
         let var = (self.sum_sq as f64 / nb - mean * mean).max(0.0);
         let cv = var.sqrt() / mean;
@@ -146,7 +156,7 @@ mod tests {
                             cum += c as u64;
                             cum as f64 >= need
                         })
-                        .unwrap_or(h.bins.len() - 1) as u64;
+                        .unwrap_or(h.n - 1) as u64;
                     assert_eq!(h.percentile_bin(pct), scan, "{bins} bins, {pct}%");
                 }
             }

@@ -8,6 +8,8 @@
 //! - [`platform`]: the one deterministic state machine that applies a policy to events in
 //!   virtual time and accounts every unit's starting / executing / idle time.
 //! - [`sim`]: the discrete-event simulator driving it with [`calibration`]s.
+//! - [`parallel`]: several simulations of one trace at once, on worker threads, from one
+//!   read of the trace.
 //! - [`replay`]: the real-time driver, starting and invoking real backend units on worker
 //!   threads, open loop.
 //! - [`pricing`]: counts, latency summaries, GB-seconds, money (`harness/platform/pricing.toml`), and the two
@@ -15,6 +17,7 @@
 //! - [`output`]: the results directory (`summary.json` + CSVs, types in
 //!   `unitlab_results::platform`).
 //! - [`validate`]: replay vs simulation of the same trace.
+//! - [`frontier`]: the keep-alive frontier and the burstiness sweep of every measured model.
 //! - [`experiment`]: the typed entry points the `unitlab` binary drives: [`experiment::simulate`],
 //!   [`experiment::replay`], [`experiment::validate`].
 //!
@@ -23,10 +26,12 @@
 
 pub mod calibration;
 pub mod experiment;
+pub mod frontier;
 pub mod heap;
 mod hybrid;
 mod latency;
 pub mod output;
+pub mod parallel;
 pub mod platform;
 pub mod policy;
 pub mod pricing;
@@ -37,10 +42,11 @@ pub mod timeline;
 pub mod validate;
 
 pub use calibration::{Calibration, Execution, Startup};
+pub use parallel::{simulate_runs, SimRun, TraceRead};
 pub use platform::{Arrival, Driver, Job, Platform, UnitHandle};
 pub use policy::{Cap, HybridParams, KeepAlive, OnFull, PickRule, Policy};
 pub use replay::{replay, ReplayOptions, ReplayOutcome};
-pub use sim::{simulate, SimOptions, SimOutcome};
+pub use sim::{simulate, SimOptions, SimOutcome, Simulation};
 
 /// Errors of replay, simulation and their configuration. Each names the cause and the fix.
 #[derive(Debug, thiserror::Error)]

@@ -148,11 +148,13 @@ pub fn build_run(p: &Platform, pricing: &Pricing, info: RunInfo) -> PlatformRun 
         idle_unit_seconds: unit_seconds.idle,
         idle_gb_seconds: gb_seconds.map(|g| g.idle),
         pay_per_use: match (&pricing.pay_per_use, gb_seconds) {
-            (Some(pp), Some(g)) => Some(g.idle * pp.gb_second),
+            (Some(pp), Some(g)) => Some(g.idle * pp.memory_unit.from_decimal_gb() * pp.gb_second),
             _ => None,
         },
         provisioned: match (&pricing.provisioned, gb_seconds) {
-            (Some(pr), Some(g)) => Some(g.idle * pr.gb_hour / 3600.0),
+            (Some(pr), Some(g)) => {
+                Some(g.idle * pr.memory_unit.from_decimal_gb() * pr.gb_hour / 3600.0)
+            }
             _ => None,
         },
         idle_share: usage.idle_share,
@@ -202,7 +204,9 @@ fn scale_summary(mut s: Summary, div: f64) -> Summary {
     s
 }
 
-/// Money under each pricing model (see the results module docs for the definitions).
+/// Money under each pricing model (see the results module docs for the definitions). Usage
+/// is in decimal GB-s; each model's price applies per its own `memory_unit` (a GiB-priced
+/// model bills 10^9 / 2^30 = 0.93 of the decimal GB-s).
 pub fn costs(usage: &Usage, invocations: u64, pricing: &Pricing) -> Costs {
     let g = usage.gb_seconds;
     let us = usage.unit_seconds;
@@ -211,18 +215,19 @@ pub fn costs(usage: &Usage, invocations: u64, pricing: &Pricing) -> Costs {
         pay_per_use: match (&pricing.pay_per_use, g) {
             (Some(pp), Some(g)) => {
                 let req = mreq * pp.per_million_requests;
+                let price = pp.gb_second * pp.memory_unit.from_decimal_gb();
                 Some(ModelCost {
-                    billed: g.executing * pp.gb_second + req,
-                    idle: g.idle * pp.gb_second,
-                    starting: g.starting * pp.gb_second,
-                    alive: g.alive() * pp.gb_second + req,
+                    billed: g.executing * price + req,
+                    idle: g.idle * price,
+                    starting: g.starting * price,
+                    alive: g.alive() * price + req,
                 })
             }
             _ => None,
         },
         provisioned: match (&pricing.provisioned, g) {
             (Some(pr), Some(g)) => {
-                let r = pr.gb_hour / 3600.0;
+                let r = pr.gb_hour / 3600.0 * pr.memory_unit.from_decimal_gb();
                 Some(ModelCost {
                     billed: g.alive() * r,
                     idle: g.idle * r,
@@ -258,7 +263,7 @@ pub fn compare_with_baseline(run: &mut PlatformRun, baseline: &PlatformRun, pric
         _ => None,
     };
     let extra_cost = match (&pricing.pay_per_use, extra_gb) {
-        (Some(pp), Some(g)) => Some(g * pp.gb_second),
+        (Some(pp), Some(g)) => Some(g * pp.memory_unit.from_decimal_gb() * pp.gb_second),
         _ => None,
     };
     let diff = |a: Option<f64>, b: Option<f64>| match (a, b) {

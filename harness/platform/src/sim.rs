@@ -133,6 +133,164 @@ impl Driver for SimDriver<'_> {
     fn stop(&mut self, _now: u64, _unit: UnitHandle) {}
 }
 
+/// A simulation fed one invocation at a time: [`Simulation::push`] each arrival in trace
+/// order, then [`Simulation::finish`]. [`simulate`] is this over an iterator; the parallel
+/// runner ([`crate::parallel`]) feeds several simulations from one read of the trace. The
+/// processing order is the same whatever the feeding, so a run's output depends only on
+/// (trace, policy, calibration, seed).
+pub struct Simulation<'a> {
+    p: Platform,
+    d: SimDriver<'a>,
+    seq: u64,
+    last_arrival: u64,
+    now: u64,
+    progress: Option<indicatif::ProgressBar>,
+    busy: std::time::Duration,
+}
+
+impl<'a> Simulation<'a> {
+    /// A simulation of `policy` with `cal`, its units provisioned.
+    pub fn new(
+        policy: &Policy,
+        cal: &'a Calibration,
+        opts: &SimOptions,
+    ) -> Result<Self, PlatformError> {
+        policy.validate()?;
+        policy.check_memory(opts.functions as u64)?;
+        let t0 = Instant::now();
+        let mut p = Platform::new(policy.clone(), opts.records, opts.bin_ns);
+        let mut d = SimDriver {
+            heap: EventQueue::default(),
+            rng: ChaCha8Rng::seed_from_u64(opts.seed),
+            cal,
+            missing_duration: None,
+        };
+        p.provision(opts.functions, &mut d);
+        Ok(Simulation {
+            p,
+            d,
+            seq: 0,
+            last_arrival: 0,
+            now: 0,
+            progress: opts.progress.clone(),
+            busy: t0.elapsed(),
+        })
+    }
+
+    /// Invocations pushed so far.
+    pub fn invocations(&self) -> u64 {
+        self.seq
+    }
+
+    /// Processes the events due before `t_ar` (an arrival's time, or `u64::MAX` at the end),
+    /// in the simulator's order: events no later than the next timer and `t_ar`, then timers
+    /// due no later than `t_ar`, and again. Returns when the next thing is the arrival (or,
+    /// at the end, when nothing is running or starting).
+    #[inline]
+    fn advance(&mut self, t_ar: u64) {
+        let (p, d) = (&mut self.p, &mut self.d);
+        loop {
+            // Events due no later than the next timer and the next arrival, in order.
+            let ev = loop {
+                let Some(k) = d.heap.peek() else { break None };
+                if let Some(evs) = d.heap.take_fresh() {
+                    // The next bucket's events, a few hundred ns ahead: start loading their
+                    // jobs and units (random lines of slabs larger than the L2 cache).
+                    for e in evs {
+                        p.prefetch(e.key & 1 == KIND_DONE, e.idx, e.aux);
+                    }
+                }
+                let t_ev = k.key >> 1;
+                if t_ev > t_ar || t_ev > p.next_timer().unwrap_or(u64::MAX) {
+                    break Some(k);
+                }
+                d.heap.pop();
+                self.now = t_ev;
+                if k.key & 1 == KIND_STARTED {
+                    p.started(self.now, k.idx, d);
+                } else {
+                    p.completed(self.now, k.idx, true, false, d);
+                }
+            };
+            let t_tm = p.next_timer().unwrap_or(u64::MAX);
+            if ev.is_none() && t_ar == u64::MAX {
+                // No arrival left and nothing running or starting: the remaining timers are
+                // expiries (and pre-warms) of an idle platform; `finish` settles them.
+                return;
+            } else if t_tm <= t_ar {
+                self.now = t_tm;
+                p.fire_timers(self.now, d);
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Feeds the next arrival of the trace.
+    #[inline]
+    pub fn push(&mut self, inv: &Invocation) -> Result<(), PlatformError> {
+        // Start the dependent loads this arrival's pick will make (its function's idle entry,
+        // then that unit), overlapping the events processed before it.
+        self.p.prefetch_idle_unit(inv.function);
+        if inv.arrival_ns < self.last_arrival {
+            return Err(PlatformError::Unsorted {
+                seq: self.seq,
+                arrival_ns: inv.arrival_ns,
+                previous_ns: self.last_arrival,
+            });
+        }
+        self.advance(inv.arrival_ns);
+        self.last_arrival = inv.arrival_ns;
+        self.now = inv.arrival_ns;
+        self.p.arrive(
+            self.now,
+            Arrival {
+                seq: self.seq,
+                function: inv.function,
+                duration_ns: inv.duration_ns,
+                memory_bytes: inv.memory_bytes,
+            },
+            &mut self.d,
+        );
+        self.seq += 1;
+        if self.seq & 0xF_FFFF == 0 {
+            if let Some(pb) = &self.progress {
+                pb.set_position(self.seq);
+            }
+        }
+        if let Some(s) = self.d.missing_duration {
+            return Err(PlatformError::MissingDuration { seq: s });
+        }
+        Ok(())
+    }
+
+    /// Feeds a run of arrivals; adds the time it took to the run's own time.
+    pub fn push_all(&mut self, invs: &[Invocation]) -> Result<(), PlatformError> {
+        let t0 = Instant::now();
+        let r = invs.iter().try_for_each(|i| self.push(i));
+        self.busy += t0.elapsed();
+        r
+    }
+
+    /// Runs the platform to its end (every unit stopped) after the last arrival.
+    pub fn finish(mut self) -> Result<SimOutcome, PlatformError> {
+        let t0 = Instant::now();
+        self.advance(u64::MAX);
+        if let Some(s) = self.d.missing_duration {
+            return Err(PlatformError::MissingDuration { seq: s });
+        }
+        self.p.finish(self.now, &mut self.d);
+        self.p.check_timeline()?;
+        if let Some(pb) = &self.progress {
+            pb.set_position(self.seq);
+        }
+        Ok(SimOutcome {
+            platform: self.p,
+            run_seconds: (self.busy + t0.elapsed()).as_secs_f64(),
+        })
+    }
+}
+
 /// Simulates `trace` under `policy` with `cal`.
 pub fn simulate<I>(
     trace: I,
@@ -143,106 +301,12 @@ pub fn simulate<I>(
 where
     I: Iterator<Item = Result<Invocation, TraceError>>,
 {
-    policy.validate()?;
-    policy.check_memory(opts.functions as u64)?;
     let t0 = Instant::now();
-    let mut trace = trace;
-    let mut p = Platform::new(policy.clone(), opts.records, opts.bin_ns);
-    let mut d = SimDriver {
-        heap: EventQueue::default(),
-        rng: ChaCha8Rng::seed_from_u64(opts.seed),
-        cal,
-        missing_duration: None,
-    };
-    p.provision(opts.functions, &mut d);
-    let mut next = trace.next().transpose()?;
-    let mut seq: u64 = 0;
-    let mut last_arrival = 0u64;
-    let mut now = 0u64;
-    loop {
-        let t_ar = match &next {
-            Some(i) => i.arrival_ns,
-            None => u64::MAX,
-        };
-        // Events due no later than the next timer and the next arrival, in order.
-        let ev = loop {
-            let Some(k) = d.heap.peek() else { break None };
-            if let Some(evs) = d.heap.take_fresh() {
-                // The next bucket's events, a few hundred ns ahead: start loading their jobs
-                // and units (random lines of slabs larger than the L2 cache).
-                for e in evs {
-                    p.prefetch(e.key & 1 == KIND_DONE, e.idx, e.aux);
-                }
-            }
-            let t_ev = k.key >> 1;
-            if t_ev > t_ar || t_ev > p.next_timer().unwrap_or(u64::MAX) {
-                break Some(k);
-            }
-            d.heap.pop();
-            now = t_ev;
-            if k.key & 1 == KIND_STARTED {
-                p.started(now, k.idx, &mut d);
-            } else {
-                p.completed(now, k.idx, true, false, &mut d);
-            }
-        };
-        let t_tm = p.next_timer().unwrap_or(u64::MAX);
-        if ev.is_none() && next.is_none() {
-            // No arrival left and nothing running or starting: the remaining timers are
-            // expiries (and pre-warms) of an idle platform; `finish` settles them.
-            break;
-        } else if t_tm <= t_ar {
-            now = t_tm;
-            p.fire_timers(now, &mut d);
-        } else if let Some(inv) = next.take() {
-            if inv.arrival_ns < last_arrival {
-                return Err(PlatformError::Unsorted {
-                    seq,
-                    arrival_ns: inv.arrival_ns,
-                    previous_ns: last_arrival,
-                });
-            }
-            last_arrival = inv.arrival_ns;
-            now = inv.arrival_ns;
-            p.arrive(
-                now,
-                Arrival {
-                    seq,
-                    function: inv.function,
-                    duration_ns: inv.duration_ns,
-                    memory_bytes: inv.memory_bytes,
-                },
-                &mut d,
-            );
-            seq += 1;
-            if seq & 0xF_FFFF == 0 {
-                if let Some(pb) = &opts.progress {
-                    pb.set_position(seq);
-                }
-            }
-            if let Some(s) = d.missing_duration {
-                return Err(PlatformError::MissingDuration { seq: s });
-            }
-            next = trace.next().transpose()?;
-            if let Some(i) = &next {
-                // Start the dependent loads the next arrival's pick will make (its function's
-                // idle entry, then that unit), overlapping the events processed before it.
-                p.prefetch_idle_unit(i.function);
-            }
-        } else {
-            unreachable!("an arrival is pending when no other branch applies");
-        }
+    let mut sim = Simulation::new(policy, cal, opts)?;
+    for inv in trace {
+        sim.push(&inv?)?;
     }
-    if let Some(s) = d.missing_duration {
-        return Err(PlatformError::MissingDuration { seq: s });
-    }
-    p.finish(now, &mut d);
-    p.check_timeline()?;
-    if let Some(pb) = &opts.progress {
-        pb.set_position(seq);
-    }
-    Ok(SimOutcome {
-        platform: p,
-        run_seconds: t0.elapsed().as_secs_f64(),
-    })
+    let mut out = sim.finish()?;
+    out.run_seconds = t0.elapsed().as_secs_f64();
+    Ok(out)
 }

@@ -71,21 +71,65 @@ pub fn inv(arrival_ns: u64, function: u32, duration_ns: u64) -> Invocation {
 /// `n` Poisson arrivals at `rate` per second for one function, each with an exponential
 /// service time of mean `1/mu` seconds.
 pub fn poisson_exponential(rate: f64, mu: f64, n: usize, seed: u64) -> Vec<Invocation> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut t = 0f64;
-    (0..n)
-        .map(|_| {
-            let gap: f64 = rng.sample(Exp1);
-            t += gap / rate;
-            let s: f64 = rng.sample(Exp1);
-            Invocation {
-                arrival_ns: (t * 1e9).round() as u64,
-                function: 0,
-                duration_ns: Some(((s / mu) * 1e9).round().max(1.0) as u64),
-                memory_bytes: None,
-            }
-        })
+    PoissonExponential::new(rate, mu, n, seed, "")
+        .map(|i| i.expect("the generator does not fail"))
         .collect()
+}
+
+/// [`poisson_exponential`] as a stream (the same invocations, generated as they are read:
+/// memory does not grow with `n`).
+pub struct PoissonExponential {
+    meta: TraceMeta,
+    rng: ChaCha8Rng,
+    rate: f64,
+    mu: f64,
+    t: f64,
+    left: usize,
+}
+
+impl PoissonExponential {
+    /// The stream; `source` describes it in the trace's metadata.
+    pub fn new(rate: f64, mu: f64, n: usize, seed: u64, source: &str) -> Self {
+        PoissonExponential {
+            meta: TraceMeta {
+                functions: if n > 0 { vec!["f0".into()] } else { Vec::new() },
+                source: source.to_string(),
+                seed: None,
+                span_ns: None,
+            },
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            rate,
+            mu,
+            t: 0.0,
+            left: n,
+        }
+    }
+}
+
+impl Iterator for PoissonExponential {
+    type Item = Result<Invocation, TraceError>;
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let gap: f64 = self.rng.sample(Exp1);
+        self.t += gap / self.rate;
+        let s: f64 = self.rng.sample(Exp1);
+        Some(Ok(Invocation {
+            arrival_ns: (self.t * 1e9).round() as u64,
+            function: 0,
+            duration_ns: Some(((s / self.mu) * 1e9).round().max(1.0) as u64),
+            memory_bytes: None,
+        }))
+    }
+}
+
+impl TraceStream for PoissonExponential {
+    fn meta(&self) -> &TraceMeta {
+        &self.meta
+    }
 }
 
 /// A multi-function trace held in memory: `functions` functions sharing `total_rate`

@@ -69,9 +69,11 @@ fn keep_alive_three_invocations_five_minutes_apart() {
     assert_eq!(r.usage.unit_seconds.idle, 1197.5);
     assert_eq!(r.usage.gb_seconds.unwrap().idle, 1197.5);
     assert_eq!(r.counts.cold_rate, Some(1.0 / 3.0));
+    // The shipped prices are per GiB-s (as Lambda counts a GB): 1 GB = 10^9 / 2^30 GiB.
+    let gib = 1e9 / 1_073_741_824.0;
     let ppu = r.costs.pay_per_use.unwrap();
-    assert!((ppu.idle - 1197.5 * 0.0000166667).abs() < 1e-12);
-    assert!((ppu.billed - (3.0 * 0.0000166667 + 3.0 / 1e6 * 0.20)).abs() < 1e-12);
+    assert!((ppu.idle - 1197.5 * gib * 0.0000166667).abs() < 1e-12);
+    assert!((ppu.billed - (3.0 * gib * 0.0000166667 + 3.0 / 1e6 * 0.20)).abs() < 1e-12);
 }
 
 /// No keep-alive: every invocation starts its own unit, nothing idles.

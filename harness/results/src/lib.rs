@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod dir;
+pub mod frontier;
 pub mod platform;
 pub mod scale;
 pub mod stats;

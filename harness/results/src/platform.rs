@@ -183,21 +183,65 @@ fn default_currency() -> String {
     "USD".into()
 }
 
+/// What a pricing model's "GB" is. AWS Lambda bills memory in MB / 1024 x seconds (a
+/// 128 MB function is 0.125 GB), so its GB is a GiB (2^30 bytes); a decimal GB is 10^9 bytes.
+/// Usage is accounted in bytes; a price applies to `bytes / MemoryUnit::bytes()`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemoryUnit {
+    /// 10^9 bytes (what unitlab assumed before the unit was stated; the default of a file
+    /// that does not name one).
+    #[default]
+    #[serde(rename = "GB")]
+    Gb,
+    /// 2^30 bytes (AWS Lambda's GB-second).
+    #[serde(rename = "GiB")]
+    Gib,
+}
+
+impl MemoryUnit {
+    /// Bytes in one unit.
+    pub fn bytes(self) -> f64 {
+        match self {
+            MemoryUnit::Gb => 1e9,
+            MemoryUnit::Gib => 1_073_741_824.0,
+        }
+    }
+
+    /// Factor from decimal GB-s (10^9 byte-seconds, how usage is recorded) to this unit.
+    pub fn from_decimal_gb(self) -> f64 {
+        1e9 / self.bytes()
+    }
+
+    /// "GB" or "GiB".
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryUnit::Gb => "GB",
+            MemoryUnit::Gib => "GiB",
+        }
+    }
+}
+
 /// Pay-per-use prices.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PayPerUsePrices {
-    /// Price of one GB-second of execution.
+    /// Price of one GB-second of execution (GB as `memory_unit` says).
     pub gb_second: f64,
     /// Price of one million requests.
     #[serde(default)]
     pub per_million_requests: f64,
+    /// What the provider's GB is.
+    #[serde(default)]
+    pub memory_unit: MemoryUnit,
 }
 
 /// Provisioned-capacity prices.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProvisionedPrices {
-    /// Price of one GB-hour of a unit kept alive.
+    /// Price of one GB-hour of a unit kept alive (GB as `memory_unit` says).
     pub gb_hour: f64,
+    /// What the provider's GB is.
+    #[serde(default)]
+    pub memory_unit: MemoryUnit,
 }
 
 /// CPU-time prices.

@@ -27,6 +27,7 @@ use unitlab_platform::experiment::{
     ValidateCalibration,
 };
 use unitlab_platform::{Calibration, Execution, Policy};
+use unitlab_results::frontier::MemoryBasis;
 
 use super::measure::MeasureCmd;
 use super::unit::UnitArgs;
@@ -41,7 +42,8 @@ pub struct RunCmd {
     /// Only these backends (default: every available one but mock).
     #[arg(long, short, value_delimiter = ',')]
     pub backends: Vec<BackendKind>,
-    /// Scale every backend's unit count (0.1 for a smoke run, 10 for tighter percentiles).
+    /// Scale every backend's unit count (0.1 for a smoke run, 10 for tighter percentiles);
+    /// below 1 it also shortens the frontier's Azure-shaped day (200 000 invocations at 1).
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
     /// Seed for request inputs and the synthetic workload.
@@ -53,9 +55,39 @@ pub struct RunCmd {
     /// Idle time before each timed call of the second `noop` measurement (0: skip it).
     #[arg(long, default_value = "20ms", value_name = "DURATION", value_parser = super::parse_duration_flag)]
     pub gap: std::time::Duration,
+    /// Your own traffic: a trace file in any format `unitlab trace` reads (or a
+    /// `synthetic:` generator). The simulation, the keep-alive frontier, the summary and the
+    /// cost tables use it instead of the built-in bursty workload, and name it.
+    #[arg(long)]
+    pub trace: Option<String>,
+    /// With --trace: keep only arrivals before this time (e.g. `1h`).
+    #[arg(long, requires = "trace")]
+    pub span: Option<String>,
+    /// How to load --trace.
+    #[command(flatten)]
+    pub load: unitlab_workloads::LoadOptions,
+    /// Memory a unit is priced for in the keep-alive frontier: `unit` (its own measured
+    /// memory: what sets the execution models apart) or `unit+trace` (plus the trace's
+    /// per-invocation memory, the function's working set).
+    #[arg(long, default_value = "unit", value_parser = parse_memory_basis)]
+    pub memory_basis: MemoryBasis,
+    /// The frontier's latency target: the p99 latency cold starts may add.
+    #[arg(long, default_value = "10ms", value_parser = super::parse_duration_flag)]
+    pub latency_target: std::time::Duration,
+    /// Skip the node-runtime container (the JS catalogue, one node process per container).
+    #[arg(long)]
+    pub no_node_container: bool,
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+fn parse_memory_basis(s: &str) -> Result<MemoryBasis, String> {
+    match s {
+        "unit" => Ok(MemoryBasis::Unit),
+        "unit+trace" => Ok(MemoryBasis::UnitPlusTrace),
+        o => Err(format!("`{o}`: expected `unit` or `unit+trace`")),
+    }
 }
 
 /// (cold starts for noop, for cpu and alloc, warm invokes per unit, units alive for memory)
@@ -110,9 +142,23 @@ impl RunCmd {
         // 1. Measure.
         let measure_root = root.join("measure");
         let mut noop_dirs: Vec<(BackendKind, PathBuf)> = Vec::new();
+        // The node-runtime container (same JS catalogue as v8 and deno, one node process per
+        // container) goes into the frontier and the summary, not the simulate/validate steps.
+        let mut node_dir: Option<PathBuf> = None;
+        let mut jobs: Vec<(BackendKind, bool)> = Vec::new();
         for &k in available.iter().filter(|k| **k != BackendKind::Oci) {
-            let (noop_units, other_units, warm, memory_units) = plan(k);
-            let scaled = |n: u32| ((n as f64 * self.scale).round() as u32).max(20);
+            jobs.push((k, false));
+            if k == BackendKind::Container && !self.no_node_container {
+                jobs.push((k, true));
+            }
+        }
+        for (k, node) in jobs {
+            let (noop_units, other_units, warm, memory_units) =
+                if node { (20, 10, 5, 5) } else { plan(k) };
+            // The node container costs ~0.25 s per cold start here: its cpu and alloc runs
+            // keep 10 (a main-job budget of ~25 s for it); every other run at least 20.
+            let floor = if node { 10 } else { 20 };
+            let scaled = |n: u32| ((n as f64 * self.scale).round() as u32).max(floor);
             for f in Function::ALL {
                 let units = scaled(if f == Function::Noop {
                     noop_units
@@ -130,9 +176,18 @@ impl RunCmd {
                     Function::Cpu => Some(64),
                     Function::Alloc => Some(16),
                 };
-                eprintln!("[run] measure {k} {f}: {units} cold starts x {warm} warm");
+                let k_name = if node {
+                    format!("{k} (image=node)")
+                } else {
+                    k.to_string()
+                };
+                eprintln!("[run] measure {k_name} {f}: {units} cold starts x {warm} warm");
+                let mut unit = UnitArgs::defaults(k, f.name());
+                if node {
+                    unit.opts.push(("image".into(), "node".into()));
+                }
                 let cmd = MeasureCmd {
-                    unit: UnitArgs::defaults(k, f.name()),
+                    unit,
                     units,
                     warm,
                     memory_units: Some(mem),
@@ -143,23 +198,22 @@ impl RunCmd {
                     out: measure_root.clone(),
                     quiet: self.quiet,
                 };
-                let gap_cmd = (f == Function::Noop && !self.gap.is_zero()).then(|| MeasureCmd {
-                    units: 20,
-                    warm: 10,
-                    memory_units: Some(0),
-                    gap: Some(self.gap),
-                    ..cmd.clone()
-                });
+                let gap_cmd =
+                    (f == Function::Noop && !node && !self.gap.is_zero()).then(|| MeasureCmd {
+                        units: 20,
+                        warm: 10,
+                        memory_units: Some(0),
+                        gap: Some(self.gap),
+                        ..cmd.clone()
+                    });
                 match cmd.run() {
-                    Ok(dir) => {
-                        if f == Function::Noop {
-                            noop_dirs.push((k, dir));
-                        }
-                    }
+                    Ok(dir) if f == Function::Noop && node => node_dir = Some(dir),
+                    Ok(dir) if f == Function::Noop => noop_dirs.push((k, dir)),
+                    Ok(_) => {}
                     Err(e) => {
                         // One backend failing must not lose the others' results.
-                        eprintln!("[run] measure {k} {f} failed: {e:#}");
-                        skipped.push(format!("{k} {f}: measurement failed: {e:#}"));
+                        eprintln!("[run] measure {k_name} {f} failed: {e:#}");
+                        skipped.push(format!("{k_name} {f}: measurement failed: {e:#}"));
                     }
                 }
                 if let Some(g) = gap_cmd {
@@ -232,6 +286,23 @@ impl RunCmd {
             }
         }
 
+        // 2b. The keep-alive frontier and the burstiness sweep, from the same calibrations.
+        if !noop_dirs.is_empty() {
+            let dirs: Vec<PathBuf> = noop_dirs
+                .iter()
+                .map(|(_, d)| d.clone())
+                .chain(node_dir.clone())
+                .collect();
+            eprintln!(
+                "[run] keep-alive frontier and burstiness sweep on {} models",
+                dirs.len()
+            );
+            if let Err(e) = self.frontier(&dirs, &root) {
+                eprintln!("[run] frontier failed: {e:#}");
+                skipped.push(format!("keep-alive frontier: {e:#}"));
+            }
+        }
+
         // 3. A short replay, validated against the simulation, on in-process backends.
         if self.replay_seconds > 0 {
             for (k, dir) in noop_dirs
@@ -259,6 +330,57 @@ impl RunCmd {
         let index = std::fs::canonicalize(&files.index).unwrap_or(files.index);
         println!("{}", index.display());
         Ok(())
+    }
+
+    /// `--trace` as the platform's typed trace options.
+    fn trace_args(&self) -> Result<Option<TraceOptions>> {
+        let Some(t) = &self.trace else {
+            return Ok(None);
+        };
+        let span_ns = match &self.span {
+            Some(s) => {
+                Some(unitlab_platform::policy::parse_duration(s).map_err(anyhow::Error::msg)?)
+            }
+            None => None,
+        };
+        Ok(Some(TraceOptions {
+            source: t.parse().map_err(|e| anyhow::anyhow!("--trace {t}: {e}"))?,
+            span_ns,
+            seed: self.seed,
+            load: self.load.clone(),
+            execution: Execution::Required,
+        }))
+    }
+
+    fn frontier(&self, dirs: &[PathBuf], root: &Path) -> Result<PathBuf> {
+        use unitlab_platform::frontier::{main_job, FrontierOptions};
+        let user = match (self.trace_args()?, &self.trace) {
+            (Some(t), Some(given)) => {
+                let name = Path::new(given)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| given.clone());
+                Some((name, t.open()?))
+            }
+            _ => None,
+        };
+        let opts = FrontierOptions {
+            memory_basis: self.memory_basis,
+            latency_target_ns: self.latency_target.as_nanos() as u64,
+            seed: self.seed,
+            day_invocations: (200_000.0 * self.scale.min(1.0)).max(2_000.0),
+            ..FrontierOptions::default()
+        };
+        let pricing = unitlab_platform::pricing::load_pricing(None)?;
+        let env = unitlab::env::collect(self.seed);
+        Ok(main_job(
+            dirs,
+            user,
+            &pricing,
+            &opts,
+            Some(env),
+            &root.join("frontier"),
+        )?)
     }
 
     /// The default bursty workload, seeded by `--seed`, whole or cut at `span_ns`.
@@ -293,7 +415,7 @@ impl RunCmd {
             .map(|(_, dir)| Calibration::from_measure(dir))
             .collect::<Result<Vec<_>, _>>()?;
         experiment::simulate(
-            &self.bursty(None),
+            &self.trace_args()?.unwrap_or_else(|| self.bursty(None)),
             &policies,
             &calibrations,
             &SimulateOptions {

@@ -34,6 +34,10 @@ pub struct SimulateCmd {
     /// Also write per-invocation and per-unit CSVs (memory grows with the trace).
     #[arg(long)]
     pub records: bool,
+    /// Threads simulating (the runs are spread over them; the trace is read once, on one more
+    /// thread, overlapping them). Default: every core. Outputs do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub threads: Option<u64>,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -53,11 +57,15 @@ impl SimulateCmd {
                 records: self.records,
                 unit_memory: self.unit_memory,
                 no_trace_memory: self.no_trace_memory,
+                threads: self.threads.unwrap_or(0) as usize,
             },
             &self.output.options(Some(env)),
         )
         .context("simulation failed")?;
         print!("{}", unitlab::output::platform_table(&result.summary));
+        if let Some(speed) = &result.speed {
+            println!("{speed}");
+        }
         println!("results: {}", result.dir.display());
         Ok(())
     }

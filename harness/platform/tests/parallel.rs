@@ -1,0 +1,165 @@
+//! `simulate_runs` (several runs from one read of the trace, on worker threads) gives exactly
+//! what `simulate` gives run by run, whatever the thread count: a smaller version of the
+//! `output_hash` example's grid (counts, unit time, GB-s, latency histograms, timeline and
+//! records compared as text).
+
+use unitlab_platform::calibration::{Calibration, Execution, Startup};
+use unitlab_platform::parallel::{simulate_runs, SimRun, CHUNK};
+use unitlab_platform::policy::{Cap, KeepAlive, OnFull, PickRule, Policy, NS_PER_S};
+use unitlab_platform::sim::{simulate, SimOptions, SimOutcome};
+use unitlab_platform::synth::{multi_function, AzureLikeDay};
+use unitlab_platform::PlatformError;
+use unitlab_workloads::{Invocation, TraceError};
+
+fn policies() -> Vec<Policy> {
+    let mut out = vec![
+        Policy::no_keep_alive(),
+        Policy::fixed(600 * NS_PER_S),
+        Policy::hybrid(),
+        Policy::provisioned(2, KeepAlive::Fixed { ns: 60 * NS_PER_S }),
+    ];
+    let mut p = Policy::fixed(30 * NS_PER_S);
+    p.pick = PickRule::Lru;
+    p.concurrency = 3;
+    out.push(p);
+    let mut p = Policy::fixed(20 * NS_PER_S);
+    p.cap = Some(Cap {
+        max_units: 6,
+        on_full: OnFull::Queue,
+    });
+    out.push(p);
+    out
+}
+
+fn calibrations() -> Vec<Calibration> {
+    let mut spread = Calibration::assumed("spread", 2_000_000, 32 << 20);
+    spread.startup = Startup::Percentiles {
+        points: vec![(0.0, 1_000_000), (0.5, 2_000_000), (1.0, 30_000_000)],
+    };
+    spread.first_invoke_extra_ns = 150_000;
+    // Exponential execution times: draws from the run's generator at every invocation.
+    let mut exp = Calibration::ideal(Some(1 << 20));
+    exp.execution = Execution::Exponential { mean_ns: 40e6 };
+    vec![spread, exp]
+}
+
+fn text(out: &SimOutcome) -> String {
+    let p = &out.platform;
+    format!(
+        "{:?}{:?}{:?}{:?}{:?}",
+        p.counts,
+        p.usage,
+        p.latency,
+        p.timeline(),
+        p.records
+    )
+}
+
+fn opts() -> SimOptions {
+    SimOptions {
+        seed: 3,
+        records: true,
+        bin_ns: 5 * NS_PER_S,
+        functions: 12,
+        progress: None,
+    }
+}
+
+fn check(trace: &[Invocation]) {
+    let (policies, cals) = (policies(), calibrations());
+    let mut runs = Vec::new();
+    for cal in &cals {
+        for policy in &policies {
+            runs.push(SimRun {
+                policy,
+                calibration: cal,
+                options: opts(),
+            });
+        }
+    }
+    let alone: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            text(
+                &simulate(
+                    trace.iter().copied().map(Ok),
+                    r.policy,
+                    r.calibration,
+                    &r.options,
+                )
+                .expect("simulation runs"),
+            )
+        })
+        .collect();
+    for threads in [1, 2, 8] {
+        let (outs, read) =
+            simulate_runs(trace.iter().copied().map(Ok), &runs, threads).expect("runs");
+        assert_eq!(read.invocations, trace.len() as u64);
+        assert_eq!(
+            read.last_arrival_ns,
+            trace.last().map_or(0, |i| i.arrival_ns)
+        );
+        assert_eq!(outs.len(), runs.len());
+        for (k, (out, want)) in outs.iter().zip(&alone).enumerate() {
+            assert!(
+                text(out) == *want,
+                "run {k} ({} under {}) differs with {threads} threads",
+                runs[k].calibration.backend,
+                runs[k].policy.name
+            );
+        }
+    }
+}
+
+#[test]
+fn same_outputs_for_1_2_and_8_threads() {
+    // Two chunks (arrivals cross a chunk boundary), 12 functions.
+    let busy = multi_function(12, 1_500.0, 12.0, 7);
+    assert!(busy.len() > CHUNK, "{} invocations", busy.len());
+    check(&busy);
+    // Sparse functions over two hours: idle times from seconds to an hour, pre-warms.
+    let sparse: Vec<Invocation> = AzureLikeDay::new(12, 120, 3_000.0, 5)
+        .collect::<Result<_, _>>()
+        .expect("synthetic day");
+    check(&sparse);
+}
+
+#[test]
+fn errors_are_the_earliest_runs_or_the_traces() {
+    let cal = Calibration::ideal(Some(1 << 20));
+    let (a, b) = (Policy::no_keep_alive(), Policy::fixed(60 * NS_PER_S));
+    let runs = [
+        SimRun {
+            policy: &a,
+            calibration: &cal,
+            options: opts(),
+        },
+        SimRun {
+            policy: &b,
+            calibration: &cal,
+            options: opts(),
+        },
+    ];
+    let mut unsorted = multi_function(3, 100.0, 400.0, 1);
+    let n = unsorted.len();
+    unsorted.swap(n - 10, n - 20);
+    for threads in [1, 2] {
+        match simulate_runs(unsorted.iter().copied().map(Ok), &runs, threads) {
+            Err(PlatformError::Unsorted { seq, .. }) => assert_eq!(seq, n as u64 - 19),
+            Err(e) => panic!("expected Unsorted, got {e}"),
+            Ok(_) => panic!("expected Unsorted, got outcomes"),
+        }
+        let bad = multi_function(3, 100.0, 400.0, 1)
+            .into_iter()
+            .map(Ok)
+            .take(CHUNK + 5)
+            .chain(std::iter::once(Err(TraceError::parse(
+                "t.csv", 7, 2, "bad",
+            ))));
+        match simulate_runs(bad, &runs, threads) {
+            Err(PlatformError::Trace(e)) => assert_eq!(e.to_string(), "t.csv:7:2: bad"),
+            Err(e) => panic!("expected the trace's error, got {e}"),
+            Ok(_) => panic!("expected the trace's error, got outcomes"),
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The charts' common style: the font, the size, the render function (plotters' SVG backend to
+//! a string, errors as [`ReportError`]) and the legend, drawn outside the plot area.
+//!
+//! A legend never covers data: [`render_with_legend`] keeps a column on the right of the
+//! chart for it and writes it as `<g class="legend">` after the plot, so that the report's
+//! layout test can find it and check that no data mark lies under it.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::format;
+use crate::ReportError;
+
+/// Default chart width, pixels.
+pub const WIDTH: u32 = 960;
+/// The font family of every chart text.
+pub const FONT: &str = "sans-serif";
+
+/// A chart's drawing area.
+pub type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+/// What a drawing function returns.
+pub type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+
+/// Renders `draw` into an SVG string of `size`, on white.
+pub fn render(
+    chart: &'static str,
+    size: (u32, u32),
+    draw: impl FnOnce(&Area<'_>) -> DrawResult,
+) -> Result<String, ReportError> {
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, size).into_drawing_area();
+        let r = root
+            .fill(&WHITE)
+            .and_then(|_| draw(&root))
+            .and_then(|_| root.present());
+        r.map_err(|e| ReportError::Chart {
+            chart,
+            message: e.to_string(),
+        })?;
+    }
+    Ok(buf)
+}
+
+/// How a legend entry is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swatch {
+    /// A short line (a curve).
+    Line,
+    /// A filled square (a bar or an area).
+    Box,
+    /// A dot (a point series).
+    Dot,
+}
+
+/// One legend entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegendEntry {
+    /// The text.
+    pub label: String,
+    /// The series' colour.
+    pub color: RGBColor,
+    /// How it is drawn.
+    pub swatch: Swatch,
+}
+
+impl LegendEntry {
+    /// An entry.
+    pub fn new(label: impl Into<String>, color: RGBColor, swatch: Swatch) -> Self {
+        LegendEntry {
+            label: label.into(),
+            color,
+            swatch,
+        }
+    }
+}
+
+const LEGEND_FONT_PX: u32 = 12;
+const LEGEND_ROW_PX: u32 = 18;
+
+/// Width a legend column needs: the longest label at ~0.66 em per character, plus the swatch.
+pub fn legend_width(entries: &[LegendEntry]) -> u32 {
+    if entries.is_empty() {
+        return 0;
+    }
+    let chars = entries
+        .iter()
+        .map(|e| e.label.chars().count())
+        .max()
+        .unwrap_or(0) as u32;
+    (chars * LEGEND_FONT_PX * 66 / 100 + 44).clamp(90, 420)
+}
+
+/// Width `text` takes at `px` pixels (an estimate for layout: ~0.66 em per character).
+pub fn text_width(text: &str, px: u32) -> u32 {
+    text.chars().count() as u32 * px * 66 / 100
+}
+
+/// The legend as SVG: a column of entries starting at (`x`, `y`).
+pub fn legend_svg(entries: &[LegendEntry], x: u32, y: u32) -> String {
+    let mut s = String::from("<g class=\"legend\">\n");
+    for (i, e) in entries.iter().enumerate() {
+        let cy = y + i as u32 * LEGEND_ROW_PX;
+        let RGBColor(r, g, b) = e.color;
+        let color = format!("#{r:02x}{g:02x}{b:02x}");
+        match e.swatch {
+            Swatch::Line => s.push_str(&format!(
+                "<line x1=\"{x}\" y1=\"{cy}\" x2=\"{}\" y2=\"{cy}\" stroke=\"{color}\" stroke-width=\"3\"/>\n",
+                x + 20
+            )),
+            Swatch::Box => s.push_str(&format!(
+                "<rect x=\"{x}\" y=\"{}\" width=\"14\" height=\"12\" fill=\"{color}\"/>\n",
+                cy - 6
+            )),
+            Swatch::Dot => s.push_str(&format!(
+                "<circle cx=\"{}\" cy=\"{cy}\" r=\"5\" fill=\"{color}\"/>\n",
+                x + 8
+            )),
+        }
+        s.push_str(&format!(
+            "<text x=\"{}\" y=\"{cy}\" dy=\"0.35em\" font-family=\"{FONT}\" font-size=\"{LEGEND_FONT_PX}\" fill=\"#202124\">{}</text>\n",
+            x + 26,
+            format::html(&e.label)
+        ));
+    }
+    s.push_str("</g>\n");
+    s
+}
+
+/// Renders `draw` into the left part of an SVG of `size` and the legend into a column on
+/// the right (outside every plot area). Returns the SVG.
+pub fn render_with_legend(
+    chart: &'static str,
+    size: (u32, u32),
+    entries: &[LegendEntry],
+    draw: impl FnOnce(&Area<'_>) -> DrawResult,
+) -> Result<String, ReportError> {
+    let lw = legend_width(entries);
+    let svg = render(chart, size, |root| {
+        let (plot, _) = root.split_horizontally(size.0 - lw);
+        draw(&plot)
+    })?;
+    if entries.is_empty() {
+        return Ok(svg);
+    }
+    // A label longer than the widest column is shortened (the table has it in full).
+    let max_chars = ((lw - 44) * 100 / (LEGEND_FONT_PX * 66)) as usize + 1;
+    let fitted: Vec<LegendEntry> = entries
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            if e.label.chars().count() > max_chars {
+                e.label = e
+                    .label
+                    .chars()
+                    .take(max_chars.saturating_sub(1))
+                    .collect::<String>()
+                    + "…";
+            }
+            e
+        })
+        .collect();
+    let legend = legend_svg(&fitted, size.0 - lw + 8, 48);
+    Ok(match svg.rfind("</svg>") {
+        Some(i) => format!("{}{legend}{}", &svg[..i], &svg[i..]),
+        None => svg,
+    })
+}
+
+/// A log range covering `lo..hi` with some margin, never empty.
+pub fn log_bounds(lo: f64, hi: f64) -> (f64, f64) {
+    let lo = lo.max(1e-9);
+    let hi = hi.max(lo);
+    let (lo, hi) = (lo / 1.6, hi * 1.6);
+    if hi / lo < 10.0 {
+        let mid = (lo * hi).sqrt();
+        (mid / 3.2, mid * 3.2)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// The light grid colour of every mesh.
+pub const GRID: RGBColor = RGBColor(240, 240, 240);
+
+/// Widest label area a category axis gets, pixels; longer labels are shortened with "…".
+pub const MAX_LABEL_AREA: u32 = 300;
+
+/// The labels fitted to at most [`MAX_LABEL_AREA`] at `px`, and the label area they need.
+pub fn fit_labels(labels: &[String], px: u32) -> (Vec<String>, u32) {
+    let max_chars = (MAX_LABEL_AREA * 100 / (px * 66)) as usize;
+    let fitted: Vec<String> = labels
+        .iter()
+        .map(|l| {
+            if l.chars().count() > max_chars {
+                l.chars()
+                    .take(max_chars.saturating_sub(1))
+                    .collect::<String>()
+                    + "…"
+            } else {
+                l.clone()
+            }
+        })
+        .collect();
+    let w = fitted.iter().map(|l| text_width(l, px)).max().unwrap_or(0) + 16;
+    (fitted, w)
+}
