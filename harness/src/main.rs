@@ -175,7 +175,11 @@ mod tests {
                     .expect("duration and size flags are long flags");
                 let parse = |s: &str| {
                     clap::Command::new("t")
-                        .arg((*a).clone().required(false))
+                        .arg(
+                            (*a).clone()
+                                .required(false)
+                                .requires(clap::builder::Resettable::<clap::Id>::Reset),
+                        )
                         .try_get_matches_from([
                             OsStr::new("t"),
                             OsStr::new(&format!("--{long}={s}")),
