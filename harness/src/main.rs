@@ -15,6 +15,10 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value, parsed once at start-up: boxing would only add noise"
+)]
 enum Command {
     /// The main job: measure every available backend, simulate and replay the default bursty
     /// workload, write the HTML report and print its path.
@@ -148,7 +152,7 @@ mod tests {
             ),
             (
                 "SIZE",
-                &["64MiB", "512KiB", "1GiB", "4096B", "256m"],
+                &["64MiB", "65536KiB", "1GiB", "67108864B", "256m"],
                 &["65536", "1.5", "64 parsecs", "MiB", ""],
             ),
         ];
@@ -171,7 +175,11 @@ mod tests {
                     .expect("duration and size flags are long flags");
                 let parse = |s: &str| {
                     clap::Command::new("t")
-                        .arg((*a).clone().required(false))
+                        .arg(
+                            (*a).clone()
+                                .required(false)
+                                .requires(clap::builder::Resettable::<clap::Id>::Reset),
+                        )
                         .try_get_matches_from([
                             OsStr::new("t"),
                             OsStr::new(&format!("--{long}={s}")),

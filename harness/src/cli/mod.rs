@@ -15,8 +15,6 @@ pub mod validate;
 
 use anyhow::{bail, Result};
 
-pub use unitlab_backend::units::{parse_bytes, parse_duration};
-
 /// Set by the binary's Ctrl-C handler while it removes what this process made: a command that
 /// sees it writes no result (a burst cut short is not a measurement).
 pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -61,8 +61,8 @@ pub struct RunCmd {
     #[arg(long)]
     pub trace: Option<String>,
     /// With --trace: keep only arrivals before this time (e.g. `1h`).
-    #[arg(long, requires = "trace")]
-    pub span: Option<String>,
+    #[arg(long, requires = "trace", value_name = "DURATION", value_parser = super::parse_duration_flag)]
+    pub span: Option<std::time::Duration>,
     /// How to load --trace.
     #[command(flatten)]
     pub load: unitlab_workloads::LoadOptions,
@@ -337,12 +337,7 @@ impl RunCmd {
         let Some(t) = &self.trace else {
             return Ok(None);
         };
-        let span_ns = match &self.span {
-            Some(s) => {
-                Some(unitlab_platform::policy::parse_duration(s).map_err(anyhow::Error::msg)?)
-            }
-            None => None,
-        };
+        let span_ns = self.span.map(|d| d.as_nanos() as u64);
         Ok(Some(TraceOptions {
             source: t.parse().map_err(|e| anyhow::anyhow!("--trace {t}: {e}"))?,
             span_ns,

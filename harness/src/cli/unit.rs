@@ -7,6 +7,18 @@ use clap::Args;
 use unitlab::BackendKind;
 use unitlab_backend::{Backend, FunctionSpec};
 
+/// `--memory-limit`: a size with its unit (the one syntax of size flags), then its range.
+fn parse_memory_limit(s: &str) -> Result<u64, String> {
+    super::parse_size_flag(s)?;
+    unitlab_backend::units::parse_memory_limit(s)
+}
+
+/// `--deadline`: a duration with its unit (the one syntax of duration flags), then its range.
+fn parse_deadline(s: &str) -> Result<Duration, String> {
+    super::parse_duration_flag(s)?;
+    unitlab_backend::units::parse_deadline(s)
+}
+
 /// Which backend runs which function, with which limits.
 #[derive(Debug, Args, Clone)]
 pub struct UnitArgs {
@@ -28,10 +40,10 @@ pub struct UnitArgs {
     pub runtime: Option<String>,
     /// Memory limit per unit (e.g. 64MiB), from 1MiB to 1TiB; each backend refuses a limit
     /// below the least it can honour, naming it.
-    #[arg(long, value_name = "SIZE", value_parser = unitlab_backend::units::parse_memory_limit)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
     pub memory_limit: Option<u64>,
     /// Deadline per invocation (e.g. 2s), from 1ms to 1d; a guest running longer is stopped.
-    #[arg(long, value_name = "DURATION", value_parser = unitlab_backend::units::parse_deadline)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline)]
     pub deadline: Option<Duration>,
     /// CPU limit per unit in cores (containers).
     #[arg(long)]
