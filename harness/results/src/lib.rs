@@ -306,3 +306,40 @@ impl MeasureResult {
         })
     }
 }
+
+#[cfg(test)]
+mod memory_view_tests {
+    use super::{MemorySummary, MemoryView};
+
+    fn summary(host: Option<f64>, engine: Option<f64>, rss: Option<f64>) -> MemorySummary {
+        MemorySummary {
+            host_bytes_per_unit: host,
+            engine_bytes_per_unit: engine,
+            rss_delta_per_unit: rss,
+            ..MemorySummary::default()
+        }
+    }
+
+    #[test]
+    fn host_then_engine_then_rss_growth() {
+        let all = summary(Some(3.0), Some(2.0), Some(1.0));
+        assert_eq!(all.per_unit(), Some((3.0, MemoryView::Host)));
+        // v8 in-process: an engine heap figure and an RSS growth; the engine figure is priced.
+        let in_process = summary(None, Some(1_900_000.0), Some(800_000.0));
+        assert_eq!(
+            in_process.per_unit(),
+            Some((1_900_000.0, MemoryView::Engine))
+        );
+        let rss_only = summary(None, None, Some(4096.0));
+        assert_eq!(rss_only.per_unit(), Some((4096.0, MemoryView::RssGrowth)));
+        assert_eq!(MemoryView::RssGrowth.to_string(), "RSS growth");
+    }
+
+    #[test]
+    fn a_zero_view_is_skipped_and_none_is_none() {
+        let zero_host = summary(Some(0.0), Some(65536.0), None);
+        assert_eq!(zero_host.per_unit(), Some((65536.0, MemoryView::Engine)));
+        assert_eq!(summary(None, None, Some(-1.0)).per_unit(), None);
+        assert_eq!(MemorySummary::default().per_unit(), None);
+    }
+}
