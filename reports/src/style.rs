@@ -1,5 +1,6 @@
 //! The charts' common style: the font, the size, the render function (plotters' SVG backend to
-//! a string, errors as [`ReportError`]) and the legend, drawn outside the plot area.
+//! a string, errors as [`ReportError`]), the mesh style ([`MeshExt`]) and the legend, drawn
+//! outside the plot area.
 //!
 //! A legend never covers data: [`render_with_legend`] keeps a column on the right of the
 //! chart for it and writes it as `<g class="legend">` after the plot, so that the report's
@@ -20,6 +21,23 @@ pub const FONT: &str = "sans-serif";
 pub type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 /// What a drawing function returns.
 pub type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+
+/// The mesh style every chart shares: the light grid ([`GRID`]), tick labels at `px` and axis
+/// titles one pixel larger, in [`FONT`].
+pub trait MeshExt {
+    /// Applies the shared mesh style.
+    fn shared_style(&mut self, px: u32) -> &mut Self;
+}
+
+impl<'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend> MeshExt
+    for plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+{
+    fn shared_style(&mut self, px: u32) -> &mut Self {
+        self.light_line_style(GRID)
+            .label_style((FONT, px))
+            .axis_desc_style((FONT, px + 1))
+    }
+}
 
 /// Renders `draw` into an SVG string of `size`, on white.
 pub fn render(

@@ -6,7 +6,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{backend_color, categories, category_label, no_data};
 use crate::format;
-use crate::style::{log_bounds, render, FONT, WIDTH};
+use crate::style::{log_bounds, render, MeshExt, FONT, WIDTH};
 use crate::ReportError;
 
 /// One bar of the mechanism-floors chart.
@@ -91,9 +91,7 @@ fn cold_bars(chart: &'static str, title: &str, bars: &[FloorBar]) -> Result<Stri
                 }
             })
             .y_label_formatter(&|v| category_label(&labels, *v))
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .shared_style(13)
             .draw()?;
         for (i, b) in bars.iter().enumerate() {
             let y = i as f64;

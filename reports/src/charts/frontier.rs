@@ -8,7 +8,7 @@ use unitlab_results::frontier::{FrontierResult, PointKind, TraceFrontier};
 use super::{backend_color, no_data};
 use crate::format;
 use crate::frontier::money;
-use crate::style::{render_with_legend, LegendEntry, Swatch, FONT, GRID, WIDTH};
+use crate::style::{render_with_legend, LegendEntry, MeshExt, Swatch, FONT, WIDTH};
 use crate::ReportError;
 
 fn pos_min(v: impl Iterator<Item = f64>) -> Option<f64> {
@@ -89,9 +89,7 @@ pub fn frontier_chart(f: &FrontierResult, t: &TraceFrontier) -> Result<String, R
                     format::ns(*v)
                 }
             })
-            .light_line_style(GRID)
-            .label_style((FONT, 11))
-            .axis_desc_style((FONT, 12))
+            .shared_style(11)
             .draw()?;
         if target > y0 && target < y1 {
             c.draw_series(LineSeries::new(
@@ -134,9 +132,7 @@ pub fn frontier_chart(f: &FrontierResult, t: &TraceFrontier) -> Result<String, R
             .x_label_formatter(&xfmt)
             .x_labels(4)
             .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-            .light_line_style(GRID)
-            .label_style((FONT, 11))
-            .axis_desc_style((FONT, 12))
+            .shared_style(11)
             .draw()?;
         for cv in &t.curves {
             let color = backend_color(&cv.model);
@@ -301,9 +297,7 @@ pub fn burstiness_chart(f: &FrontierResult) -> Result<String, ReportError> {
                     .y_labels(4)
                     .x_label_formatter(&|v| format::sig3(*v))
                     .y_label_formatter(&|v| money(&cur, *v))
-                    .light_line_style(GRID)
-                    .label_style((FONT, 10))
-                    .axis_desc_style((FONT, 11))
+                    .shared_style(10)
                     .draw()?;
                 // The keep-alive line is drawn wide and first: when keep-alive 0 is the
                 // cheapest that meets the target, scale to zero shows on top of it.

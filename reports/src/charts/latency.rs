@@ -7,7 +7,9 @@ use super::{
     backend_color, categories, category_color, category_label, no_data, percentile, sorted_nonzero,
 };
 use crate::format;
-use crate::style::{log_bounds, render, render_with_legend, LegendEntry, Swatch, FONT, WIDTH};
+use crate::style::{
+    log_bounds, render, render_with_legend, LegendEntry, MeshExt, Swatch, FONT, WIDTH,
+};
 use crate::ReportError;
 
 /// Latency samples of one backend (or one run).
@@ -76,9 +78,7 @@ fn latency_cdf(
             .y_desc("fraction of cold starts ≤ x")
             .x_label_formatter(&|v| format::ns(*v))
             .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .shared_style(13)
             .draw()?;
         for q in [0.5, 0.99] {
             c.draw_series(LineSeries::new(
@@ -175,9 +175,7 @@ pub fn cold_start_phases(bars: &[PhaseBar]) -> Result<String, ReportError> {
                 }
             })
             .y_label_formatter(&|v| category_label(&labels, *v))
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .shared_style(13)
             .draw()?;
         for (pi, name) in names.iter().enumerate() {
             let color = category_color(pi);
@@ -267,9 +265,7 @@ fn latency_ranges(
                 }
             })
             .y_label_formatter(&|v| category_label(&labels, *v))
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .shared_style(13)
             .draw()?;
         for (i, (s, v)) in data.iter().enumerate() {
             let color = backend_color(&s.label);

@@ -6,7 +6,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{backend_color, categories, category_color, category_label, no_data};
 use crate::format;
-use crate::style::{log_bounds, render_with_legend, LegendEntry, Swatch, FONT, WIDTH};
+use crate::style::{log_bounds, render_with_legend, LegendEntry, MeshExt, Swatch, FONT, WIDTH};
 use crate::ReportError;
 
 /// Memory per unit of one backend, every view it has, bytes.
@@ -85,9 +85,7 @@ pub fn memory_per_unit(bars: &[MemoryBar]) -> Result<String, ReportError> {
             .y_desc("bytes per unit (log scale; kB = 1000 B, KiB = 1024 B)")
             .x_label_formatter(&|v| category_label(&labels, *v))
             .y_label_formatter(&|v| format::bytes_si(*v))
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .shared_style(13)
             .draw()?;
         for vi in 0..3 {
             let color = category_color(vi);
@@ -177,9 +175,7 @@ pub fn density(data: &DensityData) -> Result<String, ReportError> {
             .y_desc("live units that fit (log scale)")
             .x_label_formatter(&|v| format::bytes_si(*v))
             .y_label_formatter(&|v| format::count(*v))
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .shared_style(13)
             .draw()?;
         if let Some(m) = data
             .machine_bytes

@@ -8,7 +8,7 @@ use unitlab_results::platform::{Difference, TimelineBin};
 use super::{categories, category_color, no_data};
 use crate::format;
 use crate::platform::{short, TimelineSeries, ValidationBars, MAX_TIMELINES};
-use crate::style::{render, render_with_legend, LegendEntry, Swatch, FONT, WIDTH};
+use crate::style::{render, render_with_legend, LegendEntry, MeshExt, Swatch, FONT, WIDTH};
 use crate::ReportError;
 
 fn steps(bins: &[TimelineBin], f: impl Fn(&TimelineBin) -> f64) -> Vec<(f64, f64)> {
@@ -76,9 +76,7 @@ pub fn timeline(trace: &str, series: &[TimelineSeries]) -> Result<String, Report
             .y_desc("arrivals/s")
             .x_label_formatter(&|v| format!("{} s", format::sig3(*v)))
             .y_label_formatter(&|v| format::sig3(*v))
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
+            .shared_style(12)
             .draw()?;
         c.draw_series(AreaSeries::new(
             steps(&first.bins, arr),
@@ -107,9 +105,7 @@ pub fn timeline(trace: &str, series: &[TimelineSeries]) -> Result<String, Report
             mesh.y_desc("units")
                 .x_label_formatter(&|v| format!("{} s", format::sig3(*v)))
                 .y_label_formatter(&|v| format::sig3(*v))
-                .light_line_style(RGBColor(240, 240, 240))
-                .label_style((FONT, 12))
-                .axis_desc_style((FONT, 13));
+                .shared_style(12);
             if last {
                 mesh.x_desc("trace time");
             }
@@ -192,9 +188,7 @@ pub fn validation(reports: &[ValidationBars]) -> Result<String, ReportError> {
                     String::new()
                 }
             })
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
+            .shared_style(12)
             .draw()?;
         c.draw_series(LineSeries::new(
             [(0.0, 0.0), (0.0, n as f64)],

@@ -4,7 +4,7 @@ use plotters::prelude::*;
 
 use super::{backend_color, no_data};
 use crate::format;
-use crate::style::{render_with_legend, LegendEntry, Swatch, FONT, WIDTH};
+use crate::style::{render_with_legend, LegendEntry, MeshExt, Swatch, FONT, WIDTH};
 use crate::ReportError;
 
 /// One backend's line: (N, ns until all N answered), N ascending.
@@ -42,9 +42,7 @@ pub fn scale_out(lines: &[ScaleLine]) -> Result<String, ReportError> {
             .y_desc("release to the last answer (log scale)")
             .x_label_formatter(&|v| format::count(*v))
             .y_label_formatter(&|v| format::ns(*v))
-            .light_line_style(RGBColor(240, 240, 240))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
+            .shared_style(12)
             .draw()?;
         for l in lines {
             let color = backend_color(&l.label);
