@@ -94,9 +94,13 @@ impl LegendEntry {
 }
 
 const LEGEND_FONT_PX: u32 = 12;
+/// Layout estimate of a character's mean width, per cent of the font size: generous, since
+/// labels such as `runtime_path=` in the browser's default sans-serif run wider than prose.
+const EM_PER_CHAR_PCT: u32 = 72;
 const LEGEND_ROW_PX: u32 = 18;
+const LEGEND_TOP_PX: u32 = 48;
 
-/// Width a legend column needs: the longest label at ~0.66 em per character, plus the swatch.
+/// Width a legend column needs: the longest label at [`EM_PER_CHAR_PCT`], plus the swatch.
 pub fn legend_width(entries: &[LegendEntry]) -> u32 {
     if entries.is_empty() {
         return 0;
@@ -106,12 +110,22 @@ pub fn legend_width(entries: &[LegendEntry]) -> u32 {
         .map(|e| e.label.chars().count())
         .max()
         .unwrap_or(0) as u32;
-    (chars * LEGEND_FONT_PX * 66 / 100 + 44).clamp(90, 420)
+    (chars * LEGEND_FONT_PX * EM_PER_CHAR_PCT / 100 + 44).clamp(90, 420)
 }
 
-/// Width `text` takes at `px` pixels (an estimate for layout: ~0.66 em per character).
+/// Width `text` takes at `px` pixels (an estimate for layout, [`EM_PER_CHAR_PCT`]).
 pub fn text_width(text: &str, px: u32) -> u32 {
-    text.chars().count() as u32 * px * 66 / 100
+    text.chars().count() as u32 * px * EM_PER_CHAR_PCT / 100
+}
+
+/// `text` shortened with "…" to fit `width` pixels at `px` (the table has it in full).
+pub fn shorten(text: &str, width: u32, px: u32) -> String {
+    let max_chars = (width * 100 / (px * EM_PER_CHAR_PCT)).max(2) as usize;
+    if text.chars().count() > max_chars {
+        text.chars().take(max_chars - 1).collect::<String>() + "…"
+    } else {
+        text.to_string()
+    }
 }
 
 /// The legend as SVG: a column of entries starting at (`x`, `y`).
@@ -145,8 +159,8 @@ pub fn legend_svg(entries: &[LegendEntry], x: u32, y: u32) -> String {
     s
 }
 
-/// Renders `draw` into the left part of an SVG of `size` and the legend into a column on
-/// the right (outside every plot area). Returns the SVG.
+/// Renders `draw` into the left part of an SVG of `size` (taller when the legend needs it)
+/// and the legend into a column on the right (outside every plot area). Returns the SVG.
 pub fn render_with_legend(
     chart: &'static str,
     size: (u32, u32),
@@ -154,6 +168,12 @@ pub fn render_with_legend(
     draw: impl FnOnce(&Area<'_>) -> DrawResult,
 ) -> Result<String, ReportError> {
     let lw = legend_width(entries);
+    // A legend taller than the chart makes the chart taller: no entry falls off the bottom.
+    let size = (
+        size.0,
+        size.1
+            .max(LEGEND_TOP_PX + entries.len() as u32 * LEGEND_ROW_PX + 12),
+    );
     let svg = render(chart, size, |root| {
         let (plot, _) = root.split_horizontally(size.0 - lw);
         draw(&plot)
@@ -162,23 +182,14 @@ pub fn render_with_legend(
         return Ok(svg);
     }
     // A label longer than the widest column is shortened (the table has it in full).
-    let max_chars = ((lw - 44) * 100 / (LEGEND_FONT_PX * 66)) as usize + 1;
     let fitted: Vec<LegendEntry> = entries
         .iter()
-        .map(|e| {
-            let mut e = e.clone();
-            if e.label.chars().count() > max_chars {
-                e.label = e
-                    .label
-                    .chars()
-                    .take(max_chars.saturating_sub(1))
-                    .collect::<String>()
-                    + "…";
-            }
-            e
+        .map(|e| LegendEntry {
+            label: shorten(&e.label, lw - 44, LEGEND_FONT_PX),
+            ..e.clone()
         })
         .collect();
-    let legend = legend_svg(&fitted, size.0 - lw + 8, 48);
+    let legend = legend_svg(&fitted, size.0 - lw + 8, LEGEND_TOP_PX);
     Ok(match svg.rfind("</svg>") {
         Some(i) => format!("{}{legend}{}", &svg[..i], &svg[i..]),
         None => svg,
@@ -206,19 +217,9 @@ pub const MAX_LABEL_AREA: u32 = 300;
 
 /// The labels fitted to at most [`MAX_LABEL_AREA`] at `px`, and the label area they need.
 pub fn fit_labels(labels: &[String], px: u32) -> (Vec<String>, u32) {
-    let max_chars = (MAX_LABEL_AREA * 100 / (px * 66)) as usize;
     let fitted: Vec<String> = labels
         .iter()
-        .map(|l| {
-            if l.chars().count() > max_chars {
-                l.chars()
-                    .take(max_chars.saturating_sub(1))
-                    .collect::<String>()
-                    + "…"
-            } else {
-                l.clone()
-            }
-        })
+        .map(|l| shorten(l, MAX_LABEL_AREA, px))
         .collect();
     let w = fitted.iter().map(|l| text_width(l, px)).max().unwrap_or(0) + 16;
     (fitted, w)

@@ -505,3 +505,24 @@ fn summary_memory_is_the_memory_the_frontier_prices() {
     let v8 = t.rows.iter().find(|r| r[0].csv() == "v8").unwrap();
     assert_eq!(v8[view].csv(), "engine");
 }
+
+/// A legend with more entries than the chart is tall makes the chart taller (no entry falls
+/// off the bottom), and a long label is shortened to its column.
+#[test]
+fn a_long_legend_grows_the_chart_and_long_labels_are_shortened() {
+    use unitlab_reports::style::{render_with_legend, LegendEntry, Swatch};
+    let entries: Vec<LegendEntry> = (0..30)
+        .map(|i| {
+            LegendEntry::new(
+                format!("oci (runtime=crun, runtime_args=, runtime_path=/usr/bin/crun) {i}"),
+                plotters::style::RGBColor(0, 0, 0),
+                Swatch::Line,
+            )
+        })
+        .collect();
+    let svg = render_with_legend("t", (960, 300), &entries, |_| Ok(())).unwrap();
+    assert!(svg.contains("height=\"600\""), "{}", &svg[..200]);
+    assert!(svg.contains("runtime_args=, runt"));
+    assert!(svg.contains('…'));
+    assert!(!svg.contains("/usr/bin/crun) 29"));
+}

@@ -6,7 +6,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{backend_color, categories, category_color, category_label, no_data};
 use crate::format;
-use crate::style::{log_bounds, render_with_legend, LegendEntry, MeshExt, Swatch, FONT, WIDTH};
+use crate::style::{
+    legend_width, log_bounds, render_with_legend, shorten, LegendEntry, MeshExt, Swatch, FONT,
+    WIDTH,
+};
 use crate::ReportError;
 
 /// Memory per unit of one backend, every view it has, bytes.
@@ -42,14 +45,14 @@ pub struct DensityData {
     pub machine_bytes: Option<u64>,
 }
 
-/// Memory per unit per backend, every view it reports (engine, host, RSS delta), on a log axis.
+/// Memory per unit per backend, every view it reports (engine, host, RSS growth), on a log axis.
 pub fn memory_per_unit(bars: &[MemoryBar]) -> Result<String, ReportError> {
     let title = "Memory per live unit (engine and host views)";
     let views = |b: &MemoryBar| {
         [
             ("engine view", b.engine_bytes),
             ("host view (PSS/RSS)", b.host_bytes),
-            ("process RSS delta", b.rss_delta_bytes),
+            ("process RSS growth", b.rss_delta_bytes),
         ]
     };
     let bars: Vec<&MemoryBar> = bars
@@ -67,11 +70,16 @@ pub fn memory_per_unit(bars: &[MemoryBar]) -> Result<String, ReportError> {
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = all.iter().copied().fold(0.0, f64::max);
     let (lo, hi) = log_bounds(lo, hi);
-    let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
     let legend: Vec<LegendEntry> = views(bars[0])
         .iter()
         .enumerate()
         .map(|(i, (n, _))| LegendEntry::new(*n, category_color(i), Swatch::Box))
+        .collect();
+    // Each label fits its category's width (the plot's width less the axis, over the bars).
+    let per_bar = (WIDTH - legend_width(&legend) - 110) / bars.len() as u32;
+    let labels: Vec<String> = bars
+        .iter()
+        .map(|b| shorten(&b.label, per_bar.saturating_sub(6), 13))
         .collect();
     render_with_legend("memory_per_unit", (WIDTH, 470), &legend, |root| {
         let mut c = ChartBuilder::on(root)
