@@ -403,3 +403,26 @@ fn every_trace_command_has_help() {
         run(cmd).unwrap_or_else(|e| panic!("trace {cmd:?}: {e}"));
     }
 }
+
+/// A parameter out of range is bad input (exit code 2), named in the message.
+#[test]
+fn bad_parameter_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.csv");
+    assert_cmd::Command::cargo_bin("unitlab")
+        .unwrap()
+        .args([
+            "trace",
+            "gen",
+            "pareto",
+            "--rate",
+            "20",
+            "--shape",
+            "0.5",
+            "--output-file",
+        ])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("invalid parameter `shape`"));
+}

@@ -5,7 +5,7 @@
 //! 2019 files ([`azure2019`]), the Azure Functions 2021 per-invocation CSV and generic
 //! timestamped CSV/JSONL logs ([`rows`]). [`open`] picks the loader for a file (by its header,
 //! or as told by [`LoadOptions::format`]). The `unitlab trace ...` command line (in the `unitlab`
-//! binary) drives these functions; [`choice`] lets it list and parse the named options.
+//! binary) calls the typed operations in [`ops`]; [`choice`] lets it list and parse the named options.
 //!
 //! Pipeline: `synth` / loaders -> [`TraceStream`] -> [`stats`] / [`transform`] / replay and
 //! simulation (in `unitlab-platform`).
@@ -19,6 +19,7 @@ pub mod io;
 pub mod limits;
 pub mod load;
 pub mod native;
+pub mod ops;
 pub mod rng;
 pub mod rows;
 pub mod stats;

@@ -10,21 +10,21 @@
 //!
 //! Every command that reads a trace accepts the [`LoadArgs`] flags (`--format`,
 //! `--timestamp-column`, `--time-format`, ...), which become the library's plain
-//! [`LoadOptions`]. Durations on the command line carry a unit (`250ms`, `1.5s`, `10m`,
+//! [`LoadOptions`]; each `execute()` calls one of the typed operations in
+//! [`unitlab_workloads::ops`]. Durations on the command line carry a unit (`250ms`, `1.5s`, `10m`,
 //! `24h`); rates are invocations per second, optionally written `600/min` or `3600/h`.
 
-use anyhow::Context;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use std::path::PathBuf;
 use unitlab_workloads::azure2019::{DurationJoin, Spread};
 use unitlab_workloads::durations::DurationDist;
+use unitlab_workloads::ops;
 use unitlab_workloads::rows::{MemUnit, TimeFormat, TimeUnit, Unsorted};
 use unitlab_workloads::synth::{
-    self, FlashCrowd, GenConfig, Mix, MixProcess, OnOff, Pattern, Popularity, Process, Synthetic,
+    self, FlashCrowd, GenConfig, Mix, MixProcess, OnOff, Pattern, Popularity, Process,
 };
-use unitlab_workloads::trace::{BoxedTrace, TraceStream};
 use unitlab_workloads::units::{parse_duration_ns, parse_duration_s, parse_rate, parse_size};
-use unitlab_workloads::{open, Choice, Format, LoadOptions};
+use unitlab_workloads::{Choice, Format, LoadOptions};
 
 /// A clap value parser for a workloads [`Choice`]: lists every name with its description
 /// (and accepts its other names).
@@ -481,9 +481,7 @@ impl GenArgs {
     /// Generates and writes the trace.
     pub fn execute(self) -> anyhow::Result<()> {
         let (pattern, config, output) = self.pattern.into_parts();
-        let g = Synthetic::new(&pattern, &config)?;
-        let n = unitlab_workloads::native::write(g, &output)
-            .with_context(|| format!("writing {}", output.display()))?;
+        let n = ops::generate(&pattern, &config, &output)?;
         if output.as_os_str() != "-" {
             eprintln!("wrote {n} invocations to {}", output.display());
         }
@@ -491,13 +489,14 @@ impl GenArgs {
     }
 }
 
-fn open_input(file: &std::path::Path, load: LoadArgs) -> anyhow::Result<BoxedTrace> {
-    let s =
-        open(file, &load.into()).with_context(|| format!("opening trace {}", file.display()))?;
-    if s.meta().source.contains("sorted on load") {
-        eprintln!("note: {}", s.meta().source);
+/// Prints the notes about the input, then reports what was written.
+fn report_written(done: ops::Done<u64>, output: &std::path::Path) {
+    for note in &done.notes {
+        eprintln!("note: {note}");
     }
-    Ok(s)
+    if output.as_os_str() != "-" {
+        eprintln!("wrote {} invocations to {}", done.value, output.display());
+    }
 }
 
 /// `trace stats`.
@@ -523,13 +522,14 @@ pub struct StatsArgs {
 impl StatsArgs {
     /// Computes and prints the statistics.
     pub fn execute(self) -> anyhow::Result<()> {
-        let s = open_input(&self.file, self.load)?;
-        let st = unitlab_workloads::stats::compute(s, self.window, self.top)
-            .with_context(|| format!("reading {}", self.file.display()))?;
+        let done = ops::stats(&self.file, &self.load.into(), self.window, self.top)?;
+        for note in &done.notes {
+            eprintln!("note: {note}");
+        }
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&st)?);
+            println!("{}", serde_json::to_string_pretty(&done.value)?);
         } else {
-            print!("{st}");
+            print!("{}", done.value);
         }
         Ok(())
     }
@@ -563,19 +563,14 @@ pub struct SliceArgs {
 impl SliceArgs {
     /// Slices and writes.
     pub fn execute(self) -> anyhow::Result<()> {
-        let s = open_input(&self.file, self.load)?;
-        let sl = unitlab_workloads::transform::Slice::new(
-            s,
-            self.from.round() as u64,
-            self.to.map(|t| t.round() as u64),
-            &self.functions,
-            self.rebase,
-        )?;
-        let n = unitlab_workloads::native::write(sl, &self.output)
-            .with_context(|| format!("writing {}", self.output.display()))?;
-        if self.output.as_os_str() != "-" {
-            eprintln!("wrote {n} invocations to {}", self.output.display());
-        }
+        let spec = ops::SliceSpec {
+            from_ns: self.from.round() as u64,
+            to_ns: self.to.map(|t| t.round() as u64),
+            functions: self.functions,
+            rebase: self.rebase,
+        };
+        let done = ops::slice(&self.file, &self.load.into(), &spec, &self.output)?;
+        report_written(done, &self.output);
         Ok(())
     }
 }
@@ -605,18 +600,13 @@ pub struct ScaleArgs {
 impl ScaleArgs {
     /// Scales and writes.
     pub fn execute(self) -> anyhow::Result<()> {
-        let s = open_input(&self.file, self.load)?;
-        let sc = unitlab_workloads::transform::Scale::new(
-            s,
-            self.time_factor,
-            self.rate_factor,
-            self.seed,
-        )?;
-        let n = unitlab_workloads::native::write(sc, &self.output)
-            .with_context(|| format!("writing {}", self.output.display()))?;
-        if self.output.as_os_str() != "-" {
-            eprintln!("wrote {n} invocations to {}", self.output.display());
-        }
+        let spec = ops::ScaleSpec {
+            time_factor: self.time_factor,
+            rate_factor: self.rate_factor,
+            seed: self.seed,
+        };
+        let done = ops::scale(&self.file, &self.load.into(), &spec, &self.output)?;
+        report_written(done, &self.output);
         Ok(())
     }
 }
