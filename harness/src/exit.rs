@@ -56,6 +56,7 @@ pub fn code(e: &anyhow::Error) -> i32 {
     let rejected = e.chain().any(|c| {
         c.is::<Rejected>()
             || c.is::<unitlab_workloads::TraceError>()
+            || c.is::<unitlab_workloads::ops::OpError>()
             || c.downcast_ref::<D>().is_some_and(bad_dir)
             || c.downcast_ref::<B>().is_some_and(bad_limit)
             || matches!(

@@ -29,7 +29,7 @@ enum Command {
     Doctor(cli::doctor::DoctorCmd),
     /// Generate, inspect and transform traces (synthetic and loaded).
     #[command(subcommand)]
-    Trace(unitlab_workloads::cli::TraceCommand),
+    Trace(cli::trace::TraceCommand),
     /// Replays a trace against a real backend under platform policies.
     Replay(cli::replay::ReplayCmd),
     /// Simulates platform policies on a trace, calibrated from measured results.

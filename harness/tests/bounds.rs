@@ -157,7 +157,7 @@ fn stats_window_of_one_ns_is_sparse() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "rate per 1 ns window (2000000001 windows): p50=0.000/s p90=0.000/s p99=0.000/s p100=1000000000.000/s",
+            "rate per 1.00 ns window (2000000001 windows): p50=0.000/s p90=0.000/s p99=0.000/s p100=1000000000.000/s",
         ));
 }
 

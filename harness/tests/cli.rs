@@ -330,3 +330,22 @@ fn run_writes_a_report_that_chromium_renders() {
         "{layout:?}"
     );
 }
+
+/// Durations and sizes inside policy, calibration and execution specs name their unit, like
+/// every flag: a bare number is refused with the units to write.
+#[test]
+fn specs_refuse_bare_numbers() {
+    for (flag, spec, bare) in [
+        ("--policy", "keepalive:600", "`600` has no unit"),
+        ("--policy", "hybrid:range=4h,bin=60", "`60` has no unit"),
+        ("--calibration", "assume:x:150:1MiB", "`150` has no unit"),
+        ("--calibration", "assume:x:150ms:64", "`64` has no unit"),
+        ("--execution", "fixed:100", "`100` has no unit"),
+    ] {
+        unitlab()
+            .args(["simulate", "--trace", "synthetic:bursty", flag, spec])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(bare));
+    }
+}

@@ -70,12 +70,12 @@ fn main() {
             .with_siblings();
             // Optional: `durations=none|average|percentiles`, `spread=uniform|equidistant|start`.
             for a in &args[4..] {
-                use clap::ValueEnum;
+                use unitlab_workloads::Choice;
                 match a.split_once('=') {
                     Some(("durations", v)) => {
-                        opts.duration_join = DurationJoin::from_str(v, true).expect("durations")
+                        opts.duration_join = DurationJoin::parse_choice(v).expect("durations")
                     }
-                    Some(("spread", v)) => opts.spread = Spread::from_str(v, true).expect("spread"),
+                    Some(("spread", v)) => opts.spread = Spread::parse_choice(v).expect("spread"),
                     _ => panic!("{usage}"),
                 }
             }

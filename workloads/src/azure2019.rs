@@ -73,12 +73,11 @@ const NS_PER_MIN: u64 = 60_000_000_000;
 const FN_BITS: u32 = 28;
 
 /// How a minute's invocations are placed inside the minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Spread {
     /// Independent uniform times (a Poisson process conditioned on the count). Seeded.
     /// `poisson` is accepted as another name for it.
     #[default]
-    #[value(alias = "poisson")]
     Uniform,
     /// The centres of equal slots: `(k + 1/2) * 60 s / c`.
     Equidistant,
@@ -87,7 +86,7 @@ pub enum Spread {
 }
 
 /// How durations are joined to invocations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DurationJoin {
     /// Draw from the piecewise-linear inverse CDF through the row's percentiles. Seeded.
     #[default]
@@ -97,6 +96,34 @@ pub enum DurationJoin {
     /// No durations.
     None,
 }
+
+impl crate::choice::Choice for Spread {
+    const CHOICES: &'static [(Self, &'static str, &'static [&'static str], &'static str)] = &[
+        (Spread::Uniform, "uniform", &["poisson"], "Independent uniform times (a Poisson process conditioned on the count). Seeded. `poisson` is accepted as another name for it"),
+        (Spread::Equidistant, "equidistant", &[], "The centres of equal slots: `(k + 1/2) * 60 s / c`"),
+        (Spread::Start, "start", &[], "All at the start of the minute"),
+    ];
+}
+
+impl crate::choice::Choice for DurationJoin {
+    const CHOICES: &'static [(Self, &'static str, &'static [&'static str], &'static str)] = &[
+        (
+            DurationJoin::Percentiles,
+            "percentiles",
+            &[],
+            "Draw from the piecewise-linear inverse CDF through the row's percentiles. Seeded",
+        ),
+        (
+            DurationJoin::Average,
+            "average",
+            &[],
+            "The row's `Average` for every invocation",
+        ),
+        (DurationJoin::None, "none", &[], "No durations"),
+    ];
+}
+
+crate::choice::from_str_by_choice!(Spread, DurationJoin);
 
 /// Options of the Azure 2019 loader.
 #[derive(Debug, Clone, Default)]

@@ -4,7 +4,8 @@
 //! generators ([`synth`]), the unitlab native trace file ([`native`]), the Azure Functions
 //! 2019 files ([`azure2019`]), the Azure Functions 2021 per-invocation CSV and generic
 //! timestamped CSV/JSONL logs ([`rows`]). [`open`] picks the loader for a file (by its header,
-//! or as told by [`LoadOptions::format`]); [`cli`] is the `unitlab trace ...` command line.
+//! or as told by [`LoadOptions::format`]). The `unitlab trace ...` command line (in the `unitlab`
+//! binary) calls the typed operations in [`ops`]; [`choice`] lets it list and parse the named options.
 //!
 //! Pipeline: `synth` / loaders -> [`TraceStream`] -> [`stats`] / [`transform`] / replay and
 //! simulation (in `unitlab-platform`).
@@ -12,12 +13,13 @@
 #![warn(missing_docs)]
 
 pub mod azure2019;
-pub mod cli;
+pub mod choice;
 pub mod durations;
 pub mod io;
 pub mod limits;
 pub mod load;
 pub mod native;
+pub mod ops;
 pub mod rng;
 pub mod rows;
 pub mod stats;
@@ -26,6 +28,7 @@ pub mod trace;
 pub mod transform;
 pub mod units;
 
+pub use choice::Choice;
 pub use load::{open, Format, LoadOptions};
 pub use synth::default_bursty;
 pub use trace::{BoxedTrace, FunctionId, Invocation, TraceMeta, TraceStream, VecTrace};

@@ -20,7 +20,7 @@ use crate::TraceError;
 use std::path::{Path, PathBuf};
 
 /// A trace file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// Recognise by the first line.
     #[default]
@@ -37,63 +37,79 @@ pub enum Format {
     Jsonl,
 }
 
-/// How to load a trace. Also the command-line options of every `unitlab trace` command that
-/// reads one.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// How to load a trace. `unitlab` fills it from the trace options of every command that
+/// reads one (`--format`, `--timestamp-column`, ...).
+#[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Input format (auto: recognised by the first line).
-    #[arg(long, value_enum, default_value_t = Format::Auto)]
     pub format: Format,
     /// What to do with rows not sorted by arrival: sort them (bounded look-ahead, stated in
     /// the trace's source) or reject the file at the first offending line.
-    #[arg(long, value_enum, default_value_t = Unsorted::Sort)]
     pub unsorted: Unsorted,
     /// Generic logs: the timestamp column (CSV header name or JSON key).
-    #[arg(long)]
     pub timestamp_column: Option<String>,
     /// Generic logs: the timestamp's unit (s, ms, us, ns), `rfc3339`, or a chrono format such
     /// as `%Y-%m-%d %H:%M:%S%.f` (read as UTC unless it has %z). Default: s.
-    #[arg(long)]
     pub time_format: Option<TimeFormat>,
     /// Generic logs: the timestamp is when the invocation ended (arrival = timestamp - duration).
-    #[arg(long)]
     pub timestamp_is_end: bool,
     /// Generic logs: column(s) naming the function, joined with `/` (comma-separated). None:
     /// one function named `all`.
-    #[arg(long, value_delimiter = ',')]
     pub function_column: Vec<String>,
     /// Generic logs: the execution duration column.
-    #[arg(long)]
     pub duration_column: Option<String>,
     /// Generic logs: the duration column's unit.
-    #[arg(long, value_enum, default_value_t = TimeUnit::Ms)]
     pub duration_unit: TimeUnit,
     /// Generic logs: the memory column.
-    #[arg(long)]
     pub memory_column: Option<String>,
     /// Generic logs: the memory column's unit.
-    #[arg(long, value_enum, default_value_t = MemUnit::Mib)]
     pub memory_unit: MemUnit,
     /// Azure 2019: the function_durations_percentiles file (default: the sibling of the
     /// invocations file, if present).
-    #[arg(long)]
     pub durations: Option<PathBuf>,
     /// Azure 2019: the app_memory_percentiles file (default: the sibling, if present).
-    #[arg(long)]
     pub memory: Option<PathBuf>,
     /// Azure 2019: further invocations files (later days), in order.
-    #[arg(long = "next-day")]
     pub next_days: Vec<PathBuf>,
     /// Azure 2019: how a minute's invocations are placed inside the minute.
-    #[arg(long, value_enum, default_value_t = Spread::Uniform)]
     pub spread: Spread,
     /// Azure 2019: how durations are joined.
-    #[arg(long, value_enum, default_value_t = DurationJoin::Percentiles)]
     pub duration_join: DurationJoin,
     /// Azure 2019: seed for spreading and duration draws.
-    #[arg(long = "load-seed", id = "load_seed", default_value_t = 0)]
     pub seed: u64,
 }
+
+impl crate::choice::Choice for Format {
+    const CHOICES: &'static [(Self, &'static str, &'static [&'static str], &'static str)] = &[
+        (Format::Auto, "auto", &[], "Recognise by the first line"),
+        (Format::Native, "native", &[], "The unitlab native CSV"),
+        (
+            Format::Azure2019,
+            "azure2019",
+            &[],
+            "Azure Functions 2019 per-minute invocation counts",
+        ),
+        (
+            Format::Azure2021,
+            "azure2021",
+            &[],
+            "Azure Functions 2021 per-invocation CSV `app,func,end_timestamp,duration`",
+        ),
+        (
+            Format::Csv,
+            "csv",
+            &[],
+            "A generic CSV request log with a header row (name the columns)",
+        ),
+        (
+            Format::Jsonl,
+            "jsonl",
+            &[],
+            "A generic JSON-lines request log (name the keys)",
+        ),
+    ];
+}
+crate::choice::from_str_by_choice!(Format);
 
 impl LoadOptions {
     fn columns(&self, path: &str) -> Result<Columns, TraceError> {

@@ -39,7 +39,7 @@ use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 /// Unit of a numeric time column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TimeUnit {
     /// Seconds.
     S,
@@ -72,7 +72,7 @@ impl TimeUnit {
 }
 
 /// Unit of a memory column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MemUnit {
     /// Bytes.
     B,
@@ -108,6 +108,44 @@ pub enum TimeFormat {
     /// unless the format has `%z`), or `rfc3339`.
     DateTime(String),
 }
+
+impl crate::choice::Choice for TimeUnit {
+    const CHOICES: &'static [(Self, &'static str, &'static [&'static str], &'static str)] = &[
+        (TimeUnit::S, "s", &[], "Seconds"),
+        (TimeUnit::Ms, "ms", &[], "Milliseconds"),
+        (TimeUnit::Us, "us", &[], "Microseconds"),
+        (TimeUnit::Ns, "ns", &[], "Nanoseconds"),
+    ];
+}
+
+impl crate::choice::Choice for MemUnit {
+    const CHOICES: &'static [(Self, &'static str, &'static [&'static str], &'static str)] = &[
+        (MemUnit::B, "b", &[], "Bytes"),
+        (MemUnit::Kb, "kb", &[], "Kilobytes (1000)"),
+        (MemUnit::Mb, "mb", &[], "Megabytes (1000^2)"),
+        (MemUnit::Kib, "kib", &[], "Kibibytes (1024)"),
+        (MemUnit::Mib, "mib", &[], "Mebibytes (1024^2)"),
+    ];
+}
+
+impl crate::choice::Choice for Unsorted {
+    const CHOICES: &'static [(Self, &'static str, &'static [&'static str], &'static str)] = &[
+        (
+            Unsorted::Sort,
+            "sort",
+            &[],
+            "Sort it while streaming (bounded look-ahead) and say so in the trace's source",
+        ),
+        (
+            Unsorted::Reject,
+            "reject",
+            &[],
+            "Fail at the first row that is earlier than a previous one",
+        ),
+    ];
+}
+
+crate::choice::from_str_by_choice!(TimeUnit, MemUnit, Unsorted);
 
 impl std::str::FromStr for TimeFormat {
     type Err = String;
@@ -182,7 +220,7 @@ impl Columns {
 }
 
 /// What to do with a file that is not sorted by arrival.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Unsorted {
     /// Sort it while streaming (bounded look-ahead; see the module docs) and say so in the
     /// trace's source.

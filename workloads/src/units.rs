@@ -32,6 +32,29 @@ pub fn parse_duration_ns(text: &str) -> Result<f64, String> {
     unitlab_backend::units::parse_duration_ns(text)
 }
 
+/// Parses a rate: a number of invocations per second, or `N/s`, `N/min`, `N/h`.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let (num, div) = match s.split_once('/') {
+        None => (s, 1.0),
+        Some((n, "s")) => (n, 1.0),
+        Some((n, "min" | "m")) => (n, 60.0),
+        Some((n, "h")) => (n, 3600.0),
+        Some((_, u)) => {
+            return Err(format!(
+                "`{s}`: unknown rate unit `/{u}` (use /s, /min or /h)"
+            ))
+        }
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: `{num}` is not a number"))?;
+    if !(v >= 0.0 && v.is_finite()) {
+        return Err(format!("`{s}`: a rate must be >= 0"));
+    }
+    Ok(v / div)
+}
+
 /// Parses a duration into seconds.
 pub fn parse_duration_s(text: &str) -> Result<f64, String> {
     parse_duration_ns(text).map(|ns| ns / NS_PER_S)

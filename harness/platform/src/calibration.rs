@@ -253,7 +253,7 @@ impl Calibration {
             return Err(bad("wrong number of fields".into()));
         };
         let startup_ns = crate::policy::parse_execution("the start-up", startup).map_err(bad)?;
-        let memory_bytes = unitlab_backend::units::parse_bytes(memory).map_err(bad)?;
+        let memory_bytes = unitlab_workloads::units::parse_size(memory).map_err(bad)?;
         Ok(Self::assumed(name, startup_ns, memory_bytes))
     }
 
@@ -411,6 +411,15 @@ mod tests {
         assert_eq!(c.memory_bytes, Some(64 * 1024));
         assert!(c.source.contains("not measured"));
         assert!(Calibration::parse("assume:wasm:5us").is_err());
+        // Start-up and memory name their unit, as every flag.
+        let e = Calibration::parse("assume:wasm:150:64KiB")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the start-up: `150` has no unit"), "{e}");
+        let e = Calibration::parse("assume:wasm:5us:65536")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`65536` has no unit"), "{e}");
         assert!(Calibration::parse("builtin:wasm").is_err());
         assert!(Calibration::parse("/nonexistent/dir").is_err());
     }

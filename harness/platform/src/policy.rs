@@ -507,12 +507,13 @@ pub fn fmt_bytes(b: u128) -> String {
     }
 }
 
-/// Parses `500ms`, `10s`, `10m`, `4h`, `250us`, `100ns` or a bare number of seconds, into ns
-/// (the one parser every unitlab crate uses: `unitlab_backend::units`).
+/// Parses `500ms`, `10s`, `10m`, `4h`, `250us`, `100ns` into ns: the one duration syntax of
+/// every flag, so a bare number (seconds? milliseconds?) is refused with the units to write.
 ///
 /// At most [`MAX_POLICY_NS`]: every time the simulator adds up (arrival + keep-alive +
 /// execution) then stays far inside `u64` ns.
 pub fn parse_duration(s: &str) -> Result<u64, String> {
+    unitlab_workloads::units::parse_duration_ns(s)?;
     unitlab_backend::units::parse_duration_in("a duration", s, 0, MAX_POLICY_NS)
 }
 
@@ -524,8 +525,10 @@ pub const MAX_POLICY_NS: u64 = 3653 * 86_400 * NS_PER_S;
 /// (the longest execution a trace may give).
 pub const MAX_EXECUTION_NS: u64 = 7 * 86_400 * NS_PER_S;
 
-/// Parses an execution time or start-up: 0 to [`MAX_EXECUTION_NS`].
+/// Parses an execution time or start-up with its unit (a bare number is refused, as by
+/// [`parse_duration`]): 0 to [`MAX_EXECUTION_NS`].
 pub fn parse_execution(what: &str, s: &str) -> Result<u64, String> {
+    unitlab_workloads::units::parse_duration_ns(s).map_err(|e| format!("{what}: {e}"))?;
     unitlab_backend::units::parse_duration_in(what, s, 0, MAX_EXECUTION_NS)
 }
 
@@ -617,5 +620,17 @@ mod tests {
         assert_eq!(fmt_duration(1_500_000_000), "1500ms");
         assert_eq!(fmt_duration(1_234_567), "1.234567ms");
         assert_eq!(parse_duration("250ms").unwrap(), 250_000_000);
+    }
+
+    #[test]
+    fn durations_in_specs_name_their_unit() {
+        let e = Policy::parse("keepalive:600").unwrap_err().to_string();
+        assert!(e.contains("`600` has no unit"), "{e}");
+        let e = Policy::parse("hybrid:range=4").unwrap_err().to_string();
+        assert!(e.contains("`4` has no unit"), "{e}");
+        let e = parse_execution("the start-up", "150").unwrap_err();
+        assert!(e.starts_with("the start-up: `150` has no unit"), "{e}");
+        assert!(Policy::parse("keepalive:10m").is_ok());
+        assert!(Policy::parse("provisioned:2+keepalive:10m").is_ok());
     }
 }

@@ -10,6 +10,7 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod simulate;
+pub mod trace;
 pub mod unit;
 pub mod validate;
 

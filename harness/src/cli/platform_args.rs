@@ -10,7 +10,6 @@ use unitlab_platform::experiment::{
 };
 use unitlab_platform::{Execution, OnFull, PickRule, Policy};
 use unitlab_results::EnvRecord;
-use unitlab_workloads::LoadOptions;
 
 /// Which trace, how much of it, and how to fill in what it lacks.
 #[derive(Debug, Clone, Args)]
@@ -33,7 +32,7 @@ pub struct TraceArgs {
     pub execution: Execution,
     /// How to load a trace file.
     #[command(flatten)]
-    pub load: LoadOptions,
+    pub load: super::trace::LoadArgs,
 }
 
 impl TraceArgs {
@@ -43,7 +42,7 @@ impl TraceArgs {
             source: self.trace.clone(),
             span_ns: self.span.map(|d| d.as_nanos() as u64),
             seed: self.trace_seed,
-            load: self.load.clone(),
+            load: self.load.clone().into(),
             execution: self.execution.clone(),
         }
     }

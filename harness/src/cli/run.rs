@@ -65,7 +65,7 @@ pub struct RunCmd {
     pub span: Option<std::time::Duration>,
     /// How to load --trace.
     #[command(flatten)]
-    pub load: unitlab_workloads::LoadOptions,
+    pub load: super::trace::LoadArgs,
     /// Memory a unit is priced for in the keep-alive frontier: `unit` (its own measured
     /// memory: what sets the execution models apart) or `unit+trace` (plus the trace's
     /// per-invocation memory, the function's working set).
@@ -342,7 +342,7 @@ impl RunCmd {
             source: t.parse().map_err(|e| anyhow::anyhow!("--trace {t}: {e}"))?,
             span_ns,
             seed: self.seed,
-            load: self.load.clone(),
+            load: self.load.clone().into(),
             execution: Execution::Required,
         }))
     }

@@ -1,5 +1,4 @@
-//! The `unitlab trace ...` command line: clap types the `unitlab` binary embeds as
-//! `unitlab trace <command>`.
+//! `unitlab trace ...`: generate, inspect and transform traces with the workloads library.
 //!
 //! - `trace gen <pattern> [params] --output-file FILE` writes a seeded synthetic trace (native
 //!   format; `x.gz` compresses, `-` writes to standard output). The file flag is spelled out:
@@ -9,42 +8,114 @@
 //! - `trace slice FILE --from 10m --to 20m [--functions a,b] [--rebase] --output-file OUT`;
 //! - `trace scale FILE [--time-factor 0.5] [--rate-factor 2] [--seed N] --output-file OUT`.
 //!
-//! Every command that reads a trace accepts the [`LoadOptions`] flags (`--format`,
-//! `--timestamp-column`, `--time-format`, ...). Durations on the command line carry a unit
-//! (`250ms`, `1.5s`, `10m`, `24h`); rates are invocations per second, optionally written
-//! `600/min` or `3600/h`.
+//! Every command that reads a trace accepts the [`LoadArgs`] flags (`--format`,
+//! `--timestamp-column`, `--time-format`, ...), which become the library's plain
+//! [`LoadOptions`]; each `execute()` calls one of the typed operations in
+//! [`unitlab_workloads::ops`]. Durations on the command line carry a unit (`250ms`, `1.5s`, `10m`,
+//! `24h`); rates are invocations per second, optionally written `600/min` or `3600/h`.
 
-use crate::durations::DurationDist;
-use crate::load::{open, LoadOptions};
-use crate::synth::{
-    self, FlashCrowd, GenConfig, Mix, MixProcess, OnOff, Pattern, Popularity, Process, Synthetic,
-};
-use crate::trace::{BoxedTrace, TraceStream};
-use crate::units::{parse_duration_ns, parse_duration_s, parse_size};
-use anyhow::Context;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use std::path::PathBuf;
+use unitlab_workloads::azure2019::{DurationJoin, Spread};
+use unitlab_workloads::durations::DurationDist;
+use unitlab_workloads::ops;
+use unitlab_workloads::rows::{MemUnit, TimeFormat, TimeUnit, Unsorted};
+use unitlab_workloads::synth::{
+    self, FlashCrowd, GenConfig, Mix, MixProcess, OnOff, Pattern, Popularity, Process,
+};
+use unitlab_workloads::units::{parse_duration_ns, parse_duration_s, parse_rate, parse_size};
+use unitlab_workloads::{Choice, Format, LoadOptions};
 
-/// Parses a rate: a number of invocations per second, or `N/s`, `N/min`, `N/h`.
-pub fn parse_rate(s: &str) -> Result<f64, String> {
-    let (num, div) = match s.split_once('/') {
-        None => (s, 1.0),
-        Some((n, "s")) => (n, 1.0),
-        Some((n, "min" | "m")) => (n, 60.0),
-        Some((n, "h")) => (n, 3600.0),
-        Some((_, u)) => {
-            return Err(format!(
-                "`{s}`: unknown rate unit `/{u}` (use /s, /min or /h)"
-            ))
+/// A clap value parser for a workloads [`Choice`]: lists every name with its description
+/// (and accepts its other names).
+pub fn choice<T: Choice + Send + Sync>() -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(T::CHOICES.iter().map(|&(_, name, aliases, help)| {
+        PossibleValue::new(name)
+            .aliases(aliases.iter().copied())
+            .help(help)
+    }))
+    .map(|s| T::parse_choice(&s).expect("clap accepted a listed name"))
+}
+
+/// How to load a trace file: the trace options of every command that reads one. Converts
+/// into the workloads library's [`LoadOptions`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadArgs {
+    /// Input format (auto: recognised by the first line).
+    #[arg(long, value_parser = choice::<Format>(), default_value = "auto")]
+    pub format: Format,
+    /// What to do with rows not sorted by arrival: sort them (bounded look-ahead, stated in
+    /// the trace's source) or reject the file at the first offending line.
+    #[arg(long, value_parser = choice::<Unsorted>(), default_value = "sort")]
+    pub unsorted: Unsorted,
+    /// Generic logs: the timestamp column (CSV header name or JSON key).
+    #[arg(long)]
+    pub timestamp_column: Option<String>,
+    /// Generic logs: the timestamp's unit (s, ms, us, ns), `rfc3339`, or a chrono format such
+    /// as `%Y-%m-%d %H:%M:%S%.f` (read as UTC unless it has %z). Default: s.
+    #[arg(long)]
+    pub time_format: Option<TimeFormat>,
+    /// Generic logs: the timestamp is when the invocation ended (arrival = timestamp - duration).
+    #[arg(long)]
+    pub timestamp_is_end: bool,
+    /// Generic logs: column(s) naming the function, joined with `/` (comma-separated). None:
+    /// one function named `all`.
+    #[arg(long, value_delimiter = ',')]
+    pub function_column: Vec<String>,
+    /// Generic logs: the execution duration column.
+    #[arg(long)]
+    pub duration_column: Option<String>,
+    /// Generic logs: the duration column's unit.
+    #[arg(long, value_parser = choice::<TimeUnit>(), default_value = "ms")]
+    pub duration_unit: TimeUnit,
+    /// Generic logs: the memory column.
+    #[arg(long)]
+    pub memory_column: Option<String>,
+    /// Generic logs: the memory column's unit.
+    #[arg(long, value_parser = choice::<MemUnit>(), default_value = "mib")]
+    pub memory_unit: MemUnit,
+    /// Azure 2019: the function_durations_percentiles file (default: the sibling of the
+    /// invocations file, if present).
+    #[arg(long)]
+    pub durations: Option<PathBuf>,
+    /// Azure 2019: the app_memory_percentiles file (default: the sibling, if present).
+    #[arg(long)]
+    pub memory: Option<PathBuf>,
+    /// Azure 2019: further invocations files (later days), in order.
+    #[arg(long = "next-day")]
+    pub next_days: Vec<PathBuf>,
+    /// Azure 2019: how a minute's invocations are placed inside the minute.
+    #[arg(long, value_parser = choice::<Spread>(), default_value = "uniform")]
+    pub spread: Spread,
+    /// Azure 2019: how durations are joined.
+    #[arg(long, value_parser = choice::<DurationJoin>(), default_value = "percentiles")]
+    pub duration_join: DurationJoin,
+    /// Azure 2019: seed for spreading and duration draws.
+    #[arg(long = "load-seed", id = "load_seed", default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl From<LoadArgs> for LoadOptions {
+    fn from(a: LoadArgs) -> Self {
+        LoadOptions {
+            format: a.format,
+            unsorted: a.unsorted,
+            timestamp_column: a.timestamp_column,
+            time_format: a.time_format,
+            timestamp_is_end: a.timestamp_is_end,
+            function_column: a.function_column,
+            duration_column: a.duration_column,
+            duration_unit: a.duration_unit,
+            memory_column: a.memory_column,
+            memory_unit: a.memory_unit,
+            durations: a.durations,
+            memory: a.memory,
+            next_days: a.next_days,
+            spread: a.spread,
+            duration_join: a.duration_join,
+            seed: a.seed,
         }
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}`: `{num}` is not a number"))?;
-    if !(v >= 0.0 && v.is_finite()) {
-        return Err(format!("`{s}`: a rate must be >= 0"));
     }
-    Ok(v / div)
 }
 
 /// `--window`: 1 ns to 366 days, in whole ns.
@@ -410,9 +481,7 @@ impl GenArgs {
     /// Generates and writes the trace.
     pub fn execute(self) -> anyhow::Result<()> {
         let (pattern, config, output) = self.pattern.into_parts();
-        let g = Synthetic::new(&pattern, &config)?;
-        let n = crate::native::write(g, &output)
-            .with_context(|| format!("writing {}", output.display()))?;
+        let n = ops::generate(&pattern, &config, &output)?;
         if output.as_os_str() != "-" {
             eprintln!("wrote {n} invocations to {}", output.display());
         }
@@ -420,12 +489,14 @@ impl GenArgs {
     }
 }
 
-fn open_input(file: &std::path::Path, load: &LoadOptions) -> anyhow::Result<BoxedTrace> {
-    let s = open(file, load).with_context(|| format!("opening trace {}", file.display()))?;
-    if s.meta().source.contains("sorted on load") {
-        eprintln!("note: {}", s.meta().source);
+/// Prints the notes about the input, then reports what was written.
+fn report_written(done: ops::Done<u64>, output: &std::path::Path) {
+    for note in &done.notes {
+        eprintln!("note: {note}");
     }
-    Ok(s)
+    if output.as_os_str() != "-" {
+        eprintln!("wrote {} invocations to {}", done.value, output.display());
+    }
 }
 
 /// `trace stats`.
@@ -445,19 +516,20 @@ pub struct StatsArgs {
     pub json: bool,
     #[command(flatten)]
     #[allow(missing_docs, reason = "flattened")]
-    pub load: LoadOptions,
+    pub load: LoadArgs,
 }
 
 impl StatsArgs {
     /// Computes and prints the statistics.
     pub fn execute(self) -> anyhow::Result<()> {
-        let s = open_input(&self.file, &self.load)?;
-        let st = crate::stats::compute(s, self.window, self.top)
-            .with_context(|| format!("reading {}", self.file.display()))?;
+        let done = ops::stats(&self.file, &self.load.into(), self.window, self.top)?;
+        for note in &done.notes {
+            eprintln!("note: {note}");
+        }
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&st)?);
+            println!("{}", serde_json::to_string_pretty(&done.value)?);
         } else {
-            print!("{st}");
+            print!("{}", done.value);
         }
         Ok(())
     }
@@ -485,25 +557,20 @@ pub struct SliceArgs {
     pub rebase: bool,
     #[command(flatten)]
     #[allow(missing_docs, reason = "flattened")]
-    pub load: LoadOptions,
+    pub load: LoadArgs,
 }
 
 impl SliceArgs {
     /// Slices and writes.
     pub fn execute(self) -> anyhow::Result<()> {
-        let s = open_input(&self.file, &self.load)?;
-        let sl = crate::transform::Slice::new(
-            s,
-            self.from.round() as u64,
-            self.to.map(|t| t.round() as u64),
-            &self.functions,
-            self.rebase,
-        )?;
-        let n = crate::native::write(sl, &self.output)
-            .with_context(|| format!("writing {}", self.output.display()))?;
-        if self.output.as_os_str() != "-" {
-            eprintln!("wrote {n} invocations to {}", self.output.display());
-        }
+        let spec = ops::SliceSpec {
+            from_ns: self.from.round() as u64,
+            to_ns: self.to.map(|t| t.round() as u64),
+            functions: self.functions,
+            rebase: self.rebase,
+        };
+        let done = ops::slice(&self.file, &self.load.into(), &spec, &self.output)?;
+        report_written(done, &self.output);
         Ok(())
     }
 }
@@ -527,19 +594,19 @@ pub struct ScaleArgs {
     pub seed: u64,
     #[command(flatten)]
     #[allow(missing_docs, reason = "flattened")]
-    pub load: LoadOptions,
+    pub load: LoadArgs,
 }
 
 impl ScaleArgs {
     /// Scales and writes.
     pub fn execute(self) -> anyhow::Result<()> {
-        let s = open_input(&self.file, &self.load)?;
-        let sc = crate::transform::Scale::new(s, self.time_factor, self.rate_factor, self.seed)?;
-        let n = crate::native::write(sc, &self.output)
-            .with_context(|| format!("writing {}", self.output.display()))?;
-        if self.output.as_os_str() != "-" {
-            eprintln!("wrote {n} invocations to {}", self.output.display());
-        }
+        let spec = ops::ScaleSpec {
+            time_factor: self.time_factor,
+            rate_factor: self.rate_factor,
+            seed: self.seed,
+        };
+        let done = ops::scale(&self.file, &self.load.into(), &spec, &self.output)?;
+        report_written(done, &self.output);
         Ok(())
     }
 }
