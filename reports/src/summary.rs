@@ -61,17 +61,24 @@ pub fn table(d: &ReportData, f: Option<&FrontierResult>) -> Table {
         .and_then(|f| f.frontiers.first())
         .map(|t| t.trace.name.clone());
     let currency = f.map(|f| f.pricing.currency.clone()).unwrap_or_default();
-    let waiting_col = match (&trace, target) {
-        (Some(t), Some(x)) => format!(
-            "cost of waiting per 1M invocations, {currency} ({t}, cheapest keep-alive with p99 +≤{})",
-            format::ns(x as f64)
+    // The column names the currency; the note names the frontier point (trace and target).
+    let (waiting_col, point) = match (&trace, target) {
+        (Some(t), Some(x)) => (
+            format!("cost of waiting per 1M invocations, {currency}"),
+            format!(
+                " on the {t} trace, at the cheapest keep-alive whose p99 penalty is ≤ {}",
+                format::ns(x as f64)
+            ),
         ),
-        _ => "cost of waiting per 1M invocations".to_string(),
+        _ => (
+            "cost of waiting per 1M invocations".to_string(),
+            String::new(),
+        ),
     };
     let mut t = Table::new(
         "summary",
         "Each execution model, from the heaviest isolation boundary to the lightest",
-        "Cold start = start + first invoke of `noop`, back to back; memory per unit in the view named: host (PSS/RSS of the unit's processes), else engine (linear memory, V8 heap, cgroup usage), else RSS growth (the process's RSS growth per live unit), the same bytes the frontier prices; units per GiB = 1 GiB / memory per unit (an upper bound). Cost of waiting from the keep-alive frontier (below), at the keep-alive named. The CSV holds raw figures (ns, bytes).",
+        &format!("Cold start = start + first invoke of `noop`, back to back; memory per unit in the view named: host (PSS/RSS of the unit's processes), else engine (linear memory, V8 heap, cgroup usage), else RSS growth (the process's RSS growth per live unit), the same bytes the frontier prices; units per GiB = 1 GiB / memory per unit (an upper bound). Cost of waiting from the keep-alive frontier (below){point}: the keep-alive is named. The CSV holds raw figures (ns, bytes)."),
         &[
             "model",
             "isolation boundary",
