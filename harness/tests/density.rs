@@ -26,7 +26,10 @@ fn writable() -> bool {
     let Some(root) = controller() else {
         return false;
     };
-    let probe = root.join(format!("unitlab-probe-{}", std::process::id()));
+    // Tests run in parallel threads of one process: each probe needs a name of its own.
+    static PROBES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let probe = root.join(format!("unitlab-probe-{}-{n}", std::process::id()));
     let ok = std::fs::create_dir(&probe).is_ok();
     let _ = std::fs::remove_dir(&probe);
     ok
