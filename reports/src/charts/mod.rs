@@ -41,11 +41,19 @@ use crate::ReportError;
 pub use crate::style::WIDTH;
 use crate::style::{render, FONT};
 
-/// A colour per backend, the same in every chart: chosen by the label's first word.
+/// A colour per backend, the same in every chart: chosen by the label's first word, with the
+/// container's variants (node runtime, gVisor, crun) apart from the plain runner container, so
+/// that two models never share a colour in one chart.
 pub fn backend_color(label: &str) -> RGBColor {
     let name = label.split([' ', '(']).next().unwrap_or(label);
     match name {
+        "container" if label.contains("node") => TEAL_600,
+        "container" if label.contains("runsc") => INDIGO_400,
+        "container" if label.contains("crun") => CYAN_700,
         "container" => BLUE_700,
+        "oci" if label.contains("runsc") => PINK_500,
+        "oci" if label.contains("runc") && !label.contains("crun") => RED_700,
+        "oci" => AMBER_800,
         "v8" => ORANGE_700,
         "deno" => GREEN_700,
         "wasm" => PURPLE_500,
