@@ -42,7 +42,7 @@ pub mod timeline;
 pub mod validate;
 
 pub use calibration::{Calibration, Execution, Startup};
-pub use parallel::{simulate_runs, SimRun, TraceRead};
+pub use parallel::{simulate_runs, simulate_runs_sharded, SimRun, TraceRead};
 pub use platform::{Arrival, Driver, Job, Platform, UnitHandle};
 pub use policy::{Cap, HybridParams, KeepAlive, OnFull, PickRule, Policy};
 pub use replay::{replay, ReplayOptions, ReplayOutcome};

@@ -265,7 +265,10 @@ pub struct UsageTotals {
     pub memory_sum: u128,
     /// Last time any unit was alive (window end), ns.
     pub window_end_ns: u64,
-    /// Most units alive at once.
+    /// Most units alive at one instant, a unit being alive from its creation up to its
+    /// destruction (at an instant where some units go and others come, those that go do not
+    /// count; a unit created and destroyed at one instant counts at it): the order of
+    /// simultaneous events does not change it.
     pub peak_live: u64,
 }
 
@@ -308,6 +311,18 @@ pub struct Records {
     pub busy: Vec<BusyInterval>,
 }
 
+/// A platform's unit creations and destructions at one instant `t` (an exact summary for
+/// merging shards' peaks of live units, [`UsageTotals::peak_live`]): `net` is the units
+/// created minus those destroyed that existed before `t`, `new_dead` the units created and
+/// destroyed at `t`. The units alive at `t` are those alive just before plus `net`; just
+/// after, `net - new_dead` more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LiveChange {
+    pub(crate) t: u64,
+    pub(crate) net: i32,
+    pub(crate) new_dead: u32,
+}
+
 /// The platform state machine. See the module docs.
 pub struct Platform {
     policy: Policy,
@@ -324,6 +339,13 @@ pub struct Platform {
     timers: Timers,
     waiting: VecDeque<u32>,
     live: u64,
+    /// Time of the last unit creation or destruction, and units both created and destroyed
+    /// at that time: once the instant is over, the units alive at it were `live +
+    /// new_dead_at_t` (see [`UsageTotals::peak_live`]).
+    change_t: u64,
+    new_dead_at_t: u64,
+    /// Per instant, when a shard's peak is merged elsewhere: see [`LiveChange`].
+    live_log: Option<Vec<LiveChange>>,
     records_on: bool,
     /// Counts.
     pub counts: Counts,
@@ -356,6 +378,9 @@ impl Platform {
             timers: Timers::default(),
             waiting: VecDeque::new(),
             live: 0,
+            change_t: 0,
+            new_dead_at_t: 0,
+            live_log: None,
             records_on: records,
             counts: Counts::default(),
             usage: UsageTotals::default(),
@@ -364,6 +389,106 @@ impl Platform {
             timeline: Timeline::new(bin_ns),
             last_now: 0,
         }
+    }
+
+    /// Before a unit is created (`net` 1) or destroyed (`net` -1, or `new_dead` 1 when it was
+    /// created at `now`) at `now`: settles the peak when a new instant begins.
+    #[inline(always)]
+    fn live_change(&mut self, now: u64, net: i32, new_dead: u32) {
+        if now != self.change_t {
+            self.settle_peak();
+            self.change_t = now;
+            self.new_dead_at_t = 0;
+        }
+        self.new_dead_at_t += new_dead as u64;
+        if let Some(log) = &mut self.live_log {
+            Self::log_change(log, now, net, new_dead);
+        }
+    }
+
+    /// The peak including the instant of the last change, once it is over.
+    #[inline]
+    fn settle_peak(&mut self) {
+        self.usage.peak_live = self.usage.peak_live.max(self.live + self.new_dead_at_t);
+    }
+
+    #[inline(never)]
+    fn log_change(log: &mut Vec<LiveChange>, now: u64, net: i32, new_dead: u32) {
+        match log.last_mut() {
+            Some(e) if e.t == now => {
+                e.net += net;
+                e.new_dead += new_dead;
+            }
+            _ => log.push(LiveChange {
+                t: now,
+                net,
+                new_dead,
+            }),
+        }
+    }
+
+    /// Starts logging unit creations and destructions per instant (for merging shards'
+    /// peaks: [`crate::parallel`]).
+    pub(crate) fn log_live_changes(&mut self) {
+        self.live_log.get_or_insert_with(Vec::new);
+    }
+
+    /// The changes logged since the last call, sorted by time (the end of a run destroys
+    /// units at their own expiries, out of order).
+    pub(crate) fn take_live_log(&mut self) -> Vec<LiveChange> {
+        let mut v = self
+            .live_log
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        v.sort_by_key(|e| e.t);
+        v
+    }
+
+    /// The latest time the platform was told about.
+    pub fn last_now(&self) -> u64 {
+        self.last_now
+    }
+
+    /// Adds a shard's platform (the same policy, other functions) to this one: counts, unit
+    /// time, GB-s, latency histograms and the timeline add up exactly (integers); the window
+    /// end is the later one. The peak of live units does not add up: the caller sets it
+    /// from the shards' merged logs. Records are not merged (sharded runs keep none).
+    pub(crate) fn merge_shard(&mut self, o: &Platform) {
+        let (c, oc) = (&mut self.counts, &o.counts);
+        c.invocations += oc.invocations;
+        c.completed += oc.completed;
+        c.cold_starts += oc.cold_starts;
+        c.warm_starts += oc.warm_starts;
+        c.rejected += oc.rejected;
+        c.queued += oc.queued;
+        c.failed += oc.failed;
+        c.units_started += oc.units_started;
+        c.units_prewarmed += oc.units_prewarmed;
+        c.units_provisioned += oc.units_provisioned;
+        c.units_evicted += oc.units_evicted;
+        let (u, ou) = (&mut self.usage, &o.usage);
+        u.starting_ns += ou.starting_ns;
+        u.executing_ns += ou.executing_ns;
+        u.idle_ns += ou.idle_ns;
+        u.starting_byte_ns += ou.starting_byte_ns;
+        u.executing_byte_ns += ou.executing_byte_ns;
+        u.idle_byte_ns += ou.idle_byte_ns;
+        u.units_with_memory += ou.units_with_memory;
+        u.units_without_memory += ou.units_without_memory;
+        u.memory_sum += ou.memory_sum;
+        u.window_end_ns = u.window_end_ns.max(ou.window_end_ns);
+        let (l, ol) = (&mut self.latency, &o.latency);
+        l.queue.merge(&ol.queue);
+        l.startup.merge(&ol.startup);
+        l.exec.merge(&ol.exec);
+        l.e2e_cold.merge(&ol.e2e_cold);
+        l.e2e_warm.merge(&ol.e2e_warm);
+        for (a, b) in l.zeros.iter_mut().zip(ol.zeros) {
+            *a += b;
+        }
+        self.timeline.merge(&o.timeline);
+        self.last_now = self.last_now.max(o.last_now);
     }
 
     /// The policy.
@@ -517,8 +642,8 @@ impl Platform {
             }
         };
         self.fn_state(function);
+        self.live_change(now, 1, 0);
         self.live += 1;
-        self.usage.peak_live = self.usage.peak_live.max(self.live);
         self.starting_units += 1;
         self.counts.units_started += 1;
         slot
@@ -1051,6 +1176,11 @@ impl Platform {
                 backend_id: None,
             });
         }
+        if cold.created_ns == now {
+            self.live_change(now, 0, 1);
+        } else {
+            self.live_change(now, -1, 0);
+        }
         self.live -= 1;
         self.free_slots.push(slot);
         // Drop stale entries at both ends of the function's deque.
@@ -1104,6 +1234,7 @@ impl Platform {
         for fs in &mut self.fns {
             fs.avail.clear();
         }
+        self.settle_peak();
     }
 
     /// The timeline bins up to the window end.

@@ -7,14 +7,23 @@
 //! pre-warm), then arrivals; within a kind, by slot or job index. Arrivals are merged from the
 //! sorted trace stream and never enter the queue; the platform's timers are in a second heap,
 //! one pending timer per live unit at most. Nothing is allocated per event once the slabs and
-//! the queue's buckets have grown to the trace's peak concurrency. Randomness (start-up
-//! latency draws, exponential execution times) comes from one ChaCha8 generator seeded by the
-//! caller: a run is a pure function of (trace, policy, calibration, seed).
+//! the queue's buckets have grown to the trace's peak concurrency. A run is a pure function
+//! of (trace, policy, calibration, seed).
+//!
+//! Randomness (start-up latency draws, exponential execution times) comes from one stream per
+//! function ([`FnStreams`]): draw `k` of function `f` is a SplitMix64 output (Steele, Lea and
+//! Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014) of a key mixed from
+//! (seed, `f`) and the counter `k`, so a function's draws depend only on the seed and its own
+//! events, not on other functions'. Ties between events of one function at the same time are
+//! processed in an order that depends only on that function's history too (start completions
+//! by unit start order, execution completions by trace position), not on slab indices. Both
+//! make a run's functions independent when no cap couples them, which lets
+//! [`crate::parallel`] split the functions into shards simulated apart and merge them
+//! exactly.
 
 use std::time::Instant;
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::{Rng, RngCore};
 use unitlab_workloads::{Invocation, TraceError};
 
 use crate::calibration::{Calibration, Execution};
@@ -61,11 +70,131 @@ pub struct SimOutcome {
     pub run_seconds: f64,
 }
 
+/// SplitMix64's output mix (a bijection of `u64` with full avalanche).
+#[inline(always)]
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// SplitMix64's increment (the golden ratio's odd 64-bit fraction).
+const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// One random stream per function, 8 bytes each (a draw counter): draw `k` of function `f`
+/// is `mix64(key_f + k * GAMMA)` with `key_f = mix64(mix64(seed) + (f + 1) * C)`, i.e. a
+/// SplitMix64 generator seeded from (seed, `f`). The samplers (start-up percentiles,
+/// exponential execution times) are the same as with any other generator: only the source of
+/// uniform bits is per function.
+#[derive(Debug, Clone)]
+pub struct FnStreams {
+    seed_key: u64,
+    counters: Vec<u64>,
+}
+
+impl FnStreams {
+    /// Streams for `seed`, none drawn yet.
+    pub fn new(seed: u64) -> Self {
+        FnStreams {
+            seed_key: mix64(seed ^ 0x5EED_0FF0_0DCA_FE00),
+            counters: Vec::new(),
+        }
+    }
+
+    /// The generator of function `f` (global function id), continuing its stream.
+    #[inline]
+    pub fn function(&mut self, f: u32) -> FnRng<'_> {
+        let i = f as usize;
+        if i >= self.counters.len() {
+            self.counters.resize(i + 1, 0);
+        }
+        let key = mix64(
+            self.seed_key
+                .wrapping_add((f as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)),
+        );
+        FnRng {
+            key,
+            counter: &mut self.counters[i],
+        }
+    }
+}
+
+/// A function's generator, borrowed from [`FnStreams`].
+#[derive(Debug)]
+pub struct FnRng<'a> {
+    key: u64,
+    counter: &'a mut u64,
+}
+
+impl RngCore for FnRng<'_> {
+    #[inline]
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    #[inline]
+    fn next_u64(&mut self) -> u64 {
+        *self.counter += 1;
+        mix64(self.key.wrapping_add(self.counter.wrapping_mul(GAMMA)))
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for c in dest.chunks_mut(8) {
+            let b = self.next_u64().to_le_bytes();
+            c.copy_from_slice(&b[..c.len()]);
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+/// Which functions a simulation sees: all of them, or shard `index` of `count` (the
+/// functions `f` with `f % count == index`, renumbered `f / count` inside the platform).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard.
+    pub index: u32,
+    /// Shards in all (1: no sharding).
+    pub count: u32,
+}
+
+impl Shard {
+    /// Every function.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// The shard of function `f`.
+    #[inline]
+    pub fn of(f: u32, count: u32) -> u32 {
+        f % count
+    }
+
+    /// Functions among `0..functions` in this shard.
+    pub fn functions(&self, functions: u32) -> u32 {
+        functions.saturating_sub(self.index).div_ceil(self.count)
+    }
+
+    #[inline]
+    fn local(&self, f: u32) -> u32 {
+        f / self.count
+    }
+
+    #[inline]
+    fn global(&self, local: u32) -> u32 {
+        local * self.count + self.index
+    }
+}
+
 struct SimDriver<'a> {
     heap: EventQueue,
-    rng: ChaCha8Rng,
+    rng: FnStreams,
+    shard: Shard,
     cal: &'a Calibration,
     missing_duration: Option<u64>,
+    /// Events tied at one key, with their tie-break (reused buffer).
+    ties: Vec<(u64, Ev)>,
 }
 
 impl SimDriver<'_> {
@@ -86,7 +215,10 @@ impl SimDriver<'_> {
 impl Driver for SimDriver<'_> {
     #[inline]
     fn start(&mut self, now: u64, unit: UnitHandle, job: Option<&Job>) -> Option<u64> {
-        let d = self.cal.startup.sample(&mut self.rng);
+        let d = self
+            .cal
+            .startup
+            .sample(&mut self.rng.function(self.shard.global(unit.function)));
         self.heap.push(Ev {
             key: (now + d) << 1 | KIND_STARTED,
             idx: unit.slot,
@@ -106,7 +238,10 @@ impl Driver for SimDriver<'_> {
             None => match &self.cal.execution {
                 Execution::Fixed { ns } => *ns,
                 Execution::Exponential { mean_ns } => {
-                    let e: f64 = self.rng.sample(rand_distr::Exp1);
+                    let e: f64 = self
+                        .rng
+                        .function(self.shard.global(job.function))
+                        .sample(rand_distr::Exp1);
                     (e * mean_ns).round() as u64
                 }
                 Execution::Required => {
@@ -135,9 +270,10 @@ impl Driver for SimDriver<'_> {
 
 /// A simulation fed one invocation at a time: [`Simulation::push`] each arrival in trace
 /// order, then [`Simulation::finish`]. [`simulate`] is this over an iterator; the parallel
-/// runner ([`crate::parallel`]) feeds several simulations from one read of the trace. The
-/// processing order is the same whatever the feeding, so a run's output depends only on
-/// (trace, policy, calibration, seed).
+/// runner ([`crate::parallel`]) feeds several simulations from one read of the trace, and
+/// feeds a shard's simulation ([`Simulation::new_shard`]) its functions' arrivals only
+/// ([`Simulation::push_seq`]). The processing order is the same whatever the feeding, so a
+/// run's output depends only on (trace, policy, calibration, seed).
 pub struct Simulation<'a> {
     p: Platform,
     d: SimDriver<'a>,
@@ -155,17 +291,35 @@ impl<'a> Simulation<'a> {
         cal: &'a Calibration,
         opts: &SimOptions,
     ) -> Result<Self, PlatformError> {
+        Self::new_shard(policy, cal, opts, Shard::ALL)
+    }
+
+    /// A simulation of the functions of `shard` only (its own random streams are those of
+    /// the whole run: per function). Feed it with [`Simulation::push_seq`].
+    pub fn new_shard(
+        policy: &Policy,
+        cal: &'a Calibration,
+        opts: &SimOptions,
+        shard: Shard,
+    ) -> Result<Self, PlatformError> {
         policy.validate()?;
         policy.check_memory(opts.functions as u64)?;
         let t0 = Instant::now();
         let mut p = Platform::new(policy.clone(), opts.records, opts.bin_ns);
         let mut d = SimDriver {
             heap: EventQueue::default(),
-            rng: ChaCha8Rng::seed_from_u64(opts.seed),
+            rng: FnStreams::new(opts.seed),
+            shard,
             cal,
             missing_duration: None,
+            ties: Vec::new(),
         };
-        p.provision(opts.functions, &mut d);
+        if shard.count > 1 {
+            // A shard's peak of live units is merged with the other shards' (see
+            // `take_live_log`), provisioned units included.
+            p.log_live_changes();
+        }
+        p.provision(shard.functions(opts.functions), &mut d);
         Ok(Simulation {
             p,
             d,
@@ -180,6 +334,17 @@ impl<'a> Simulation<'a> {
     /// Invocations pushed so far.
     pub fn invocations(&self) -> u64 {
         self.seq
+    }
+
+    /// Arrival time of the last invocation pushed: everything the platform does from now on
+    /// happens at this time or later.
+    pub fn last_arrival_ns(&self) -> u64 {
+        self.last_arrival
+    }
+
+    /// A shard's live-unit changes logged since the last call, sorted by time.
+    pub(crate) fn take_live_log(&mut self) -> Vec<crate::platform::LiveChange> {
+        self.p.take_live_log()
     }
 
     /// Processes the events due before `t_ar` (an arrival's time, or `u64::MAX` at the end),
@@ -206,7 +371,9 @@ impl<'a> Simulation<'a> {
                 }
                 d.heap.pop();
                 self.now = t_ev;
-                if k.key & 1 == KIND_STARTED {
+                if d.heap.peek().is_some_and(|n| n.key == k.key) {
+                    run_ties(p, d, k, self.now);
+                } else if k.key & 1 == KIND_STARTED {
                     p.started(self.now, k.idx, d);
                 } else {
                     p.completed(self.now, k.idx, true, false, d);
@@ -226,18 +393,29 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// Feeds the next arrival of the trace.
+    /// Feeds the next arrival of the trace (its position: the invocations pushed before).
     #[inline]
     pub fn push(&mut self, inv: &Invocation) -> Result<(), PlatformError> {
+        self.push_seq(self.seq, inv)
+    }
+
+    /// Feeds the next arrival of this simulation's functions, `seq` being its position in the
+    /// whole trace.
+    #[inline]
+    pub fn push_seq(&mut self, seq: u64, inv: &Invocation) -> Result<(), PlatformError> {
+        let function = self.d.shard.local(inv.function);
         // Start the dependent loads this arrival's pick will make (its function's idle entry,
         // then that unit), overlapping the events processed before it.
-        self.p.prefetch_idle_unit(inv.function);
+        self.p.prefetch_idle_unit(function);
         if inv.arrival_ns < self.last_arrival {
             return Err(PlatformError::Unsorted {
-                seq: self.seq,
+                seq,
                 arrival_ns: inv.arrival_ns,
                 previous_ns: self.last_arrival,
             });
+        }
+        if inv.duration_ns.is_none() && matches!(self.d.cal.execution, Execution::Required) {
+            return Err(PlatformError::MissingDuration { seq });
         }
         self.advance(inv.arrival_ns);
         self.last_arrival = inv.arrival_ns;
@@ -245,8 +423,8 @@ impl<'a> Simulation<'a> {
         self.p.arrive(
             self.now,
             Arrival {
-                seq: self.seq,
-                function: inv.function,
+                seq,
+                function,
                 duration_ns: inv.duration_ns,
                 memory_bytes: inv.memory_bytes,
             },
@@ -272,23 +450,105 @@ impl<'a> Simulation<'a> {
         r
     }
 
-    /// Runs the platform to its end (every unit stopped) after the last arrival.
-    pub fn finish(mut self) -> Result<SimOutcome, PlatformError> {
+    /// Feeds the arrivals `invs[i]` for `i` in `picks`, `first_seq + i` being their positions
+    /// in the trace; adds the time it took to the run's own time.
+    pub fn push_picked(
+        &mut self,
+        invs: &[Invocation],
+        picks: &[u32],
+        first_seq: u64,
+    ) -> Result<(), PlatformError> {
         let t0 = Instant::now();
-        self.advance(u64::MAX);
+        let r = picks
+            .iter()
+            .try_for_each(|&i| self.push_seq(first_seq + i as u64, &invs[i as usize]));
+        self.busy += t0.elapsed();
+        r
+    }
+
+    /// Runs what is left after the last arrival: every event, and the timers due before an
+    /// event or before `limit`; returns the time of the last thing done (the run's end, for
+    /// [`Simulation::finish_at`]). A whole run passes 0: the timers left then are expiries
+    /// and pre-warms after its last event, which [`Simulation::finish_at`] settles. A shard
+    /// passes the latest end of its run's shards, as the whole run would have fired its
+    /// timers before the other shards' last events.
+    pub fn drain(&mut self, limit: u64) -> Result<u64, PlatformError> {
+        let t0 = Instant::now();
+        loop {
+            self.advance(u64::MAX);
+            match self.p.next_timer() {
+                Some(t) if t < limit => {
+                    self.now = self.now.max(t);
+                    self.p.fire_timers(t, &mut self.d);
+                }
+                _ => break,
+            }
+        }
+        self.busy += t0.elapsed();
         if let Some(s) = self.d.missing_duration {
             return Err(PlatformError::MissingDuration { seq: s });
         }
-        self.p.finish(self.now, &mut self.d);
-        self.p.check_timeline()?;
+        Ok(self.now.max(self.p.last_now()))
+    }
+
+    /// Ends a drained run at `end` (the latest end of every shard of the run): every live
+    /// unit is destroyed at its expiry, or at `end` when it has none. The timeline is not
+    /// checked (see [`Platform::check_timeline`]).
+    pub fn finish_at(mut self, end: u64) -> SimOutcome {
+        let t0 = Instant::now();
+        self.p.finish(end, &mut self.d);
         if let Some(pb) = &self.progress {
             pb.set_position(self.seq);
         }
-        Ok(SimOutcome {
+        SimOutcome {
             platform: self.p,
             run_seconds: (self.busy + t0.elapsed()).as_secs_f64(),
-        })
+        }
     }
+
+    /// Runs the platform to its end (every unit stopped) after the last arrival.
+    pub fn finish(mut self) -> Result<SimOutcome, PlatformError> {
+        let end = self.drain(0)?;
+        let out = self.finish_at(end);
+        out.platform.check_timeline()?;
+        Ok(out)
+    }
+}
+
+/// Processes events tied at one key (same time, same kind), `first` popped and the others
+/// still queued, in an order that depends on each function's own history only: start
+/// completions by unit start order, execution completions by trace position (the queue's own
+/// tie-break, slab indices, depends on every function's).
+#[cold]
+#[inline(never)]
+fn run_ties(p: &mut Platform, d: &mut SimDriver<'_>, first: Ev, now: u64) {
+    let started = first.key & 1 == KIND_STARTED;
+    let tie = |p: &Platform, e: &Ev| {
+        if started {
+            p.unit_handle(e.idx).id
+        } else {
+            p.job(e.idx).seq
+        }
+    };
+    let mut ties = std::mem::take(&mut d.ties);
+    ties.clear();
+    ties.push((tie(p, &first), first));
+    while let Some(e) = d.heap.peek() {
+        if e.key != first.key {
+            break;
+        }
+        d.heap.pop();
+        ties.push((tie(p, &e), e));
+    }
+    ties.sort_unstable_by_key(|t| t.0);
+    for &(_, e) in &ties {
+        if started {
+            p.started(now, e.idx, d);
+        } else {
+            p.completed(now, e.idx, true, false, d);
+        }
+    }
+    d.ties = ties;
 }
 
 /// Simulates `trace` under `policy` with `cal`.

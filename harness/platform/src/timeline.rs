@@ -173,6 +173,35 @@ impl Timeline {
         }
     }
 
+    /// Adds another timeline of the same bin width (integer counters: exact).
+    pub(crate) fn merge(&mut self, o: &Timeline) {
+        debug_assert_eq!(self.bin_ns, o.bin_ns);
+        self.needed = self.needed.max(o.needed);
+        if o.area.len() > self.area.len() {
+            let n = o.area.len();
+            self.area.resize(n, [0; 3]);
+            self.diff.resize(n + 1, [0; 3]);
+            self.arrivals.resize(n, 0);
+            self.colds.resize(n, 0);
+        }
+        for (a, b) in self.area.iter_mut().zip(&o.area) {
+            for k in 0..3 {
+                a[k] += b[k];
+            }
+        }
+        for (a, b) in self.diff.iter_mut().zip(&o.diff) {
+            for k in 0..3 {
+                a[k] += b[k];
+            }
+        }
+        for (a, b) in self.arrivals.iter_mut().zip(&o.arrivals) {
+            *a += b;
+        }
+        for (a, b) in self.colds.iter_mut().zip(&o.colds) {
+            *a += b;
+        }
+    }
+
     #[inline]
     pub(crate) fn count(&mut self, t: u64, cold: bool) {
         let b = self.lookup(t);

@@ -1,10 +1,11 @@
-//! `simulate_runs` (several runs from one read of the trace, on worker threads) gives exactly
-//! what `simulate` gives run by run, whatever the thread count: a smaller version of the
-//! `output_hash` example's grid (counts, unit time, GB-s, latency histograms, timeline and
-//! records compared as text).
+//! `simulate_runs` (several runs from one read of the trace, on worker threads, runs without
+//! a cap or records split into shards of functions) gives exactly what `simulate` gives run
+//! by run, whatever the thread and shard counts: a smaller version of the `output_hash`
+//! example's grid (counts, unit time, GB-s, peak, latency histograms, timeline and records
+//! compared as text).
 
 use unitlab_platform::calibration::{Calibration, Execution, Startup};
-use unitlab_platform::parallel::{simulate_runs, SimRun, CHUNK};
+use unitlab_platform::parallel::{shardable, simulate_runs, simulate_runs_sharded, SimRun, CHUNK};
 use unitlab_platform::policy::{Cap, KeepAlive, OnFull, PickRule, Policy, NS_PER_S};
 use unitlab_platform::sim::{simulate, SimOptions, SimOutcome};
 use unitlab_platform::synth::{multi_function, AzureLikeDay};
@@ -58,7 +59,7 @@ fn text(out: &SimOutcome) -> String {
 fn opts() -> SimOptions {
     SimOptions {
         seed: 3,
-        records: true,
+        records: false,
         bin_ns: 5 * NS_PER_S,
         functions: 12,
         progress: None,
@@ -77,6 +78,18 @@ fn check(trace: &[Invocation]) {
             });
         }
     }
+    // Records keep a run whole (their order and unit ids are the whole run's).
+    runs.push(SimRun {
+        policy: &policies[1],
+        calibration: &cals[0],
+        options: SimOptions {
+            records: true,
+            ..opts()
+        },
+    });
+    let shardable_runs = runs.iter().filter(|r| shardable(r)).count();
+    // Every policy but the capped one, with either calibration.
+    assert_eq!(shardable_runs, 2 * (policies.len() - 1));
     let alone: Vec<String> = runs
         .iter()
         .map(|r| {
@@ -91,9 +104,17 @@ fn check(trace: &[Invocation]) {
             )
         })
         .collect();
-    for threads in [1, 2, 8] {
-        let (outs, read) =
-            simulate_runs(trace.iter().copied().map(Ok), &runs, threads).expect("runs");
+    // (threads, shards): by default as many shards as threads; 3 shards on 2 threads too.
+    for (threads, shards) in [(1, 1), (2, 2), (8, 8), (2, 3)] {
+        let (outs, read) = if threads == shards {
+            simulate_runs(trace.iter().copied().map(Ok), &runs, threads)
+        } else {
+            simulate_runs_sharded(trace.iter().copied().map(Ok), &runs, threads, shards)
+        }
+        .expect("runs");
+        assert_eq!(read.shards, shards);
+        let sharded = if shards > 1 { shardable_runs } else { 0 };
+        assert_eq!(read.sharded_runs, sharded);
         assert_eq!(read.invocations, trace.len() as u64);
         assert_eq!(
             read.last_arrival_ns,
@@ -101,11 +122,21 @@ fn check(trace: &[Invocation]) {
         );
         assert_eq!(outs.len(), runs.len());
         for (k, (out, want)) in outs.iter().zip(&alone).enumerate() {
+            let got = text(out);
+            // The first difference, in context (the texts are long).
+            let at = got
+                .bytes()
+                .zip(want.bytes())
+                .position(|(a, b)| a != b)
+                .unwrap_or(got.len().min(want.len()));
+            let around = |t: &str| t[at.saturating_sub(120)..(at + 120).min(t.len())].to_string();
             assert!(
-                text(out) == *want,
-                "run {k} ({} under {}) differs with {threads} threads",
+                got == *want,
+                "run {k} ({} under {}) differs with {threads} threads, {shards} shards:\n got ...{}...\nwant ...{}...",
                 runs[k].calibration.backend,
-                runs[k].policy.name
+                runs[k].policy.name,
+                around(&got),
+                around(want)
             );
         }
     }
