@@ -4,7 +4,8 @@
 //! only to make the simulator faster must leave the printed hash unchanged.
 //!
 //! The runs go through [`simulate_runs`] (one read of each trace, several runs on worker
-//! threads); the hash must not depend on the thread count either.
+//! threads, each run without a cap or records split into as many shards of functions as
+//! threads); the hash must not depend on the thread count, hence the shard count, either.
 //!
 //! `cargo run --release -p unitlab-platform --example output_hash -- [threads]` (default: 1;
 //! `0`: every core)
@@ -96,6 +97,8 @@ fn main() {
         .expect("synthetic day");
     let mut all = DefaultHasher::new();
     let mut runs = 0;
+    let mut sharded = 0;
+    let mut shards = 1;
     for (tname, trace) in [
         ("base", &base),
         ("no-durations", &no_durations),
@@ -123,8 +126,10 @@ fn main() {
                     });
                 }
             }
-            let (outs, _) = simulate_runs(trace.iter().copied().map(Ok), &grid, threads)
+            let (outs, read) = simulate_runs(trace.iter().copied().map(Ok), &grid, threads)
                 .expect("simulation runs");
+            sharded += read.sharded_runs;
+            shards = read.shards;
             for (run, out) in grid.iter().zip(&outs) {
                 let (policy, records) = (run.policy, run.options.records);
                 let p = &out.platform;
@@ -151,7 +156,7 @@ fn main() {
         }
     }
     println!(
-        "{runs} runs on {threads} threads, output hash {:016x}",
+        "{runs} runs on {threads} threads ({sharded} in {shards} shards), output hash {:016x}",
         all.finish()
     );
 }

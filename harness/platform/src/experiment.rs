@@ -325,6 +325,10 @@ pub struct SimSpeed {
     pub runs: usize,
     /// Threads simulating.
     pub threads: usize,
+    /// Shards each run without a cap or records was split into (1: none).
+    pub shards: usize,
+    /// Runs split into shards.
+    pub sharded_runs: usize,
     /// Wall seconds.
     pub wall_seconds: f64,
     /// CPU seconds of the process over the same span (every thread).
@@ -344,7 +348,15 @@ impl std::fmt::Display for SimSpeed {
             self.cpu_seconds,
             total / self.wall_seconds / 1e6,
             total / self.cpu_seconds / 1e6
-        )
+        )?;
+        if self.sharded_runs > 0 {
+            write!(
+                f,
+                " ({} of the runs split into {} shards of functions)",
+                self.sharded_runs, self.shards
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -359,8 +371,9 @@ pub struct SimulateOptions {
     pub unit_memory: Option<u64>,
     /// Do not add the trace's per-invocation memory to the unit's memory.
     pub no_trace_memory: bool,
-    /// Threads simulating (the runs are spread over them; the trace is read once, on the
-    /// calling thread); 0: every core. Outputs do not depend on it.
+    /// Threads simulating (the runs, and the shards of the runs without a cap or records, are
+    /// spread over them; the trace is read once, on the calling thread); 0: every core.
+    /// Outputs do not depend on it.
     pub threads: usize,
 }
 
@@ -530,7 +543,9 @@ pub fn simulate(
     result.speed = Some(SimSpeed {
         invocations: read.invocations,
         runs: sim_runs.len(),
-        threads: threads.min(sim_runs.len()),
+        threads: read.threads,
+        shards: read.shards,
+        sharded_runs: read.sharded_runs,
         wall_seconds: t0.elapsed().as_secs_f64(),
         cpu_seconds: process_cpu_seconds() - c0,
     });

@@ -21,12 +21,16 @@
 //!   integers, added in any order; the window end is the latest one;
 //! - the run's end (units without an expiry, e.g. provisioned ones, are destroyed there) is
 //!   the latest end of its shards: every shard is drained first, then ended at that time;
-//! - the peak of live units is not the sum of the shards' peaks. It is defined per instant
-//!   (a unit counts from its creation to its destruction, both included, so the order of
-//!   simultaneous events does not matter), and each shard logs `(time, created, destroyed)`
-//!   per instant; a merger adds the logs up in time order, as far as every shard has got
-//!   (a shard's arrival time: nothing it does later happens earlier), so the merged peak is
-//!   that of the whole run and the logs in memory span only the chunks in flight.
+//! - a timer (expiry, pre-warm) fires in the whole run when any function has an event after
+//!   it, so each shard, once drained, also fires its timers due before the latest end of
+//!   its run's shards (which a pre-warm may push further: repeated until it holds still);
+//! - the peak of live units is not the sum of the shards' peaks. It is defined per instant,
+//!   so that the order of simultaneous events does not matter (units created at an instant
+//!   count at it, units destroyed at it do not, unless created at it too), and each shard
+//!   logs its changes per instant (units created minus older units destroyed, units created
+//!   and destroyed); a merger adds the logs up in time order, as far as every shard has got
+//!   (a shard's last arrival time: nothing it does later happens earlier), so the merged
+//!   peak is the whole run's and the logs in memory span only the chunks in flight.
 //!
 //! Exactness: a run's output is a pure function of (trace, policy, calibration, seed),
 //! whatever the thread count, the shard count or the chunk boundaries, so outputs are
@@ -83,6 +87,8 @@ pub struct TraceRead {
     pub shards: usize,
     /// Runs split into shards.
     pub sharded_runs: usize,
+    /// Worker threads used (at most one per run or shard).
+    pub threads: usize,
 }
 
 /// A chunk of the trace: its invocations, the position of the first, and, when runs are
@@ -325,6 +331,7 @@ where
     let mut read = TraceRead {
         shards,
         sharded_runs,
+        threads: workers,
         ..TraceRead::default()
     };
     let mut trace = trace;

@@ -168,7 +168,11 @@ impl Shard {
     /// The shard of function `f`.
     #[inline]
     pub fn of(f: u32, count: u32) -> u32 {
-        f % count
+        if count.is_power_of_two() {
+            f & (count - 1)
+        } else {
+            f % count
+        }
     }
 
     /// Functions among `0..functions` in this shard.
@@ -178,7 +182,11 @@ impl Shard {
 
     #[inline]
     fn local(&self, f: u32) -> u32 {
-        f / self.count
+        if self.count.is_power_of_two() {
+            f >> self.count.trailing_zeros()
+        } else {
+            f / self.count
+        }
     }
 
     #[inline]

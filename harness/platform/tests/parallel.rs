@@ -153,6 +153,18 @@ fn same_outputs_for_1_2_and_8_threads() {
         .collect::<Result<_, _>>()
         .expect("synthetic day");
     check(&sparse);
+    // Bursts: arrivals at 20 ms steps, durations in 10 ms steps, so that a function's starts
+    // and completions tie (its simultaneous events are ordered by its own history, not by
+    // slab indices that depend on the other functions).
+    let bursts: Vec<Invocation> = multi_function(12, 400.0, 10.0, 9)
+        .into_iter()
+        .map(|i| Invocation {
+            arrival_ns: i.arrival_ns / 20_000_000 * 20_000_000,
+            duration_ns: i.duration_ns.map(|d| d / 10_000_000 * 10_000_000),
+            ..i
+        })
+        .collect();
+    check(&bursts);
 }
 
 #[test]

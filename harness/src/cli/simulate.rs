@@ -34,8 +34,12 @@ pub struct SimulateCmd {
     /// Also write per-invocation and per-unit CSVs (memory grows with the trace).
     #[arg(long)]
     pub records: bool,
-    /// Threads simulating (the runs are spread over them; the trace is read once, on one more
-    /// thread, overlapping them). Default: every core. Outputs do not depend on it.
+    /// Threads simulating (the trace is read once, on one more thread, overlapping them).
+    /// Default: every core. The runs are spread over them, and each run without --cap or
+    /// --records is also split into as many shards of functions (function f in shard
+    /// f % threads), so that one policy uses every core; a capped run (the cap couples the
+    /// functions) or one keeping records (their order is the whole run's) stays whole.
+    /// Outputs do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub threads: Option<u64>,
     /// Output options.
