@@ -101,10 +101,11 @@ impl FnStreams {
         }
     }
 
-    /// The generator of function `f` (global function id), continuing its stream.
+    /// The generator of function `f` (its id in the trace), continuing its stream, whose
+    /// counter is kept at `slot` (the function's index in this simulation, e.g. in a shard).
     #[inline]
-    pub fn function(&mut self, f: u32) -> FnRng<'_> {
-        let i = f as usize;
+    pub fn function(&mut self, slot: u32, f: u32) -> FnRng<'_> {
+        let i = slot as usize;
         if i >= self.counters.len() {
             self.counters.resize(i + 1, 0);
         }
@@ -223,10 +224,11 @@ impl SimDriver<'_> {
 impl Driver for SimDriver<'_> {
     #[inline]
     fn start(&mut self, now: u64, unit: UnitHandle, job: Option<&Job>) -> Option<u64> {
-        let d = self
-            .cal
-            .startup
-            .sample(&mut self.rng.function(self.shard.global(unit.function)));
+        let d = self.cal.startup.sample(
+            &mut self
+                .rng
+                .function(unit.function, self.shard.global(unit.function)),
+        );
         self.heap.push(Ev {
             key: (now + d) << 1 | KIND_STARTED,
             idx: unit.slot,
@@ -248,7 +250,7 @@ impl Driver for SimDriver<'_> {
                 Execution::Exponential { mean_ns } => {
                     let e: f64 = self
                         .rng
-                        .function(self.shard.global(job.function))
+                        .function(job.function, self.shard.global(job.function))
                         .sample(rand_distr::Exp1);
                     (e * mean_ns).round() as u64
                 }
