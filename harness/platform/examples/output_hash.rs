@@ -3,9 +3,9 @@
 //! per-unit records) over a grid of policies, calibrations, traces and options. A change meant
 //! only to make the simulator faster must leave the printed hash unchanged.
 //!
-//! The runs go through [`simulate_runs`] (one read of each trace, several runs on worker
-//! threads, each run without a cap or records split into as many shards of functions as
-//! threads); the hash must not depend on the thread count, hence the shard count, either.
+//! The runs go through [`simulate_runs_sharded`] (one read of each trace, several runs on
+//! worker threads, each run without a cap or records split into as many shards of functions
+//! as threads); the hash must not depend on the thread count, hence the shard count, either.
 //!
 //! `cargo run --release -p unitlab-platform --example output_hash -- [threads]` (default: 1;
 //! `0`: every core)
@@ -14,7 +14,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use unitlab_platform::calibration::{Calibration, Execution, Startup};
-use unitlab_platform::parallel::{simulate_runs, SimRun};
+use unitlab_platform::parallel::{simulate_runs_sharded, SimRun};
 use unitlab_platform::policy::{Cap, KeepAlive, OnFull, PickRule, Policy, NS_PER_S};
 use unitlab_platform::sim::SimOptions;
 use unitlab_platform::synth::{multi_function, AzureLikeDay};
@@ -126,8 +126,9 @@ fn main() {
                     });
                 }
             }
-            let (outs, read) = simulate_runs(trace.iter().copied().map(Ok), &grid, threads)
-                .expect("simulation runs");
+            let (outs, read) =
+                simulate_runs_sharded(trace.iter().copied().map(Ok), &grid, threads, threads)
+                    .expect("simulation runs");
             sharded += read.sharded_runs;
             shards = read.shards;
             for (run, out) in grid.iter().zip(&outs) {

@@ -20,7 +20,7 @@ use unitlab_workloads::{BoxedTrace, Invocation, LoadOptions, TraceError, TraceMe
 
 use crate::calibration::{Calibration, Execution};
 use crate::output::{new_results_dir, write_json, write_run_files, write_summary};
-use crate::parallel::{process_cpu_seconds, simulate_runs, SimRun};
+use crate::parallel::{process_cpu_seconds, simulate_runs_sharded, SimRun};
 use crate::policy::{Cap, OnFull, PickRule, Policy, NS_PER_S};
 use crate::pricing::{compare_with_baseline, load_pricing};
 use crate::replay::ReplayOptions;
@@ -375,6 +375,9 @@ pub struct SimulateOptions {
     /// spread over them; the trace is read once, on the calling thread); 0: every core.
     /// Outputs do not depend on it.
     pub threads: usize,
+    /// Shards each run without a cap or records is split into; 0: just enough for the runs
+    /// to fill the threads ([`crate::parallel::default_shards`]). Outputs do not depend on it.
+    pub shards: usize,
 }
 
 fn progress(on: bool, len: Option<u64>, what: &str) -> Option<indicatif::ProgressBar> {
@@ -508,7 +511,12 @@ pub fn simulate(
             });
         }
     }
-    let (outs, read) = simulate_runs(t, &sim_runs, threads).map_err(context("simulating"))?;
+    let shards = match options.shards {
+        0 => crate::parallel::default_shards(threads, sim_runs.len()),
+        n => n,
+    };
+    let (outs, read) =
+        simulate_runs_sharded(t, &sim_runs, threads, shards).map_err(context("simulating"))?;
     for pb in bars.into_iter().flatten() {
         pb.finish_and_clear();
     }

@@ -12,7 +12,11 @@
 //! queue and evictions are shared by every function; and no per-invocation records, whose
 //! order and unit ids are the whole run's) is split into shards, function `f` going to shard
 //! `f % shards`, and its (run, shard) pairs are spread over the workers like whole runs, so
-//! one policy uses every core. The reader routes each invocation to its shard (a list of
+//! one policy uses every core. By default there are just enough shards for the runs to fill
+//! the threads ([`default_shards`]: one policy and its baseline on two threads are not
+//! sharded, a single run is): a shard has a cost (its own event queue, the reader's routing,
+//! the peak's merge, about a sixth more CPU for two shards of an Azure-shaped day), so
+//! sharding beyond that only adds work. The reader routes each invocation to its shard (a list of
 //! positions per shard in the shared chunk). This is exact because the simulator draws from
 //! one random stream per function and orders a function's simultaneous events by that
 //! function's own history ([`crate::sim`]): a shard simulates its functions exactly as the
@@ -38,7 +42,6 @@
 //! spent in it (reading the trace excluded): the sum of its shards' times when sharded, so
 //! it stays a CPU cost, comparable between runs and with an unsharded run.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
@@ -100,21 +103,30 @@ struct Chunk {
 }
 
 /// Adds the shards' logs of live-unit changes up in time order (see the module docs).
+///
+/// Each settling covers the instants before every shard's mark. It first bounds the count of
+/// units alive at any of them by the sum of each shard's own most (cheap: one pass per
+/// shard); when that bound cannot beat the peak so far, only the live counts move on, and
+/// the instants are merged one by one otherwise. Exact either way.
 #[derive(Debug)]
 struct PeakMerge {
-    logs: Vec<VecDeque<LiveChange>>,
+    /// Per shard: its changes, sorted by time; those before `pos` are settled.
+    logs: Vec<Vec<LiveChange>>,
+    pos: Vec<usize>,
     /// Per shard: every later change of the shard happens at this time or later.
     marks: Vec<u64>,
-    live: i64,
+    /// Per shard: units alive after its settled changes.
+    live: Vec<i64>,
     peak: i64,
 }
 
 impl PeakMerge {
     fn new(shards: usize) -> Self {
         PeakMerge {
-            logs: (0..shards).map(|_| VecDeque::new()).collect(),
+            logs: (0..shards).map(|_| Vec::new()).collect(),
+            pos: vec![0; shards],
             marks: vec![0; shards],
-            live: 0,
+            live: vec![0; shards],
             peak: 0,
         }
     }
@@ -122,33 +134,90 @@ impl PeakMerge {
     /// Takes shard `s`'s changes up to `mark` (`u64::MAX`: all of them) and settles every
     /// instant before every shard's mark.
     fn add(&mut self, s: usize, log: Vec<LiveChange>, mark: u64) {
+        self.logs[s].drain(..self.pos[s]);
+        self.pos[s] = 0;
         self.logs[s].extend(log);
         self.marks[s] = mark;
         let limit = self.marks.iter().copied().min().unwrap_or(u64::MAX);
-        while let Some(t) = self
-            .logs
-            .iter()
-            .filter_map(|l| l.front().map(|e| e.t))
-            .min()
-        {
-            if t >= limit && limit != u64::MAX {
-                break;
+        let due = |e: &LiveChange| limit == u64::MAX || e.t < limit;
+        // The bound: per shard, the most alive at one of its instants (or its count now).
+        let mut bound = 0i64;
+        let mut ends = Vec::with_capacity(self.logs.len());
+        for (i, l) in self.logs.iter().enumerate() {
+            let (mut run, mut most) = (self.live[i], self.live[i]);
+            let mut p = self.pos[i];
+            while let Some(e) = l.get(p).filter(|e| due(e)) {
+                most = most.max(run + e.net as i64);
+                run += e.net as i64 - e.new_dead as i64;
+                p += 1;
             }
-            let (mut net, mut new_dead) = (0i64, 0i64);
-            for l in &mut self.logs {
-                while let Some(e) = l.front() {
-                    if e.t != t {
-                        break;
+            bound += most;
+            ends.push((p, run));
+        }
+        if bound <= self.peak {
+            for (i, (p, run)) in ends.into_iter().enumerate() {
+                self.pos[i] = p;
+                self.live[i] = run;
+            }
+            return;
+        }
+        self.merge(limit);
+    }
+
+    /// Settles the instants before `limit` one by one, in time order.
+    fn merge(&mut self, limit: u64) {
+        let all = limit == u64::MAX;
+        let mut live: i64 = self.live.iter().sum();
+        loop {
+            // The shard with the earliest change (a), and the next earliest other shard's.
+            let (mut a, mut ta, mut tb) = (usize::MAX, u64::MAX, u64::MAX);
+            for (i, l) in self.logs.iter().enumerate() {
+                if let Some(e) = l.get(self.pos[i]) {
+                    if e.t < ta {
+                        (tb, ta, a) = (ta, e.t, i);
+                    } else if e.t < tb {
+                        tb = e.t;
                     }
-                    net += e.net as i64;
-                    new_dead += e.new_dead as i64;
-                    l.pop_front();
                 }
             }
-            // Alive at `t`: those alive before it, plus those created at it, minus those
-            // that existed before it and go at it.
-            self.peak = self.peak.max(self.live + net);
-            self.live += net - new_dead;
+            if a == usize::MAX || (!all && ta >= limit) {
+                break;
+            }
+            let stop = if all { tb } else { tb.min(limit) };
+            if ta < stop {
+                // Shard a's instants before any other shard's next one: its alone.
+                let l = &self.logs[a];
+                let mut p = self.pos[a];
+                while p < l.len() && l[p].t < stop {
+                    let t = l[p].t;
+                    let (mut net, mut new_dead) = (0i64, 0i64);
+                    while let Some(e) = l.get(p).filter(|e| e.t == t) {
+                        net += e.net as i64;
+                        new_dead += e.new_dead as i64;
+                        p += 1;
+                    }
+                    // Alive at `t`: those alive before it, plus those created at it, minus
+                    // those that existed before it and go at it.
+                    self.peak = self.peak.max(live + net);
+                    live += net - new_dead;
+                    self.live[a] += net - new_dead;
+                }
+                self.pos[a] = p;
+            } else {
+                // An instant of several shards (ta == tb).
+                let (mut net, mut new_dead) = (0i64, 0i64);
+                for (i, l) in self.logs.iter().enumerate() {
+                    let p = &mut self.pos[i];
+                    while let Some(e) = l.get(*p).filter(|e| e.t == ta) {
+                        net += e.net as i64;
+                        new_dead += e.new_dead as i64;
+                        self.live[i] += e.net as i64 - e.new_dead as i64;
+                        *p += 1;
+                    }
+                }
+                self.peak = self.peak.max(live + net);
+                live += net - new_dead;
+            }
         }
     }
 }
@@ -241,8 +310,15 @@ fn error_seq(e: &PlatformError) -> u64 {
     }
 }
 
-/// Runs every simulation in `runs` over `trace` on `threads` worker threads, each shardable
-/// run split into `threads` shards (1: everything on the calling thread, unsharded). Outcomes
+/// Shards per shardable run when none are asked for: enough for `runs` runs to make at
+/// least `threads` pieces of work, and no more (a shard costs a little: its own event queue,
+/// routing, the peak's merge), i.e. `threads / runs` rounded up.
+pub fn default_shards(threads: usize, runs: usize) -> usize {
+    threads.max(1).div_ceil(runs.max(1))
+}
+
+/// Runs every simulation in `runs` over `trace` on `threads` worker threads (1: everything on
+/// the calling thread), each shardable run split into [`default_shards`] shards. Outcomes
 /// are in the order of `runs`; on error, the error of the earliest failing run (or the
 /// trace's) is returned.
 pub fn simulate_runs<I>(
@@ -253,7 +329,7 @@ pub fn simulate_runs<I>(
 where
     I: Iterator<Item = Result<Invocation, TraceError>>,
 {
-    simulate_runs_sharded(trace, runs, threads, threads)
+    simulate_runs_sharded(trace, runs, threads, default_shards(threads, runs.len()))
 }
 
 /// [`simulate_runs`] with the shard count given: every [`shardable`] run is split into
@@ -529,7 +605,7 @@ where
             }
         }
         let mut m = merged.expect("at least one shard");
-        m.platform.usage.peak_live = merge.lock().expect("peak merger").peak as u64;
+        m.platform.usage.peak_live = merge.lock().expect("peak merger").peak.max(0) as u64;
         m.platform.check_timeline()?;
         outs.push(m);
     }

@@ -104,14 +104,16 @@ fn check(trace: &[Invocation]) {
             )
         })
         .collect();
-    // (threads, shards): by default as many shards as threads; 3 shards on 2 threads too.
-    for (threads, shards) in [(1, 1), (2, 2), (8, 8), (2, 3)] {
-        let (outs, read) = if threads == shards {
+    // (threads, shards): 1, 2 and 8 threads with as many shards, 3 shards on 2 threads, and
+    // the default (runs enough to fill 8 threads: none sharded).
+    for (threads, shards) in [(1, 1), (2, 2), (8, 8), (2, 3), (8, 0)] {
+        let (outs, read) = if shards == 0 {
             simulate_runs(trace.iter().copied().map(Ok), &runs, threads)
         } else {
             simulate_runs_sharded(trace.iter().copied().map(Ok), &runs, threads, shards)
         }
         .expect("runs");
+        let shards = shards.max(1);
         assert_eq!(read.shards, shards);
         let sharded = if shards > 1 { shardable_runs } else { 0 };
         assert_eq!(read.sharded_runs, sharded);
@@ -186,8 +188,18 @@ fn errors_are_the_earliest_runs_or_the_traces() {
     let mut unsorted = multi_function(3, 100.0, 400.0, 1);
     let n = unsorted.len();
     unsorted.swap(n - 10, n - 20);
-    for threads in [1, 2] {
-        match simulate_runs(unsorted.iter().copied().map(Ok), &runs, threads) {
+    // Missing durations in two functions: the earliest in the trace is the error, however
+    // the functions are sharded.
+    let mut missing = multi_function(3, 100.0, 400.0, 1);
+    let early = n - 50;
+    let late = (early + 1..n)
+        .find(|&i| missing[i].function != missing[early].function)
+        .expect("another function");
+    missing[late].duration_ns = None;
+    missing[early].duration_ns = None;
+    assert_ne!(missing[late].function, missing[early].function);
+    for (threads, shards) in [(1, 1), (2, 1), (2, 2), (2, 3)] {
+        match simulate_runs_sharded(unsorted.iter().copied().map(Ok), &runs, threads, shards) {
             Err(PlatformError::Unsorted { seq, .. }) => assert_eq!(seq, n as u64 - 19),
             Err(e) => panic!("expected Unsorted, got {e}"),
             Ok(_) => panic!("expected Unsorted, got outcomes"),
@@ -199,10 +211,15 @@ fn errors_are_the_earliest_runs_or_the_traces() {
             .chain(std::iter::once(Err(TraceError::parse(
                 "t.csv", 7, 2, "bad",
             ))));
-        match simulate_runs(bad, &runs, threads) {
+        match simulate_runs_sharded(bad, &runs, threads, shards) {
             Err(PlatformError::Trace(e)) => assert_eq!(e.to_string(), "t.csv:7:2: bad"),
             Err(e) => panic!("expected the trace's error, got {e}"),
             Ok(_) => panic!("expected the trace's error, got outcomes"),
+        }
+        match simulate_runs_sharded(missing.iter().copied().map(Ok), &runs, threads, shards) {
+            Err(PlatformError::MissingDuration { seq }) => assert_eq!(seq, early as u64),
+            Err(e) => panic!("expected MissingDuration, got {e}"),
+            Ok(_) => panic!("expected MissingDuration, got outcomes"),
         }
     }
 }

@@ -35,13 +35,18 @@ pub struct SimulateCmd {
     #[arg(long)]
     pub records: bool,
     /// Threads simulating (the trace is read once, on one more thread, overlapping them).
-    /// Default: every core. The runs are spread over them, and each run without --cap or
-    /// --records is also split into as many shards of functions (function f in shard
-    /// f % threads), so that one policy uses every core; a capped run (the cap couples the
+    /// Default: every core. The runs are spread over them; when there are fewer runs than
+    /// threads, each run without --cap or --records is also split into shards of functions
+    /// (see --shards), so that one policy uses every core. A capped run (the cap couples the
     /// functions) or one keeping records (their order is the whole run's) stays whole.
     /// Outputs do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub threads: Option<u64>,
+    /// Shards of functions per run without --cap or --records (function f in shard f mod N;
+    /// 1: none). Default: just enough for the runs to fill the threads (threads / runs,
+    /// rounded up); more only adds work. Outputs do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub shards: Option<u64>,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -62,6 +67,7 @@ impl SimulateCmd {
                 unit_memory: self.unit_memory,
                 no_trace_memory: self.no_trace_memory,
                 threads: self.threads.unwrap_or(0) as usize,
+                shards: self.shards.unwrap_or(0) as usize,
             },
             &self.output.options(Some(env)),
         )
