@@ -33,7 +33,8 @@
 //!   count at it, units destroyed at it do not, unless created at it too), and each shard
 //!   logs its changes per instant (units created minus older units destroyed, units created
 //!   and destroyed); a merger adds the logs up in time order, as far as every shard has got
-//!   (a shard's last arrival time: nothing it does later happens earlier), so the merged
+//!   (after each chunk, a shard processes what happens up to the chunk's last arrival, as
+//!   the next arrival would have, so nothing it does later happens earlier), so the merged
 //!   peak is the whole run's and the logs in memory span only the chunks in flight.
 //!
 //! Exactness: a run's output is a pure function of (trace, policy, calibration, seed),
@@ -100,6 +101,8 @@ struct Chunk {
     invs: Vec<Invocation>,
     first_seq: u64,
     picks: Vec<Vec<u32>>,
+    /// Arrival of the last invocation.
+    last_ns: u64,
 }
 
 /// Adds the shards' logs of live-unit changes up in time order (see the module docs).
@@ -249,11 +252,15 @@ impl Task<'_> {
             Some(s) => sim.push_picked(&chunk.invs, &chunk.picks[s], chunk.first_seq),
         };
         if let (Some(m), Some(s)) = (&self.peak, self.shard) {
-            // A failed shard stops holding the others' logs back: its run fails anyway.
+            // The shard catches up with the chunk's last arrival (it may have had none of
+            // it), so that the merger can settle the instants before it and the logs stay
+            // as short as the chunks in flight. A failed shard stops holding the others'
+            // logs back: its run fails anyway.
             let mark = if r.is_err() {
                 u64::MAX
             } else {
-                sim.last_arrival_ns()
+                sim.advance_to(chunk.last_ns);
+                chunk.last_ns
             };
             let log = sim.take_live_log();
             m.lock().expect("peak merger").add(s, log, mark);
@@ -459,6 +466,7 @@ where
             invs,
             first_seq,
             picks,
+            last_ns: read.last_arrival_ns,
         }))
     };
     let mut trace_err = None;

@@ -476,6 +476,16 @@ impl<'a> Simulation<'a> {
         r
     }
 
+    /// Processes what happens no later than `t`, the arrival time of a later invocation (of
+    /// any function: a shard learns that the whole trace got there): exactly what the next
+    /// arrival would process first, so the run is unchanged, but everything this simulation
+    /// does from now on happens at `t` or later.
+    pub fn advance_to(&mut self, t: u64) {
+        let t0 = Instant::now();
+        self.advance(t.max(self.last_arrival));
+        self.busy += t0.elapsed();
+    }
+
     /// Runs what is left after the last arrival: every event, and the timers due before an
     /// event or before `limit`; returns the time of the last thing done (the run's end, for
     /// [`Simulation::finish_at`]). A whole run passes 0: the timers left then are expiries
