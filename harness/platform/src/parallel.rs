@@ -15,8 +15,8 @@
 //! one policy uses every core. By default there are just enough shards for the runs to fill
 //! the threads ([`default_shards`]: one policy and its baseline on two threads are not
 //! sharded, a single run is): a shard has a cost (its own event queue, the reader's routing,
-//! the peak's merge, about a sixth more CPU for two shards of an Azure-shaped day), so
-//! sharding beyond that only adds work. The reader routes each invocation to its shard (a list of
+//! the peak's merge: 10-20% more CPU for two shards of an Azure-shaped day), so sharding
+//! beyond that only adds work. The reader routes each invocation to its shard (a list of
 //! positions per shard in the shared chunk). This is exact because the simulator draws from
 //! one random stream per function and orders a function's simultaneous events by that
 //! function's own history ([`crate::sim`]): a shard simulates its functions exactly as the
