@@ -86,7 +86,7 @@ def pct(t, q):
     t = sorted(t)
     return t[min(len(t) - 1, int(q * len(t)))]
 rows = {}
-print(f"{'what':<32} {'p50 ms':>8} {'p99 ms':>8} {'n':>4}   (one run, same image, interleaved rounds)")
+print(f"{'what':<40} {'p50 ms':>8} {'p99 ms':>8} {'n':>4}   (one run, same image, interleaved rounds)")
 for rt in ["crun", "runc", "runsc"]:
     for kind in ["docker", "bare"]:
         t = [x * 1e3 for f in glob.glob(f"{out}/{kind}-{rt}-*.json")
@@ -95,7 +95,7 @@ for rt in ["crun", "runc", "runsc"]:
             continue
         label = f"docker run --runtime {rt}" if kind == "docker" else f"bare {rt} run"
         rows[(kind, rt)] = statistics.median(t)
-        print(f"{label:<32} {statistics.median(t):8.1f} {pct(t, 0.99):8.1f} {len(t):4}")
+        print(f"{label:<40} {statistics.median(t):8.1f} {pct(t, 0.99):8.1f} {len(t):4}")
     for backend in ["container", "oci", "oci-cs"]:
         t, platform = [], None
         for d in glob.glob(f"{out}/lab/{backend}-{rt}/*/"):
@@ -106,7 +106,7 @@ for rt in ["crun", "runc", "runsc"]:
         name = "oci create-start" if backend == "oci-cs" else backend
         label = f"unitlab {name} {rt}" + (f" ({platform})" if platform else "")
         rows[(backend, rt)] = statistics.median(t)
-        print(f"{label:<32} {statistics.median(t):8.1f} {pct(t, 0.99):8.1f} {len(t):4}")
+        print(f"{label:<40} {statistics.median(t):8.1f} {pct(t, 0.99):8.1f} {len(t):4}")
 print()
 def ratio(a, b, what):
     if a in rows and b in rows:
