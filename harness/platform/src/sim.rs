@@ -4,7 +4,8 @@
 //! Events are unique [`Ev`] keys, `(time << 1 | kind, index)`, in a calendar queue
 //! ([`EventQueue`]: per-bucket 4-ary heaps), so that ties resolve deterministically: at equal
 //! times, start completions, then execution completions, then platform timers (expiry,
-//! pre-warm), then arrivals; within a kind, by slot or job index. Arrivals are merged from the
+//! pre-warm), then arrivals; within a kind, by unit start order (start completions) or trace
+//! position (execution completions), see below. Arrivals are merged from the
 //! sorted trace stream and never enter the queue; the platform's timers are in a second heap,
 //! one pending timer per live unit at most. Nothing is allocated per event once the slabs and
 //! the queue's buckets have grown to the trace's peak concurrency. A run is a pure function
