@@ -441,7 +441,9 @@ impl Platform {
             .as_mut()
             .map(std::mem::take)
             .unwrap_or_default();
-        v.sort_by_key(|e| e.t);
+        if !v.is_sorted_by_key(|e| e.t) {
+            v.sort_by_key(|e| e.t);
+        }
         v
     }
 

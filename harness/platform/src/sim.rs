@@ -67,7 +67,9 @@ impl Default for SimOptions {
 pub struct SimOutcome {
     /// The platform after the run (counts, usage, latencies, records, timeline).
     pub platform: Platform,
-    /// Wall-clock seconds the run took.
+    /// Seconds the run took on its own thread (the wall-clock time spent in it, reading the
+    /// trace excluded); for a run split into shards ([`crate::parallel`]), the sum of its
+    /// shards' times, so that it stays the run's cost, comparable with an unsharded run's.
     pub run_seconds: f64,
 }
 

@@ -399,9 +399,11 @@ pub struct PlatformRun {
     pub avoidance: Option<AvoidanceCost>,
     /// Simulated: the calibration used.
     pub calibration: Option<CalibrationRecord>,
-    /// Wall-clock seconds the run took.
+    /// Wall-clock seconds the run took (simulated: on its own thread, summed over its shards
+    /// when its functions were split into shards, so it is the run's cost either way).
     pub run_seconds: f64,
-    /// Invocations handled per wall-clock second (simulation speed; replay: the trace's rate).
+    /// Invocations handled per wall-clock second (simulation speed, per `run_seconds`;
+    /// replay: the trace's rate).
     pub invocations_per_second: Option<f64>,
     /// Things the reader must know.
     pub warnings: Vec<String>,
