@@ -38,6 +38,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
+mod fast;
+
 /// Unit of a numeric time column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TimeUnit {
@@ -556,16 +558,6 @@ impl RowReader {
         TraceError::parse(&self.path, line, column, msg)
     }
 
-    /// Reads the next row; `names` is the function table (grown in the pre-scan, looked up
-    /// in the stream pass).
-    fn next_row(&mut self, names: &mut Names, grow: bool) -> Option<Result<Row, TraceError>> {
-        let line = match self.advance()? {
-            Ok(l) => l,
-            Err(e) => return Some(Err(e)),
-        };
-        Some(self.parse_row(line, names, grow))
-    }
-
     fn parse_row(&mut self, line: u64, names: &mut Names, grow: bool) -> Result<Row, TraceError> {
         let is_jsonl = matches!(self.format, RowFormat::Jsonl(_));
         // Field count check for CSV: a row with fewer fields than a wanted column.
@@ -800,6 +792,46 @@ impl RowReader {
     }
 }
 
+impl RowSource for RowReader {
+    fn next_row(&mut self, names: &mut Names, grow: bool) -> Option<Result<Row, TraceError>> {
+        let line = match self.advance()? {
+            Ok(l) => l,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.parse_row(line, names, grow))
+    }
+
+    fn timestamp_column(&self) -> u64 {
+        self.cell(0).column
+    }
+}
+
+/// A reader of rows: the generic one ([`RowReader`]) or the fast path for plain CSV
+/// (`fast`).
+trait RowSource {
+    /// Reads the next row; `names` is the function table (grown in the pre-scan, looked up
+    /// in the stream pass).
+    fn next_row(&mut self, names: &mut Names, grow: bool) -> Option<Result<Row, TraceError>>;
+    /// The current row's timestamp column (1-based), for messages.
+    fn timestamp_column(&self) -> u64;
+}
+
+/// The stream pass's reader.
+enum Reader {
+    Generic(Box<RowReader>),
+    Fast(Box<fast::FastRows>),
+}
+
+impl Reader {
+    #[inline]
+    fn next_row(&mut self, names: &mut Names, grow: bool) -> Option<Result<Row, TraceError>> {
+        match self {
+            Reader::Generic(r) => r.next_row(names, grow),
+            Reader::Fast(r) => r.next_row(names, grow),
+        }
+    }
+}
+
 /// A JSON object whose keys are all different: a key given twice is an error (at the second
 /// one), never silently the last value.
 struct UniqueObject(serde_json::Map<String, serde_json::Value>);
@@ -901,6 +933,9 @@ impl Names {
 pub struct RowOptions {
     /// What to do if the rows are not sorted by arrival.
     pub unsorted: Unsorted,
+    /// Read with the generic reader even where the fast path for plain CSV applies (the
+    /// two give the same rows and errors; tests compare them).
+    pub generic: bool,
 }
 
 /// What the pre-scan found.
@@ -924,7 +959,7 @@ type Pending = (u64, u64, FunctionId, Option<u64>, Option<u64>);
 /// A stream over a row-per-invocation file (see the module docs).
 pub struct RowStream {
     meta: TraceMeta,
-    reader: RowReader,
+    reader: Reader,
     names: Names,
     origin: i128,
     window: i128,
@@ -962,14 +997,101 @@ pub fn open_rows(
         }
         native_meta = Some(m);
     }
-    // Pass 1.
+    // Pass 1: the fast path for plain CSV if it reads the whole file, else the generic
+    // reader (from the start: its rows, errors and locations are the reference).
     let mut reader = RowReader::open(path, format)?;
     reader.native_functions = native_meta.as_ref().map(|m| m.functions.len());
+    let mut fast_scan = None;
+    if let (false, RowFormat::Csv(cols), Source::Csv { index, .. }) =
+        (opts.generic, format, &reader.source)
+    {
+        if let Some(mut f) = fast::FastRows::open(path, cols, index) {
+            let mut fast_names = names.clone();
+            if let Ok(scan) = prescan(&mut f, &mut fast_names, &name, format, opts) {
+                fast_scan = Some((scan, fast_names, cols, index.clone()));
+            }
+        }
+    }
+    let (scan, stream_reader) = match fast_scan {
+        Some((scan, fast_names, cols, index)) => {
+            names = fast_names;
+            let f = fast::FastRows::open(path, cols, &index).ok_or_else(|| {
+                TraceError::format(
+                    &name,
+                    "the file changed while it was read (it is read twice: a pre-scan, then the stream)",
+                )
+            })?;
+            (scan, Reader::Fast(Box::new(f)))
+        }
+        None => {
+            let scan = prescan(&mut reader, &mut names, &name, format, opts)?;
+            let mut r = RowReader::open(path, format)?;
+            r.native_functions = native_meta.as_ref().map(|m| m.functions.len());
+            (scan, Reader::Generic(Box::new(r)))
+        }
+    };
+    // Origin.
+    let origin = match format {
+        RowFormat::Native => 0,
+        RowFormat::Csv(c) | RowFormat::Jsonl(c) if c == &Columns::azure2021() => {
+            scan.min_t.unwrap_or(0).min(0)
+        }
+        _ => scan.min_t.unwrap_or(0),
+    };
+    let mut source = match &native_meta {
+        Some(m) => m.source.clone(),
+        None => format!("{} ({})", name, describe(format)),
+    };
+    if origin != 0 {
+        source.push_str(&format!(
+            "; time origin: {origin} ns on the file's scale (its earliest arrival)"
+        ));
+    }
+    if let Some((line, _, _)) = scan.first_unsorted {
+        source.push_str(&format!(
+            "; not sorted by arrival (first at line {line}): sorted on load with a look-ahead window of {} ns",
+            scan.window_ns
+        ));
+    }
+    let span_ns = match &native_meta {
+        Some(m) if m.span_ns.is_some() => m.span_ns,
+        _ => scan.max_t.map(|m| (m - origin) as u64 + 1),
+    };
+    let meta = TraceMeta {
+        functions: names.clone().into_list(),
+        source,
+        seed: native_meta.as_ref().and_then(|m| m.seed),
+        span_ns,
+    };
+    Ok(RowStream {
+        meta,
+        reader: stream_reader,
+        names,
+        origin,
+        window: scan.window_ns,
+        sorting: scan.first_unsorted.is_some(),
+        heap: BinaryHeap::new(),
+        seq: 0,
+        running_max: 0,
+        done: false,
+        prescan: scan,
+    })
+}
+
+/// Pass 1 (see the module docs): every row parsed and checked, the function table grown,
+/// the earliest and latest arrivals, and the sort window.
+fn prescan(
+    reader: &mut impl RowSource,
+    names: &mut Names,
+    name: &str,
+    format: &RowFormat,
+    opts: &RowOptions,
+) -> Result<Prescan, TraceError> {
     let mut scan = Prescan::default();
     let mut run_max: Option<(i128, u64)> = None;
     // The rows holding the earliest and latest arrival so far, for a span error.
     let (mut min_line, mut max_line) = (0u64, 0u64);
-    while let Some(row) = reader.next_row(&mut names, true) {
+    while let Some(row) = reader.next_row(names, true) {
         let row = row?;
         scan.rows += 1;
         if scan.min_t.is_none_or(|m| row.t < m) {
@@ -1006,9 +1128,9 @@ pub fn open_rows(
                 )
             };
             return Err(TraceError::parse(
-                &name,
+                name,
                 row.line,
-                reader.cell(0).column,
+                reader.timestamp_column(),
                 format!(
                     "this row's arrival ({} ns on the file's scale) {what}: a trace may span at most {} (a stray or mis-scaled timestamp? check --time-format)",
                     row.t,
@@ -1021,9 +1143,9 @@ pub fn open_rows(
                 if scan.first_unsorted.is_none() {
                     if opts.unsorted == Unsorted::Reject {
                         return Err(TraceError::parse(
-                            &name,
+                            name,
                             row.line,
-                            reader.cell(0).column,
+                            reader.timestamp_column(),
                             format!(
                                 "rows are not sorted by arrival: this row arrives at {} ns, before the row at line {ml} ({} ns); sort the file or load it with --unsorted sort",
                                 row.t, m
@@ -1038,54 +1160,7 @@ pub fn open_rows(
             _ => run_max = Some((row.t, row.line)),
         }
     }
-    // Origin.
-    let origin = match format {
-        RowFormat::Native => 0,
-        RowFormat::Csv(c) | RowFormat::Jsonl(c) if c == &Columns::azure2021() => {
-            scan.min_t.unwrap_or(0).min(0)
-        }
-        _ => scan.min_t.unwrap_or(0),
-    };
-    let mut source = match &native_meta {
-        Some(m) => m.source.clone(),
-        None => format!("{} ({})", name, describe(format)),
-    };
-    if origin != 0 {
-        source.push_str(&format!(
-            "; time origin: {origin} ns on the file's scale (its earliest arrival)"
-        ));
-    }
-    if let Some((line, _, _)) = scan.first_unsorted {
-        source.push_str(&format!(
-            "; not sorted by arrival (first at line {line}): sorted on load with a look-ahead window of {} ns",
-            scan.window_ns
-        ));
-    }
-    let span_ns = match &native_meta {
-        Some(m) if m.span_ns.is_some() => m.span_ns,
-        _ => scan.max_t.map(|m| (m - origin) as u64 + 1),
-    };
-    let meta = TraceMeta {
-        functions: names.clone().into_list(),
-        source,
-        seed: native_meta.as_ref().and_then(|m| m.seed),
-        span_ns,
-    };
-    let mut reader = RowReader::open(path, format)?;
-    reader.native_functions = native_meta.as_ref().map(|m| m.functions.len());
-    Ok(RowStream {
-        meta,
-        reader,
-        names,
-        origin,
-        window: scan.window_ns,
-        sorting: scan.first_unsorted.is_some(),
-        heap: BinaryHeap::new(),
-        seq: 0,
-        running_max: 0,
-        done: false,
-        prescan: scan,
-    })
+    Ok(scan)
 }
 
 fn describe(format: &RowFormat) -> String {
@@ -1151,6 +1226,13 @@ impl Iterator for RowStream {
             )));
             self.seq += 1;
         }
+    }
+}
+
+impl RowStream {
+    /// Whether the fast path for plain CSV reads this file (see the module docs).
+    pub fn is_fast(&self) -> bool {
+        matches!(self.reader, Reader::Fast(_))
     }
 }
 

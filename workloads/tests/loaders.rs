@@ -352,3 +352,157 @@ fn azure2019_quoted_crlf_gzip_and_short_days() {
         "{e}"
     );
 }
+
+/// The fast path for plain CSV (Azure 2021, generic numeric logs) against the generic reader
+/// on seeded variants: header orders and extra columns, CRLF, blank lines, spaces, rows out
+/// of order, bad cells, quotes, lone carriage returns, invalid UTF-8. Both give the same
+/// metadata, pre-scan, invocations and errors (with their locations); the fast path reads
+/// every plain file.
+#[test]
+fn fast_rows_match_the_generic_reader() {
+    use unitlab_workloads::rows::{open_rows, Columns, RowFormat, RowOptions};
+    use unitlab_workloads::TraceStream;
+    struct Gen(u64);
+    impl Gen {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+    type Outcome = Result<(TraceMeta, String, Vec<Result<Invocation, String>>, bool), String>;
+    fn read(path: &std::path::Path, format: &RowFormat, opts: &RowOptions) -> Outcome {
+        let s = open_rows(path, format, opts).map_err(|e| e.to_string())?;
+        let fast = s.is_fast();
+        let (meta, scan) = (s.meta().clone(), format!("{:?}", s.prescan));
+        let items = s.map(|r| r.map_err(|e| e.to_string())).collect();
+        Ok((meta, scan, items, fast))
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    let generic_cols = Columns {
+        function: vec![],
+        duration: Some("d".into()),
+        ..Columns::timestamp("ts", TimeFormat::Number(TimeUnit::Ms))
+    };
+    let (mut plain, mut fast_used) = (0, 0);
+    for seed in 1..=600u64 {
+        let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let azure = seed % 4 != 0;
+        let nl = if g.next(4) == 0 { "\r\n" } else { "\n" };
+        let mut s = String::new();
+        let order: &[usize] = if azure {
+            [&[0, 1, 2, 3][..], &[2, 3, 0, 1], &[4, 0, 1, 2, 3, 4]][g.next(3) as usize]
+        } else {
+            [&[0, 1][..], &[2, 1, 0]][g.next(2) as usize]
+        };
+        let names: &[&str] = if azure {
+            &["app", "func", "end_timestamp", "duration", "x"]
+        } else {
+            &["ts", "d", "x"]
+        };
+        let head: Vec<&str> = order.iter().map(|&i| names[i]).collect();
+        s += &head.join(if g.next(5) == 0 { " , " } else { "," });
+        s += nl;
+        let mut clean = true;
+        let odd_rows = if g.next(2) == 0 { 8 } else { 0 };
+        let mut t = 1000u64;
+        for _ in 0..g.next(40) {
+            t += g.next(3000);
+            let back = if g.next(6) == 0 { g.next(2500) } else { 0 };
+            let d = g.next(2000);
+            let mut cells: Vec<String> = if azure {
+                let end = t.saturating_sub(back) + d;
+                vec![
+                    format!("a{}", g.next(3)),
+                    format!("f{}", g.next(2)),
+                    format!("{}.{:03}", end / 1000, end % 1000),
+                    format!("{}.{:03}", d / 1000, d % 1000),
+                    "z".into(),
+                ]
+            } else {
+                let dur = if g.next(5) == 0 {
+                    String::new()
+                } else {
+                    d.to_string()
+                };
+                vec![(t.saturating_sub(back)).to_string(), dur, "z".into()]
+            };
+            if odd_rows > 0 && g.next(odd_rows) == 0 {
+                let k = g.next(cells.len() as u64) as usize;
+                let odd = [
+                    " 7 ",
+                    "",
+                    "abc",
+                    "-1",
+                    "1e3",
+                    "\"a1\"",
+                    "ä",
+                    "\u{a0}5",
+                    "1.5.",
+                    ".",
+                    "9999999999999",
+                    "0x1",
+                    "+4",
+                    "1\r2",
+                ];
+                cells[k] = odd[g.next(odd.len() as u64) as usize].into();
+                clean = false;
+            }
+            let mut row: Vec<&str> = order.iter().map(|&i| cells[i].as_str()).collect();
+            if odd_rows > 0 && g.next(30) == 0 {
+                row.pop();
+                clean = false;
+            }
+            s += &row.join(",");
+            s += nl;
+            if g.next(15) == 0 {
+                s += nl;
+            }
+        }
+        if g.next(3) == 0 {
+            s.truncate(s.trim_end().len());
+        }
+        let mut bytes = s.into_bytes();
+        if g.next(40) == 0 && bytes.len() > 40 {
+            let at = 35 + g.next(bytes.len() as u64 - 35) as usize;
+            bytes[at] = 0xff;
+            clean = false;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let format = if azure {
+            RowFormat::Csv(Columns::azure2021())
+        } else {
+            RowFormat::Csv(generic_cols.clone())
+        };
+        for unsorted in [Unsorted::Sort, Unsorted::Reject] {
+            let opts = RowOptions {
+                unsorted,
+                generic: false,
+            };
+            let fast = read(&path, &format, &opts);
+            let generic = read(
+                &path,
+                &format,
+                &RowOptions {
+                    generic: true,
+                    ..opts.clone()
+                },
+            );
+            let strip = |o: &Outcome| o.clone().map(|(m, p, i, _)| (m, p, i));
+            assert_eq!(
+                strip(&fast),
+                strip(&generic),
+                "seed {seed}, {unsorted:?}:\n{}",
+                String::from_utf8_lossy(&bytes)
+            );
+            if clean && unsorted == Unsorted::Sort {
+                plain += 1;
+                fast_used += usize::from(fast.is_ok_and(|f| f.3));
+            }
+        }
+    }
+    assert!(plain > 100, "{plain} plain files");
+    assert_eq!(fast_used, plain, "the fast path reads every plain file");
+}

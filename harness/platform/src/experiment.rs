@@ -24,7 +24,7 @@ use crate::parallel::{process_cpu_seconds, simulate_runs, SimRun};
 use crate::policy::{Cap, OnFull, PickRule, Policy, NS_PER_S};
 use crate::pricing::{compare_with_baseline, load_pricing};
 use crate::replay::ReplayOptions;
-use crate::synth::{multi_function, AzureLikeDay, Background, MemTrace, PoissonExponential};
+use crate::synth::{AzureLikeDay, Background, MemTrace, MultiFunction, PoissonExponential};
 use crate::validate::{replay_run, sim_run};
 use crate::PlatformError;
 
@@ -174,8 +174,11 @@ impl TraceOptions {
                 functions,
                 rate,
                 span_s,
-            } => Box::new(MemTrace::new(
-                multi_function(*functions, *rate, *span_s, seed),
+            } => Box::new(MultiFunction::new(
+                *functions,
+                *rate,
+                *span_s,
+                seed,
                 &format!(
                     "platform::synth::multi_function {} seed={seed}",
                     synthetic_spec(&self.source)

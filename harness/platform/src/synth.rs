@@ -135,31 +135,182 @@ impl TraceStream for PoissonExponential {
 /// A multi-function trace held in memory: `functions` functions sharing `total_rate`
 /// invocations/s by a Zipf(1) popularity law, Poisson arrivals per function over `span_s`
 /// seconds, log-normal durations (median 100 ms, sigma 1.5, Azure-like), 128 MB per unit.
+/// The items of [`MultiFunction`], collected.
 pub fn multi_function(functions: u32, total_rate: f64, span_s: f64, seed: u64) -> Vec<Invocation> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let h: f64 = (1..=functions).map(|i| 1.0 / i as f64).sum();
-    let dur = LogNormal::new((0.1f64).ln(), 1.5).expect("valid log-normal");
-    let mut out = Vec::with_capacity((total_rate * span_s * 1.05) as usize);
-    for f in 0..functions {
-        let rate = total_rate / h / (f + 1) as f64;
-        let mut t = 0f64;
-        loop {
-            let g: f64 = rng.sample(Exp1);
-            t += g / rate;
-            if t >= span_s {
-                break;
+    MultiFunction::new(functions, total_rate, span_s, seed, "")
+        .map(|i| i.expect("the generator does not fail"))
+        .collect()
+}
+
+/// The invocations per window [`MultiFunction`] aims at (a window is generated, then sorted).
+const MULTI_WINDOW: f64 = 32_768.0;
+/// The most windows [`MultiFunction`] cuts a trace into (bounds its bucket list).
+const MULTI_MAX_WINDOWS: u64 = 1 << 20;
+
+/// One function of [`MultiFunction`]: its own position in the generator's random stream, and
+/// its next invocation.
+struct MultiFn {
+    rng: ChaCha8Rng,
+    rate: f64,
+    t: f64,
+    /// (arrival ns, duration ns) of the next invocation, if it falls inside the span.
+    next: Option<(u64, u64)>,
+}
+
+impl MultiFn {
+    /// Draws the next invocation exactly as the one-function loop of the original generator
+    /// did: an exponential gap, then (inside the span) a log-normal duration.
+    #[inline]
+    fn draw(&mut self, dur: &LogNormal<f64>, span_s: f64) {
+        let g: f64 = self.rng.sample(Exp1);
+        self.t += g / self.rate;
+        self.next = if self.t >= span_s {
+            None
+        } else {
+            let d: f64 = dur.sample(&mut self.rng);
+            Some(((self.t * 1e9) as u64, (d * 1e9).max(1e3) as u64))
+        };
+    }
+}
+
+/// [`multi_function`] as a stream, in memory bounded by the functions and one window of
+/// time, not by the trace's length.
+///
+/// The generator draws function 0's whole span, then function 1's, and so on, from one
+/// seeded stream; the trace is those invocations sorted by (arrival, function). Here a
+/// first pass makes the same draws without keeping them, noting where in the random stream
+/// each function starts (a copy of the generator's state), its last arrival and whether it
+/// has any; then each function draws from its own copy, window after window of time
+/// (about [`MULTI_WINDOW`] invocations each; functions wait in per-window buckets for their
+/// next arrival), and each window is sorted by (arrival, function). The items are those of
+/// the draw-all-then-sort generator; invocations of one function in the same nanosecond
+/// (possible only for gaps under 1 ns) keep the order they were drawn in.
+pub struct MultiFunction {
+    meta: TraceMeta,
+    dur: LogNormal<f64>,
+    span_s: f64,
+    fns: Vec<MultiFn>,
+    window_ns: u64,
+    /// Functions whose next arrival falls in each window.
+    buckets: Vec<Vec<u32>>,
+    window: usize,
+    buf: Vec<Invocation>,
+    pos: usize,
+}
+
+impl MultiFunction {
+    /// The stream; `source` describes it in the trace's metadata.
+    pub fn new(functions: u32, total_rate: f64, span_s: f64, seed: u64, source: &str) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let h: f64 = (1..=functions).map(|i| 1.0 / i as f64).sum();
+        let dur = LogNormal::new((0.1f64).ln(), 1.5).expect("valid log-normal");
+        // Pass 1: every function's start in the random stream, its last arrival.
+        let mut fns = Vec::with_capacity(functions as usize);
+        let (mut named, mut last) = (0u32, None::<u64>);
+        for f in 0..functions {
+            let rate = total_rate / h / (f + 1) as f64;
+            let start = rng.clone();
+            let mut probe = MultiFn {
+                rng,
+                rate,
+                t: 0.0,
+                next: None,
+            };
+            probe.draw(&dur, span_s);
+            if probe.next.is_some() {
+                named = f + 1;
             }
-            let d: f64 = dur.sample(&mut rng);
-            out.push(Invocation {
-                arrival_ns: (t * 1e9) as u64,
-                function: f,
-                duration_ns: Some((d * 1e9).max(1e3) as u64),
-                memory_bytes: Some(128_000_000),
-            });
+            while let Some((a, _)) = probe.next {
+                last = last.max(Some(a));
+                probe.draw(&dur, span_s);
+            }
+            rng = probe.rng;
+            // The function's own copy, at its first invocation.
+            let mut one = MultiFn {
+                rng: start,
+                rate,
+                t: 0.0,
+                next: None,
+            };
+            one.draw(&dur, span_s);
+            fns.push(one);
+        }
+        let span_ns = (span_s.max(0.0) * 1e9).ceil() as u64 + 1;
+        let per_window = (MULTI_WINDOW / total_rate * 1e9) as u64;
+        let window_ns = per_window.max(span_ns / MULTI_MAX_WINDOWS + 1).max(1);
+        let windows = (span_ns / window_ns + 1) as usize;
+        let mut buckets = vec![Vec::new(); windows];
+        for (f, one) in fns.iter().enumerate() {
+            if let Some((a, _)) = one.next {
+                buckets[((a / window_ns) as usize).min(windows - 1)].push(f as u32);
+            }
+        }
+        MultiFunction {
+            meta: TraceMeta {
+                functions: (0..named).map(|i| format!("f{i}")).collect(),
+                source: source.to_string(),
+                seed: None,
+                span_ns: last,
+            },
+            dur,
+            span_s,
+            fns,
+            window_ns,
+            buckets,
+            window: 0,
+            buf: Vec::new(),
+            pos: 0,
         }
     }
-    out.sort_unstable_by_key(|i| (i.arrival_ns, i.function));
-    out
+
+    /// Generates the next window's invocations, sorted.
+    fn fill(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+        let windows = self.buckets.len();
+        let end = (self.window as u64 + 1).saturating_mul(self.window_ns);
+        let due = std::mem::take(&mut self.buckets[self.window]);
+        for &f in &due {
+            let one = &mut self.fns[f as usize];
+            while let Some((a, d)) = one.next {
+                if a >= end && self.window + 1 < windows {
+                    self.buckets[((a / self.window_ns) as usize).min(windows - 1)].push(f);
+                    break;
+                }
+                self.buf.push(Invocation {
+                    arrival_ns: a,
+                    function: f,
+                    duration_ns: Some(d),
+                    memory_bytes: Some(128_000_000),
+                });
+                one.draw(&self.dur, self.span_s);
+            }
+        }
+        self.buf.sort_by_key(|i| (i.arrival_ns, i.function));
+        self.window += 1;
+    }
+}
+
+impl Iterator for MultiFunction {
+    type Item = Result<Invocation, TraceError>;
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.pos >= self.buf.len() {
+            if self.window >= self.buckets.len() {
+                return None;
+            }
+            self.fill();
+        }
+        let i = self.buf[self.pos];
+        self.pos += 1;
+        Some(Ok(i))
+    }
+}
+
+impl TraceStream for MultiFunction {
+    fn meta(&self) -> &TraceMeta {
+        &self.meta
+    }
 }
 
 /// A streaming synthetic day shaped like the Azure Functions 2019 trace (Shahrad et al.):
@@ -457,6 +608,63 @@ impl Drop for Background {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The draw-everything-then-sort generator [`MultiFunction`] replaced.
+    fn multi_function_in_memory(
+        functions: u32,
+        total_rate: f64,
+        span_s: f64,
+        seed: u64,
+    ) -> Vec<Invocation> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let h: f64 = (1..=functions).map(|i| 1.0 / i as f64).sum();
+        let dur = LogNormal::new((0.1f64).ln(), 1.5).expect("valid log-normal");
+        let mut out = Vec::new();
+        for f in 0..functions {
+            let rate = total_rate / h / (f + 1) as f64;
+            let mut t = 0f64;
+            loop {
+                let g: f64 = rng.sample(Exp1);
+                t += g / rate;
+                if t >= span_s {
+                    break;
+                }
+                let d: f64 = dur.sample(&mut rng);
+                out.push(Invocation {
+                    arrival_ns: (t * 1e9) as u64,
+                    function: f,
+                    duration_ns: Some((d * 1e9).max(1e3) as u64),
+                    memory_bytes: Some(128_000_000),
+                });
+            }
+        }
+        out.sort_unstable_by_key(|i| (i.arrival_ns, i.function));
+        out
+    }
+
+    /// The streaming multi-function generator gives the in-memory generator's items and
+    /// metadata, across many windows, with silent functions at the end, and for an empty
+    /// trace.
+    #[test]
+    fn multi_function_stream_matches_in_memory() {
+        for (functions, rate, span, seed) in [
+            (200, 30_000.0, 8.0, 1),
+            (40, 1_500.0, 30.0, 7),
+            (3, 100.0, 400.0, 1),
+            (500, 5.0, 2.0, 3),
+            (5, 0.0, 10.0, 1),
+            (0, 10.0, 10.0, 1),
+        ] {
+            let want = multi_function_in_memory(functions, rate, span, seed);
+            let stream = MultiFunction::new(functions, rate, span, seed, "x");
+            let want_meta = MemTrace::new(want.clone(), "x").meta().clone();
+            assert_eq!(stream.meta(), &want_meta, "{functions} {rate} {span}");
+            assert!(stream.buckets.len() > 5 || rate * span < 1e5);
+            let got: Vec<Invocation> = stream.map(|r| r.unwrap()).collect();
+            assert_eq!(got.len(), want.len());
+            assert!(got == want, "{functions} {rate} {span} {seed}");
+        }
+    }
 
     /// The background reader yields exactly the stream's items, in order, across chunks.
     #[test]
