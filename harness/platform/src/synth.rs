@@ -143,7 +143,7 @@ pub fn multi_function(functions: u32, total_rate: f64, span_s: f64, seed: u64) -
 }
 
 /// The invocations per window [`MultiFunction`] aims at (a window is generated, then sorted).
-const MULTI_WINDOW: f64 = 32_768.0;
+const MULTI_WINDOW: f64 = 16_384.0;
 /// The most windows [`MultiFunction`] cuts a trace into (bounds its bucket list).
 const MULTI_MAX_WINDOWS: u64 = 1 << 20;
 
@@ -173,28 +173,44 @@ impl MultiFn {
     }
 }
 
+/// A generated invocation of [`MultiFunction`], before sorting.
+#[derive(Debug, Clone, Copy, Default)]
+struct MultiInv {
+    arrival_ns: u64,
+    duration_ns: u64,
+    function: u32,
+}
+
 /// [`multi_function`] as a stream, in memory bounded by the functions and one window of
 /// time, not by the trace's length.
 ///
 /// The generator draws function 0's whole span, then function 1's, and so on, from one
 /// seeded stream; the trace is those invocations sorted by (arrival, function). Here a
-/// first pass makes the same draws without keeping them, noting where in the random stream
-/// each function starts (a copy of the generator's state), its last arrival and whether it
-/// has any; then each function draws from its own copy, window after window of time
-/// (about [`MULTI_WINDOW`] invocations each; functions wait in per-window buckets for their
-/// next arrival), and each window is sorted by (arrival, function). The items are those of
-/// the draw-all-then-sort generator; invocations of one function in the same nanosecond
-/// (possible only for gaps under 1 ns) keep the order they were drawn in.
+/// first pass makes the same draws without keeping them (a log-normal draw takes the random
+/// words of its normal draw, so the normal is drawn and its `exp` skipped), noting where in
+/// the random stream each function starts (a copy of the generator's state), its last
+/// arrival and whether it has any. Then each function draws from its own copy, window after
+/// window of time (a power-of-two span holding about [`MULTI_WINDOW`] invocations;
+/// functions wait in per-window buckets for their next arrival), and each window is sorted
+/// by (arrival, function): a counting sort into sub-windows of about two invocations each,
+/// then an insertion sort inside each. The items are those of the draw-all-then-sort
+/// generator; invocations of one function in the same nanosecond (gaps under 1 ns) keep
+/// the order they were drawn in.
 pub struct MultiFunction {
     meta: TraceMeta,
     dur: LogNormal<f64>,
     span_s: f64,
     fns: Vec<MultiFn>,
-    window_ns: u64,
+    /// log2 of a window's span, ns.
+    window_shift: u32,
+    /// log2 of a sub-window's span, ns.
+    sub_shift: u32,
     /// Functions whose next arrival falls in each window.
     buckets: Vec<Vec<u32>>,
     window: usize,
-    buf: Vec<Invocation>,
+    drawn: Vec<MultiInv>,
+    counts: Vec<u32>,
+    buf: Vec<MultiInv>,
     pos: usize,
 }
 
@@ -210,21 +226,18 @@ impl MultiFunction {
         for f in 0..functions {
             let rate = total_rate / h / (f + 1) as f64;
             let start = rng.clone();
-            let mut probe = MultiFn {
-                rng,
-                rate,
-                t: 0.0,
-                next: None,
-            };
-            probe.draw(&dur, span_s);
-            if probe.next.is_some() {
+            let mut t = 0f64;
+            loop {
+                let g: f64 = rng.sample(Exp1);
+                t += g / rate;
+                if t >= span_s {
+                    break;
+                }
+                // The log-normal duration's random words, without its `exp`.
+                let _: f64 = rng.sample(StandardNormal);
                 named = f + 1;
+                last = last.max(Some((t * 1e9) as u64));
             }
-            while let Some((a, _)) = probe.next {
-                last = last.max(Some(a));
-                probe.draw(&dur, span_s);
-            }
-            rng = probe.rng;
             // The function's own copy, at its first invocation.
             let mut one = MultiFn {
                 rng: start,
@@ -236,13 +249,18 @@ impl MultiFunction {
             fns.push(one);
         }
         let span_ns = (span_s.max(0.0) * 1e9).ceil() as u64 + 1;
-        let per_window = (MULTI_WINDOW / total_rate * 1e9) as u64;
-        let window_ns = per_window.max(span_ns / MULTI_MAX_WINDOWS + 1).max(1);
-        let windows = (span_ns / window_ns + 1) as usize;
+        let per_window = (MULTI_WINDOW / total_rate * 1e9).clamp(1.0, (1u64 << 62) as f64);
+        let mut window_shift = (per_window as u64).next_power_of_two().trailing_zeros();
+        while (span_ns >> window_shift) >= MULTI_MAX_WINDOWS {
+            window_shift += 1;
+        }
+        let windows = ((span_ns >> window_shift) + 1) as usize;
+        // Sub-windows of about two invocations.
+        let sub_shift = window_shift.saturating_sub(MULTI_WINDOW.log2() as u32 - 1);
         let mut buckets = vec![Vec::new(); windows];
         for (f, one) in fns.iter().enumerate() {
             if let Some((a, _)) = one.next {
-                buckets[((a / window_ns) as usize).min(windows - 1)].push(f as u32);
+                buckets[((a >> window_shift) as usize).min(windows - 1)].push(f as u32);
             }
         }
         MultiFunction {
@@ -255,9 +273,12 @@ impl MultiFunction {
             dur,
             span_s,
             fns,
-            window_ns,
+            window_shift,
+            sub_shift,
             buckets,
             window: 0,
+            drawn: Vec::new(),
+            counts: Vec::new(),
             buf: Vec::new(),
             pos: 0,
         }
@@ -265,28 +286,60 @@ impl MultiFunction {
 
     /// Generates the next window's invocations, sorted.
     fn fill(&mut self) {
-        self.buf.clear();
+        self.drawn.clear();
         self.pos = 0;
         let windows = self.buckets.len();
-        let end = (self.window as u64 + 1).saturating_mul(self.window_ns);
+        let last_window = self.window + 1 == windows;
+        let start = (self.window as u64) << self.window_shift;
+        let end = start.saturating_add(1 << self.window_shift);
         let due = std::mem::take(&mut self.buckets[self.window]);
         for &f in &due {
             let one = &mut self.fns[f as usize];
             while let Some((a, d)) = one.next {
-                if a >= end && self.window + 1 < windows {
-                    self.buckets[((a / self.window_ns) as usize).min(windows - 1)].push(f);
+                if a >= end && !last_window {
+                    self.buckets[((a >> self.window_shift) as usize).min(windows - 1)].push(f);
                     break;
                 }
-                self.buf.push(Invocation {
+                self.drawn.push(MultiInv {
                     arrival_ns: a,
+                    duration_ns: d,
                     function: f,
-                    duration_ns: Some(d),
-                    memory_bytes: Some(128_000_000),
                 });
                 one.draw(&self.dur, self.span_s);
             }
         }
-        self.buf.sort_by_key(|i| (i.arrival_ns, i.function));
+        // Counting sort into sub-windows (stable), then insertion sort inside each.
+        let subs = 1usize << (self.window_shift - self.sub_shift);
+        let sub = |a: u64| (((a - start) >> self.sub_shift) as usize).min(subs - 1);
+        self.counts.clear();
+        self.counts.resize(subs + 1, 0);
+        for x in &self.drawn {
+            self.counts[sub(x.arrival_ns) + 1] += 1;
+        }
+        for i in 1..=subs {
+            self.counts[i] += self.counts[i - 1];
+        }
+        self.buf.clear();
+        self.buf.resize(self.drawn.len(), MultiInv::default());
+        let mut at = self.counts.clone();
+        for x in &self.drawn {
+            let k = &mut at[sub(x.arrival_ns)];
+            self.buf[*k as usize] = *x;
+            *k += 1;
+        }
+        for w in self.counts.windows(2) {
+            let part = &mut self.buf[w[0] as usize..w[1] as usize];
+            for i in 1..part.len() {
+                let x = part[i];
+                let key = (x.arrival_ns, x.function);
+                let mut j = i;
+                while j > 0 && (part[j - 1].arrival_ns, part[j - 1].function) > key {
+                    part[j] = part[j - 1];
+                    j -= 1;
+                }
+                part[j] = x;
+            }
+        }
         self.window += 1;
     }
 }
@@ -301,9 +354,14 @@ impl Iterator for MultiFunction {
             }
             self.fill();
         }
-        let i = self.buf[self.pos];
+        let x = self.buf[self.pos];
         self.pos += 1;
-        Some(Ok(i))
+        Some(Ok(Invocation {
+            arrival_ns: x.arrival_ns,
+            function: x.function,
+            duration_ns: Some(x.duration_ns),
+            memory_bytes: Some(128_000_000),
+        }))
     }
 }
 
@@ -339,6 +397,8 @@ pub struct AzureLikeDay {
     minutes: u32,
     buf: Vec<Invocation>,
     pos: usize,
+    /// Mean arrivals per minute of all functions together, at diurnal factor 1.
+    total_per_min: f64,
 }
 
 impl AzureLikeDay {
@@ -365,6 +425,7 @@ impl AzureLikeDay {
         for r in &mut rates {
             *r *= k;
         }
+        let total_per_min: f64 = rates.iter().sum();
         let dur_median_s = (0..functions)
             .map(|_| {
                 let z: f64 = rng.sample(StandardNormal);
@@ -408,6 +469,7 @@ impl AzureLikeDay {
             minutes,
             buf: Vec::new(),
             pos: 0,
+            total_per_min,
         }
     }
 
@@ -417,6 +479,14 @@ impl AzureLikeDay {
         let m = self.minute as usize;
         let (c0, c1) = (self.cum[m], self.cum[m + 1]);
         let d = c1 - c0;
+        // Room for the minute's expected count and then some (Poisson: its spread is the
+        // square root), allocated exactly: doubling would hold up to twice the busiest
+        // minute.
+        let expect = self.total_per_min * d;
+        let room = (expect * 1.05 + 6.0 * expect.sqrt() + 64.0) as usize;
+        if self.buf.capacity() < room {
+            self.buf.reserve_exact(room);
+        }
         let base = m as u64 * 60_000_000_000;
         let due = std::mem::take(&mut self.buckets[m]);
         for &f in &due {
@@ -469,18 +539,18 @@ impl TraceStream for AzureLikeDay {
     }
 }
 
-/// Invocations per chunk handed from the [`Background`] thread.
-const CHUNK: usize = 16 * 1024;
-/// Chunks the [`Background`] thread may run ahead (bounds memory: a few MB).
-const CHUNKS_AHEAD: usize = 4;
+/// Invocations per chunk handed from the [`Background`] thread (48 bytes each: 192 KiB).
+const CHUNK: usize = 4 * 1024;
+/// Chunks the [`Background`] thread may run ahead (bounds memory: about a megabyte).
+const CHUNKS_AHEAD: usize = 2;
 
 enum Chunk {
     Items(Vec<Invocation>),
     Err(TraceError),
 }
 
-/// A trace stream read on a background thread, in chunks of 16 Ki invocations at most
-/// four chunks ahead: the same items in the same order (errors included), with
+/// A trace stream read on a background thread, in chunks of 4 Ki invocations at most
+/// two chunks ahead: the same items in the same order (errors included), with
 /// the producer's work (generation, parsing) overlapping the consumer's on another core.
 /// Emptied chunk buffers go back to the producer for reuse.
 pub struct Background {

@@ -76,11 +76,26 @@ pub(super) struct FastRows {
     key: String,
 }
 
-/// A plain number (digits, at most one `.`, no sign, no spaces) scaled by `10^pow10`, exactly
-/// as [`parse_scaled`] gives it; None for anything else (the caller then asks
-/// [`parse_scaled`]).
+/// Powers of ten up to 10^19.
+const POW10: [u64; 20] = {
+    let mut p = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
+/// A plain number (digits, at most one `.`, no sign, no spaces, at most 18 integer digits)
+/// scaled by `10^pow10` (`pow10` at most 18), exactly as [`parse_scaled`] gives it; None for
+/// anything else (the caller then asks [`parse_scaled`]).
 #[inline]
 fn plain_scaled(b: &[u8], pow10: u32) -> Option<i128> {
+    let p = pow10 as usize;
+    if p > 18 {
+        return None;
+    }
     let mut i = 0;
     let mut v: u64 = 0;
     while i < b.len() && b[i].is_ascii_digit() {
@@ -95,25 +110,26 @@ fn plain_scaled(b: &[u8], pow10: u32) -> Option<i128> {
         if b[i] != b'.' {
             return None;
         }
-        let f = &b[i + 1..];
-        if !f.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        f
+        &b[i + 1..]
     } else {
         &[]
     };
     if int_len == 0 && frac.is_empty() {
         return None;
     }
-    let mut v = v as i128;
-    for k in 0..pow10 as usize {
-        v = v * 10 + frac.get(k).map_or(0, |d| (d - b'0') as i128);
+    let k = frac.len().min(p);
+    let mut f: u64 = 0;
+    for &c in &frac[..k] {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        f = f * 10 + (c - b'0') as u64;
     }
-    if frac.get(pow10 as usize).is_some_and(|&d| d >= b'5') {
-        v += 1;
+    if !frac[k..].iter().all(u8::is_ascii_digit) {
+        return None;
     }
-    Some(v)
+    let round = frac.get(p).is_some_and(|&d| d >= b'5');
+    Some(v as i128 * POW10[p] as i128 + (f * POW10[p - k]) as i128 + round as i128)
 }
 
 /// A number cell: `Ok(None)` when empty (after trimming), `Err` when not a number.
