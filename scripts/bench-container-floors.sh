@@ -5,8 +5,9 @@
 #      for every runtime R dockerd has registered (runc, crun, runsc);
 #   2. `R run` of an OCI bundle written exactly like an `oci` unit's (same config.json, same
 #      root file system: the image's, exported), no engine at all (runsc: --platform=ptrace);
-#   3. `unitlab measure --backend container --runtime R` and `--backend oci --runtime R` on
-#      noop: cold start p50/p99 (start + first response).
+#   3. `unitlab measure --backend container --runtime R` and `--backend oci --runtime R` (its
+#      `run` lifecycle, and `--opt lifecycle=create-start`) on noop: cold start p50/p99 (start
+#      + first response).
 # in three interleaved rounds (load drifts on a busy machine). A bare `R run` also deletes the
 # container before it returns; the lab's cold start ends at the first response.
 # It then prints Docker+crun against Docker+runc, oci+crun against a bare `crun run` (target:
@@ -71,6 +72,9 @@ for round in $(seq 1 "$ROUNDS"); do
             "$UNITLAB" measure -q --backend "$backend" --runtime "$rt" --function noop \
                 --units "$PER" --warm 1 --memory-units 0 --out "$OUT/lab/$backend-$rt" >/dev/null
         done
+        say "round $round: unitlab measure --backend oci --runtime $rt --opt lifecycle=create-start"
+        "$UNITLAB" measure -q --backend oci --runtime "$rt" --opt lifecycle=create-start --function noop \
+            --units "$PER" --warm 1 --memory-units 0 --out "$OUT/lab/oci-cs-$rt" >/dev/null
     done
 done
 rm -rf "$BUNDLE" "$STATE"
@@ -82,7 +86,7 @@ def pct(t, q):
     t = sorted(t)
     return t[min(len(t) - 1, int(q * len(t)))]
 rows = {}
-print(f"{'what':<32} {'p50 ms':>8} {'p99 ms':>8} {'n':>4}   (one run, same image, interleaved rounds)")
+print(f"{'what':<40} {'p50 ms':>8} {'p99 ms':>8} {'n':>4}   (one run, same image, interleaved rounds)")
 for rt in ["crun", "runc", "runsc"]:
     for kind in ["docker", "bare"]:
         t = [x * 1e3 for f in glob.glob(f"{out}/{kind}-{rt}-*.json")
@@ -91,17 +95,18 @@ for rt in ["crun", "runc", "runsc"]:
             continue
         label = f"docker run --runtime {rt}" if kind == "docker" else f"bare {rt} run"
         rows[(kind, rt)] = statistics.median(t)
-        print(f"{label:<32} {statistics.median(t):8.1f} {pct(t, 0.99):8.1f} {len(t):4}")
-    for backend in ["container", "oci"]:
+        print(f"{label:<40} {statistics.median(t):8.1f} {pct(t, 0.99):8.1f} {len(t):4}")
+    for backend in ["container", "oci", "oci-cs"]:
         t, platform = [], None
         for d in glob.glob(f"{out}/lab/{backend}-{rt}/*/"):
             platform = json.load(open(d + "summary.json"))["backend"]["settings"].get("platform")
             t += [int(r["total_ns"]) / 1e6 for r in csv.DictReader(open(d + "samples.csv")) if r["kind"] == "cold"]
         if not t:
             continue
-        label = f"unitlab {backend} {rt}" + (f" ({platform})" if platform else "")
+        name = "oci create-start" if backend == "oci-cs" else backend
+        label = f"unitlab {name} {rt}" + (f" ({platform})" if platform else "")
         rows[(backend, rt)] = statistics.median(t)
-        print(f"{label:<32} {statistics.median(t):8.1f} {pct(t, 0.99):8.1f} {len(t):4}")
+        print(f"{label:<40} {statistics.median(t):8.1f} {pct(t, 0.99):8.1f} {len(t):4}")
 print()
 def ratio(a, b, what):
     if a in rows and b in rows:
@@ -109,6 +114,7 @@ def ratio(a, b, what):
 ratio(("container", "crun"), ("container", "runc"), "Docker+crun / Docker+runc (unitlab)")
 ratio(("docker", "crun"), ("docker", "runc"), "docker run crun / runc (CLI)")
 ratio(("oci", "crun"), ("bare", "crun"), "oci+crun / bare crun run (target <= 1.2x)")
+ratio(("oci-cs", "crun"), ("bare", "crun"), "oci+crun create-start / bare crun run")
 for rt in ["crun", "runc", "runsc"]:
     if ("container", rt) in rows and ("oci", rt) in rows:
         print(f"dockerd+containerd's share with {rt}: {rows[('container', rt)] - rows[('oci', rt)]:.1f} ms "

@@ -41,7 +41,15 @@ if [ -n "$left" ]; then
 fi
 say "no unitlab-density cgroup remains"
 # Nor any oci bundle or runtime state (the oci backend's folder; `unitlab clean` removes them).
-oci_dir=${UNITLAB_OCI_DIR:-${TMPDIR:-/tmp}/unitlab-oci}
+# (where the backend keeps it: $UNITLAB_OCI_DIR, else $XDG_CACHE_HOME/unitlab/oci, else
+# <tmp>/unitlab-<uid>/oci)
+if [ -n "${UNITLAB_OCI_DIR:-}" ]; then
+    oci_dir=$UNITLAB_OCI_DIR
+elif [ -n "${XDG_CACHE_HOME:-}" ]; then
+    oci_dir=$XDG_CACHE_HOME/unitlab/oci
+else
+    oci_dir=${TMPDIR:-/tmp}/unitlab-$(id -u)/oci
+fi
 left=$( { find "$oci_dir/bundles" -mindepth 1 -maxdepth 1; find "$oci_dir/state" -mindepth 2 -maxdepth 2; } 2>/dev/null || true)
 if [ -n "$left" ]; then
     die "oci bundles or runtime state remain after the test suite: $(echo $left) (unitlab clean removes them)"

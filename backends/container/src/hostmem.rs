@@ -68,8 +68,21 @@ pub fn shim_of(pid: u32) -> Option<u32> {
     comm.starts_with("containerd-shi").then_some(ppid)
 }
 
-/// Pids whose command line has `needle` as one of its arguments or inside one (a bundle path,
-/// a container id): the processes a runtime starts beside the container (gVisor's gofer).
+/// Whether `arg` holds `needle` as a whole name: not followed by a character that would make
+/// it a longer name (`/b/unit-1` is in `--bundle=/b/unit-1` and `/b/unit-1/config.json`, not
+/// in `/b/unit-10`).
+fn names(arg: &str, needle: &str) -> bool {
+    arg.match_indices(needle).any(|(i, _)| {
+        arg[i + needle.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    })
+}
+
+/// Pids whose command line has `needle` as one of its arguments or inside one, as a whole name
+/// (a bundle path, a container id): the processes a runtime starts beside the container
+/// (gVisor's gofer), or a runtime serving it in the foreground.
 pub fn with_argument(needle: &str) -> Vec<u32> {
     let mut out = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -86,7 +99,7 @@ pub fn with_argument(needle: &str) -> Vec<u32> {
         if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
             if cmdline
                 .split(|&b| b == 0)
-                .any(|arg| String::from_utf8_lossy(arg).contains(needle))
+                .any(|arg| names(&String::from_utf8_lossy(arg), needle))
             {
                 out.push(pid);
             }
@@ -107,5 +120,16 @@ mod tests {
         assert!(tree(me).contains(&me));
         let (pss, rss) = sum(&[me]).unwrap();
         assert!(pss > 0 && rss >= pss);
+    }
+
+    #[test]
+    fn a_name_is_matched_whole() {
+        assert!(names("/b/unit-1", "/b/unit-1"));
+        assert!(names("--bundle=/b/unit-1", "/b/unit-1"));
+        assert!(names("/b/unit-1/config.json", "/b/unit-1"));
+        assert!(names("/b/unit-10 /b/unit-1", "/b/unit-1"));
+        assert!(!names("/b/unit-10", "/b/unit-1"));
+        assert!(!names("/b/unit-1.old", "/b/unit-1"));
+        assert!(!names("/b/unit", "/b/unit-1"));
     }
 }

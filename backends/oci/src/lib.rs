@@ -11,16 +11,24 @@
 //! cached (its tag is a hash of its contents), `prepare` does not contact the engine at all.
 //!
 //! # A unit's life, and what "ready" means
-//! `start` = `bundle` (write `<dir>/bundles/<id>/config.json`: the OCI spec, pointing at the
-//! shared root file system) + `create` (`<runtime> --root <dir>/state/<runtime> create`, with
-//! the unit's stdin and stdout as pipes and its stderr in the bundle's `runtime.log`: the
-//! runtime sets up namespaces and cgroups, and the container's process waits) + `start`
-//! (`<runtime> start`: the entrypoint is exec'd) + `ready` (its `ready <pid>` line arrived on
-//! the pipe). Each phase is timed apart. Invokes speak the runner protocol over the same pipes
-//! (`unitlab_runner`). `stop` runs `<runtime> delete --force` and removes the bundle (for
-//! runsc in the background: its delete waits until init has reaped the sandbox; the backend
-//! waits for these when dropped); so does every failed start, whose error carries the tail of
-//! the runtime's log.
+//! Every start begins with `bundle` (write `<dir>/bundles/<id>/config.json`: the OCI spec,
+//! pointing at the shared root file system). The runtime then runs with `--root
+//! <dir>/state/<runtime>`, the unit's stdin and stdout as pipes and its stderr in the bundle's
+//! `runtime.log`, in one of two lifecycles ([`Lifecycle`], `--opt lifecycle=`):
+//! - `run` (the default, the floor): `<runtime> run` stays in the foreground as the
+//!   container's parent, as a bare `crun run` does: one exec of the runtime. Phases: `bundle`,
+//!   `run` (the exec until the entrypoint's `ready <pid>` line arrived on the pipe). The
+//!   resident runtime process is counted in the unit's memory (`runtime_pss`).
+//! - `create-start`: `<runtime> create` (namespaces and cgroups set up, the container's process
+//!   waits), then `<runtime> start` (the entrypoint is exec'd): two execs of the runtime, as
+//!   containerd's shim does under Docker. Phases: `bundle`, `create`, `start`, `ready`.
+//!
+//! Invokes speak the runner protocol over the same pipes (`unitlab_runner`). `stop` ends the
+//! container (`run`: its stdin is closed and the runner exits, killed after
+//! [`STOP_GRACE`]; `create-start`: `<runtime> delete --force`), then deletes what the runtime
+//! still records and removes the bundle (for runsc in the background: it waits until init
+//! has reaped the sandbox; the backend waits for these when dropped); so does every failed
+//! start, whose error carries the tail of the runtime's log.
 //!
 //! # Runtimes (`--runtime crun|runc|runsc`, i.e. `--opt runtime=...`)
 //! crun by default (else the first installed of runc and runsc). runsc runs with `--platform=ptrace --network=none`, as the set-up
@@ -37,7 +45,7 @@
 //!
 //! # Where things live, and cleanup
 //! Everything is under one folder ([`default_dir`]: `$UNITLAB_OCI_DIR`, else
-//! `<tmp>/unitlab-oci`; `--opt dir=`): `rootfs/` (the cached root file systems), `bundles/`
+//! `<tmp>/unitlab-<uid>/oci`; `--opt dir=`): `rootfs/` (the cached root file systems), `bundles/`
 //! (one per live unit) and `state/<runtime>/` (each runtime's `--root`). [`clean`] deletes
 //! every container in the state folders and removes every bundle (`unitlab clean`);
 //! [`leftovers`] lists what is there.
@@ -65,6 +73,29 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many bytes of the runtime's log an error carries.
 pub const LOG_TAIL: usize = 2048;
+/// How long `stop` waits, in the `run` lifecycle, for the runner to exit once its stdin is
+/// closed before it kills the container.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// How a unit's container is started (`--opt lifecycle=`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// `<runtime> run` in the foreground: one exec of the runtime (the floor).
+    #[default]
+    Run,
+    /// `<runtime> create`, then `<runtime> start`: two execs, as containerd's shim does.
+    CreateStart,
+}
+
+impl Lifecycle {
+    /// The option's spelling: `run` or `create-start`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lifecycle::Run => "run",
+            Lifecycle::CreateStart => "create-start",
+        }
+    }
+}
 
 /// Keys accepted by [`Config::set`], with their help text.
 pub const OPTIONS: &[(&str, &str)] = &[
@@ -81,12 +112,16 @@ pub const OPTIONS: &[(&str, &str)] = &[
         "global arguments for the runtime, space separated (default: none; runsc: `--platform=ptrace --network=none`)",
     ),
     (
+        "lifecycle",
+        "`run` (default: one foreground `<runtime> run`, the floor) or `create-start` (`create` then `start`, two execs, as containerd's shim)",
+    ),
+    (
         "image",
         "`runner` (FROM-scratch static runner, default) or `node`: the container backend's image, exported as the bundle's root file system",
     ),
     (
         "dir",
-        "folder for root file systems, bundles and runtime state (default $UNITLAB_OCI_DIR, else <tmp>/unitlab-oci)",
+        "folder for root file systems, bundles and runtime state (default $UNITLAB_OCI_DIR, else $XDG_CACHE_HOME/unitlab/oci, else <tmp>/unitlab-<uid>/oci)",
     ),
     (
         "memory_limit",
@@ -121,6 +156,8 @@ pub struct Config {
     pub docker_host: Option<String>,
     /// How long start waits for `ready`.
     pub start_timeout: Option<Duration>,
+    /// How units are started.
+    pub lifecycle: Lifecycle,
 }
 
 fn bad_option(key: &str, value: &str, want: &str) -> BackendError {
@@ -147,6 +184,13 @@ impl Config {
                     _ => return Err(bad_option(key, value, "`runner` or `node`")),
                 }
             }
+            "lifecycle" => {
+                self.lifecycle = match value {
+                    "run" => Lifecycle::Run,
+                    "create-start" => Lifecycle::CreateStart,
+                    _ => return Err(bad_option(key, value, "`run` or `create-start`")),
+                }
+            }
             "dir" => self.dir = Some(PathBuf::from(value)),
             "memory_limit" | "memory" => {
                 self.memory_limit = Some(
@@ -169,11 +213,13 @@ impl Config {
     }
 }
 
-/// The folder the backend keeps everything in: `$UNITLAB_OCI_DIR`, else `<tmp>/unitlab-oci`.
+/// The folder the backend keeps everything in: `$UNITLAB_OCI_DIR`, else `oci/` in the user's
+/// unitlab cache folder (`$XDG_CACHE_HOME/unitlab`, else `<tmp>/unitlab-<uid>`, beside the
+/// process backend's runner).
 pub fn default_dir() -> PathBuf {
     match std::env::var_os("UNITLAB_OCI_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => std::env::temp_dir().join("unitlab-oci"),
+        _ => unitlab_backend_process::default_cache_dir().join("oci"),
     }
 }
 
@@ -360,14 +406,21 @@ impl Backend for OciBackend {
             "entrypoint's `ready <pid>` line read from the container's stdout pipe".into(),
         );
         settings.insert("engine".into(), "none: the runtime is run directly".into());
+        let lifecycle = self.config.lifecycle;
+        settings.insert("lifecycle".into(), lifecycle.name().into());
+        let stop = match lifecycle {
+            Lifecycle::Run => {
+                format!("stdin closed (killed after {STOP_GRACE:?}), then delete if still recorded")
+            }
+            Lifecycle::CreateStart => "delete --force".to_string(),
+        };
         settings.insert(
             "stop".into(),
             if r == Runtime::Runsc {
-                "runsc delete --force, in the background (it waits for init to reap the sandbox)"
+                format!("{stop}, in the background (runsc waits for init to reap the sandbox)")
             } else {
-                "delete --force"
-            }
-            .into(),
+                stop.to_string()
+            },
         );
         let mut versions = BTreeMap::new();
         versions.insert(
@@ -419,6 +472,7 @@ impl Backend for OciBackend {
             memory_limit: spec.limits.memory_bytes.or(self.config.memory_limit),
             deadline: spec.limits.deadline.unwrap_or(DEFAULT_DEADLINE),
             start_timeout: self.config.start_timeout.unwrap_or(DEFAULT_START_TIMEOUT),
+            lifecycle: self.config.lifecycle,
         }))
     }
 }
@@ -518,7 +572,7 @@ pub fn clean(dir: &Path) -> CleanReport {
             state: state.clone(),
         };
         for id in ids {
-            match unit::delete(&cmd, &id) {
+            match unit::end_container(&cmd, &id, &dir.join("bundles").join(&id)) {
                 Ok(()) => report.containers.push(format!("{r}/{id}")),
                 Err(e) => report.failures.push(format!("{r}/{id}: {e}")),
             }

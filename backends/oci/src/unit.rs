@@ -1,9 +1,9 @@
-//! One unit = one OCI container: a bundle, `create`, `start`, then the runner protocol over the
-//! pipes the runtime handed to the container as its stdin and stdout.
+//! One unit = one OCI container: a bundle, `run` (or `create` and `start`), then the runner
+//! protocol over the pipes the runtime handed to the container as its stdin and stdout.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use unitlab_backend_container::hostmem;
 use unitlab_backend_process::lines::{LineError, LineReader};
 
 use crate::bundle::{self, Rootfs};
-use crate::{RuntimeCmd, LOG_TAIL};
+use crate::{Lifecycle, RuntimeCmd, LOG_TAIL, STOP_GRACE};
 
 /// A function ready to start units from.
 pub(crate) struct OciPrepared {
@@ -27,6 +27,7 @@ pub(crate) struct OciPrepared {
     pub memory_limit: Option<u64>,
     pub deadline: Duration,
     pub start_timeout: Duration,
+    pub lifecycle: Lifecycle,
 }
 
 /// `<runtime> delete --force <id>`; the error carries the runtime's stderr.
@@ -88,22 +89,74 @@ pub(crate) fn remove_live() -> usize {
 /// Deletions still running in the background (runsc's), with what failed among the finished.
 static PENDING: Mutex<Vec<std::thread::JoinHandle<Option<String>>>> = Mutex::new(Vec::new());
 
-/// Deletes the container (when the runtime knows it) and removes its bundle. Returns what
-/// failed, if anything.
-fn delete_and_remove(cmd: &RuntimeCmd, id: &str, bundle: &Path) -> Option<String> {
-    let mut failures = Vec::new();
-    // The runtime knows the container only if `create` got far enough to record it.
+/// Ends the container `id` and deletes it from the runtime's state, when the runtime still
+/// records it. A runtime serving the container in the foreground (`run`) deletes it itself
+/// once the container is gone, and a `delete` beside it races it (runsc's times out): the
+/// container is killed and the runtime let finish first.
+pub(crate) fn end_container(cmd: &RuntimeCmd, id: &str, bundle: &Path) -> Result<(), String> {
+    let needle = bundle.display().to_string();
+    if !hostmem::with_argument(&needle).is_empty() {
+        let _ = cmd
+            .command(&["kill", id, "KILL"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let t0 = Instant::now();
+        while !hostmem::with_argument(&needle).is_empty() && t0.elapsed() < STOP_GRACE {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // The runtime knows the container only if it got far enough to record it.
     if crate::state_ids(cmd.runtime, &cmd.state)
         .iter()
         .any(|s| s == id)
     {
-        if let Err(e) = delete(cmd, id) {
-            failures.push(e);
-        }
+        delete(cmd, id)?;
+    }
+    Ok(())
+}
+
+/// Ends the container ([`end_container`]) and removes its bundle. Returns what failed, if
+/// anything.
+fn delete_and_remove(cmd: &RuntimeCmd, id: &str, bundle: &Path) -> Option<String> {
+    let mut failures = Vec::new();
+    if let Err(e) = end_container(cmd, id, bundle) {
+        failures.push(e);
     }
     if let Err(e) = std::fs::remove_dir_all(bundle) {
         if e.kind() != std::io::ErrorKind::NotFound {
             failures.push(format!("removing {}: {e}", bundle.display()));
+        }
+    }
+    (!failures.is_empty()).then(|| failures.join("; "))
+}
+
+/// Ends a unit whose stdin is closed: in the `run` lifecycle, gives the foreground runtime
+/// [`STOP_GRACE`] to exit (the runner exits at the end of its input, and the runtime deletes
+/// the container); then ends what is left ([`end_container`] kills a container still served),
+/// reaps the runtime and removes the bundle. Returns what failed, if anything.
+fn teardown(
+    cmd: &RuntimeCmd,
+    id: &str,
+    bundle: &Path,
+    foreground: Option<Child>,
+) -> Option<String> {
+    let mut failures = Vec::new();
+    let mut foreground = foreground;
+    if let Some(child) = foreground.as_mut() {
+        let t0 = Instant::now();
+        while matches!(child.try_wait(), Ok(None)) && t0.elapsed() < STOP_GRACE {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    failures.extend(delete_and_remove(cmd, id, bundle));
+    if let Some(mut child) = foreground {
+        if !matches!(child.try_wait(), Ok(Some(_))) {
+            let _ = child.kill();
+        }
+        if let Err(e) = child.wait() {
+            failures.push(format!("waiting for {} run: {e}", cmd.runtime));
         }
     }
     (!failures.is_empty()).then(|| failures.join("; "))
@@ -146,6 +199,7 @@ impl Prepared for OciPrepared {
             memory_limit: self.memory_limit,
             phases: Vec::new(),
             pid: None,
+            foreground: None,
             removed: false,
         };
         LIVE.lock().unwrap_or_else(|p| p.into_inner()).push((
@@ -181,13 +235,17 @@ impl Prepared for OciPrepared {
         let stderr = std::fs::File::create(&log)
             .map_err(|e| BackendError::io(format!("creating {}", log.display()), e))?;
 
-        let t1 = Instant::now();
         let bundle_arg = unit.bundle.display().to_string();
         let pid_file = unit.bundle.join("pid").display().to_string();
+        let first = match self.lifecycle {
+            Lifecycle::Run => "run",
+            Lifecycle::CreateStart => "create",
+        };
+        let t1 = Instant::now();
         let spawned = self
             .cmd
             .command(&[
-                "create",
+                first,
                 "--bundle",
                 &bundle_arg,
                 "--pid-file",
@@ -202,39 +260,46 @@ impl Prepared for OciPrepared {
             Ok(c) => c,
             Err(e) => {
                 let why = format!("cannot run {}: {e}", self.cmd.binary.display());
-                return Err(fail(&mut unit, "create", why));
+                return Err(fail(&mut unit, first, why));
             }
         };
         unit.stdin = child.stdin.take();
         unit.stdout = child.stdout.take().map(LineReader::new);
-        let status = child.wait();
-        let t_create = t1.elapsed();
-        match status {
-            Ok(s) if s.success() => {}
-            Ok(s) => return Err(fail(&mut unit, "create", format!("it exited with {s}"))),
-            Err(e) => return Err(fail(&mut unit, "create", e.to_string())),
-        }
-
-        let t2 = Instant::now();
-        let started = self
-            .cmd
-            .command(&["start", &unit.id])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output();
-        let t_start = t2.elapsed();
-        match started {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                let why = format!(
-                    "it exited with {}: {}",
-                    o.status,
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-                return Err(fail(&mut unit, "start", why));
+        let mut phases = vec![Phase::new("bundle", t_bundle)];
+        if self.lifecycle == Lifecycle::Run {
+            // The runtime stays in the foreground as the container's parent; the `ready` line
+            // ends the one phase.
+            unit.foreground = Some(child);
+        } else {
+            let status = child.wait();
+            phases.push(Phase::new("create", t1.elapsed()));
+            match status {
+                Ok(s) if s.success() => {}
+                Ok(s) => return Err(fail(&mut unit, "create", format!("it exited with {s}"))),
+                Err(e) => return Err(fail(&mut unit, "create", e.to_string())),
             }
-            Err(e) => return Err(fail(&mut unit, "start", e.to_string())),
+
+            let t2 = Instant::now();
+            let started = self
+                .cmd
+                .command(&["start", &unit.id])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .output();
+            phases.push(Phase::new("start", t2.elapsed()));
+            match started {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => {
+                    let why = format!(
+                        "it exited with {}: {}",
+                        o.status,
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    );
+                    return Err(fail(&mut unit, "start", why));
+                }
+                Err(e) => return Err(fail(&mut unit, "start", e.to_string())),
+            }
         }
 
         let t3 = Instant::now();
@@ -244,6 +309,10 @@ impl Prepared for OciPrepared {
             .expect("set above")
             .read_line(self.start_timeout);
         let t_ready = t3.elapsed();
+        let last = match self.lifecycle {
+            Lifecycle::Run => "run",
+            Lifecycle::CreateStart => "start",
+        };
         let line = match ready {
             Ok(line) => line,
             Err(LineError::Timeout) => {
@@ -251,22 +320,21 @@ impl Prepared for OciPrepared {
                     "no `ready <pid>` line within {:?} (raise `--opt start_timeout_ms=`)",
                     self.start_timeout
                 );
-                return Err(fail(&mut unit, "start", why));
+                return Err(fail(&mut unit, last, why));
             }
             Err(e) => {
                 let why = format!("the container exited before its `ready` line ({e})");
-                return Err(fail(&mut unit, "start", why));
+                return Err(fail(&mut unit, last, why));
             }
         };
         if let Err(e) = unitlab_runner::parse_ready(&line) {
-            return Err(fail(&mut unit, "start", e.to_string()));
+            return Err(fail(&mut unit, last, e.to_string()));
         }
-        unit.phases = vec![
-            Phase::new("bundle", t_bundle),
-            Phase::new("create", t_create),
-            Phase::new("start", t_start),
-            Phase::new("ready", t_ready),
-        ];
+        phases.push(match self.lifecycle {
+            Lifecycle::Run => Phase::new("run", t1.elapsed()),
+            Lifecycle::CreateStart => Phase::new("ready", t_ready),
+        });
+        unit.phases = phases;
         Ok(Box::new(unit))
     }
 }
@@ -283,6 +351,8 @@ pub(crate) struct OciUnit {
     memory_limit: Option<u64>,
     phases: Vec<Phase>,
     pid: Option<u32>,
+    /// The `run` lifecycle's runtime process, the container's parent.
+    foreground: Option<Child>,
     removed: bool,
 }
 
@@ -297,7 +367,7 @@ impl OciUnit {
         }
         self.removed = true;
         unregister(&self.id);
-        delete_and_remove(&self.cmd, &self.id, &self.bundle)
+        teardown(&self.cmd, &self.id, &self.bundle, self.foreground.take())
     }
 
     /// Like [`OciUnit::remove`], but `runsc delete` runs in the background: it kills the
@@ -313,7 +383,8 @@ impl OciUnit {
         self.removed = true;
         unregister(&self.id);
         let (cmd, id, bundle) = (Arc::clone(&self.cmd), self.id.clone(), self.bundle.clone());
-        let handle = std::thread::spawn(move || delete_and_remove(&cmd, &id, &bundle));
+        let foreground = self.foreground.take();
+        let handle = std::thread::spawn(move || teardown(&cmd, &id, &bundle, foreground));
         PENDING
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -321,11 +392,19 @@ impl OciUnit {
         None
     }
 
+    /// The container's first process, from the runtime's pid file. A foreground runtime
+    /// (`run`) may write it a moment after the entrypoint's `ready` line (runc does): it is
+    /// waited for, up to a second.
     fn container_pid(&mut self) -> Option<u32> {
-        if self.pid.is_none() {
+        let t0 = Instant::now();
+        while self.pid.is_none() {
             self.pid = std::fs::read_to_string(self.bundle.join("pid"))
                 .ok()
                 .and_then(|t| t.trim().parse().ok());
+            if self.foreground.is_none() || t0.elapsed() > Duration::from_secs(1) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
         self.pid
     }

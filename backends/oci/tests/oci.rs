@@ -55,11 +55,12 @@ fn every_runtime_runs_the_catalogue_directly() {
         } else {
             assert_eq!(info.boundary, Some(Boundary::Namespaces));
         }
+        assert_eq!(info.settings["lifecycle"], "run");
         for f in Function::ALL {
             let p = b.prepare(&FunctionSpec::catalogue(f)).unwrap();
             let mut unit = p.start().unwrap();
             let phases: Vec<_> = unit.start_phases().into_iter().map(|p| p.name).collect();
-            assert_eq!(phases, ["bundle", "create", "start", "ready"]);
+            assert_eq!(phases, ["bundle", "run"]);
             for (size, seed) in [(0, 0), (2, 7)] {
                 let resp = unit.invoke(&Request { size, seed }).unwrap();
                 assert_eq!(
@@ -70,20 +71,45 @@ fn every_runtime_runs_the_catalogue_directly() {
             }
             if f == Function::Noop {
                 let mem = unit.memory().unwrap();
-                let host = mem.host_bytes.unwrap();
+                let host = mem
+                    .host_bytes
+                    .unwrap_or_else(|| panic!("{runtime}: {mem:?}"));
                 assert!(host > 0, "{runtime}: {mem:?}");
                 assert_eq!(
                     host,
                     mem.details["container_pss"] + mem.details["runtime_pss"]
                 );
-                if runtime == "runsc" {
-                    assert!(mem.details["runtime_pss"] > 0, "gofer counted: {mem:?}");
-                }
+                // The foreground runtime (and runsc's gofer) are the unit's too.
+                assert!(mem.details["runtime_pss"] > 0, "runtime counted: {mem:?}");
             }
             unit.stop().unwrap();
         }
         assert_nothing_left(dir.path());
     }
+}
+
+/// The `create-start` lifecycle: two execs of the runtime, each its own phase.
+#[test]
+fn create_start_lifecycle_times_both_execs() {
+    let dir = rootfs_dir();
+    for runtime in ["crun", "runsc"] {
+        let b = backend(
+            dir.path(),
+            &[("runtime", runtime), ("lifecycle", "create-start")],
+        );
+        assert_eq!(b.info().settings["lifecycle"], "create-start");
+        let p = b.prepare(&FunctionSpec::catalogue(Function::Noop)).unwrap();
+        let mut unit = p.start().unwrap();
+        let phases: Vec<_> = unit.start_phases().into_iter().map(|p| p.name).collect();
+        assert_eq!(phases, ["bundle", "create", "start", "ready"]);
+        let resp = unit.invoke(&Request { size: 2, seed: 7 }).unwrap();
+        assert_eq!(resp.value, Function::Noop.expected(2, 7), "{runtime}");
+        unit.stop().unwrap();
+        assert_nothing_left(dir.path());
+    }
+    let mut config = Config::default();
+    let e = config.set("lifecycle", "exec").unwrap_err().to_string();
+    assert!(e.contains("`run` or `create-start`"), "{e}");
 }
 
 #[test]
@@ -110,22 +136,24 @@ fn runtime_not_installed_names_the_package_and_fix() {
 #[test]
 fn failing_runtime_shows_its_log_tail_and_leaves_nothing() {
     let dir = rootfs_dir();
-    let b = backend(
-        dir.path(),
-        &[
-            ("runtime", "runsc"),
-            ("runtime_args", "--platform=bogus --network=none"),
-        ],
-    );
-    let p = b.prepare(&FunctionSpec::catalogue(Function::Noop)).unwrap();
-    let e = expect_err(p.start()).to_string();
-    assert!(e.contains("runsc create of container"), "{e}");
-    assert!(e.contains("runtime log tail:"), "{e}");
-    assert!(e.contains("bogus"), "the runtime's own message: {e}");
-    assert!(e.contains("container and bundle removed"), "{e}");
-    assert_nothing_left(dir.path());
-
-    eprintln!("{e}");
+    for (lifecycle, step) in [("run", "run"), ("create-start", "create")] {
+        let b = backend(
+            dir.path(),
+            &[
+                ("runtime", "runsc"),
+                ("runtime_args", "--platform=bogus --network=none"),
+                ("lifecycle", lifecycle),
+            ],
+        );
+        let p = b.prepare(&FunctionSpec::catalogue(Function::Noop)).unwrap();
+        let e = expect_err(p.start()).to_string();
+        assert!(e.contains(&format!("runsc {step} of container")), "{e}");
+        assert!(e.contains("runtime log tail:"), "{e}");
+        assert!(e.contains("bogus"), "the runtime's own message: {e}");
+        assert!(e.contains("container and bundle removed"), "{e}");
+        assert_nothing_left(dir.path());
+        eprintln!("{e}");
+    }
 }
 
 /// Units leaked as a crash would leave them: `clean` deletes their containers and bundles.
