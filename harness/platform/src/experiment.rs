@@ -471,8 +471,11 @@ pub fn simulate(
     let reserved = new_results_dir(&output.out, "simulate", &name)?;
     let dir = reserved.path().to_path_buf();
     let t = trace.open()?;
-    let meta = t.meta().clone();
-    if let Some(span) = meta.span_ns {
+    // What the summary needs of the metadata, without a copy of its function names (tens
+    // of thousands of strings for a large trace).
+    let mut info = trace_info(t.meta(), 0, 0);
+    let span_ns = t.meta().span_ns;
+    if let Some(span) = span_ns {
         crate::timeline::check_timeline(span, bin_ns)?;
     }
     let mut sim_runs = Vec::new();
@@ -492,7 +495,7 @@ pub fn simulate(
                     seed: options.seed,
                     records: options.records,
                     bin_ns,
-                    functions: meta.functions.len() as u32,
+                    functions: info.functions as u32,
                     progress: pb,
                 },
             });
@@ -502,7 +505,7 @@ pub fn simulate(
     for pb in bars.into_iter().flatten() {
         pb.finish_and_clear();
     }
-    let info = trace_info(&meta, read.invocations, read.last_arrival_ns);
+    (info.invocations, info.last_arrival_ns) = (read.invocations, read.last_arrival_ns);
     let mut runs = Vec::new();
     for (r, out) in sim_runs.iter().zip(&outs) {
         let cal = r.calibration;

@@ -514,6 +514,13 @@ impl Platform {
                 s
             }
             None => {
+                // Grown by a quarter, not doubled: the slabs hold the peak of live units,
+                // which with tens of thousands of functions is most of a run's memory.
+                if self.units.len() == self.units.capacity() {
+                    let more = self.units.len() / 4 + 64;
+                    self.units.reserve_exact(more);
+                    self.ucold.reserve_exact(more);
+                }
                 self.units.push(unit);
                 self.ucold.push(cold);
                 (self.units.len() - 1) as u32

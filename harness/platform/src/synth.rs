@@ -537,6 +537,10 @@ impl TraceStream for AzureLikeDay {
     fn meta(&self) -> &TraceMeta {
         &self.meta
     }
+    /// Moves the metadata out (50,000 function names are a few megabytes).
+    fn take_meta(&mut self) -> TraceMeta {
+        std::mem::take(&mut self.meta)
+    }
 }
 
 /// Invocations per chunk handed from the [`Background`] thread (48 bytes each: 192 KiB).
@@ -568,13 +572,13 @@ impl Background {
     where
         T: TraceStream + Send + 'static,
     {
-        let meta = trace.meta().clone();
+        let mut trace = trace;
+        let meta = trace.take_meta();
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS_AHEAD);
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Invocation>>();
         let handle = std::thread::Builder::new()
             .name("trace-reader".into())
             .spawn(move || {
-                let mut trace = trace;
                 loop {
                     let mut buf = back_rx.try_recv().unwrap_or_default();
                     buf.clear();
