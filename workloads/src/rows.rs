@@ -20,6 +20,14 @@
 //! is read (and decompressed) twice; a FIFO or standard input is read from the source only once
 //! (see [`crate::io`]). Every cell is checked against [`crate::limits`] as it is parsed.
 //!
+//! Speed: a CSV file with a numeric timestamp and no memory column (the Azure 2021 trace) is
+//! read by a fast path (`rows/fast.rs`: lines split in place, numbers parsed from the bytes,
+//! a row naming the previous row's function reuses its id) whenever its pre-scan reads the
+//! whole file; anything it does not read exactly as the `csv` crate would (quotes, lone
+//! carriage returns, invalid UTF-8, any error) sends the file to the generic reader, from
+//! the start, so rows, errors and their locations are the generic reader's
+//! ([`RowStream::is_fast`] says which read it).
+//!
 //! Time origin: native files and the Azure 2021 trace are relative to the trace start
 //! already (if an Azure 2021 arrival `end - duration` falls before 0, all arrivals are shifted
 //! by the earliest one, and the source says so). Generic logs are made relative to their
