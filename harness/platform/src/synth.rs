@@ -179,6 +179,8 @@ struct MultiInv {
     arrival_ns: u64,
     duration_ns: u64,
     function: u32,
+    /// Its sub-window (see [`MultiFunction::fill`]).
+    sub: u32,
 }
 
 /// [`multi_function`] as a stream, in memory bounded by the functions and one window of
@@ -210,6 +212,7 @@ pub struct MultiFunction {
     window: usize,
     drawn: Vec<MultiInv>,
     counts: Vec<u32>,
+    at: Vec<u32>,
     buf: Vec<MultiInv>,
     pos: usize,
 }
@@ -226,7 +229,7 @@ impl MultiFunction {
         for f in 0..functions {
             let rate = total_rate / h / (f + 1) as f64;
             let start = rng.clone();
-            let mut t = 0f64;
+            let (mut t, mut t_last) = (0f64, None);
             loop {
                 let g: f64 = rng.sample(Exp1);
                 t += g / rate;
@@ -235,6 +238,9 @@ impl MultiFunction {
                 }
                 // The log-normal duration's random words, without its `exp`.
                 let _: f64 = rng.sample(StandardNormal);
+                t_last = Some(t);
+            }
+            if let Some(t) = t_last {
                 named = f + 1;
                 last = last.max(Some((t * 1e9) as u64));
             }
@@ -279,6 +285,7 @@ impl MultiFunction {
             window: 0,
             drawn: Vec::new(),
             counts: Vec::new(),
+            at: Vec::new(),
             buf: Vec::new(),
             pos: 0,
         }
@@ -293,6 +300,9 @@ impl MultiFunction {
         let start = (self.window as u64) << self.window_shift;
         let end = start.saturating_add(1 << self.window_shift);
         let due = std::mem::take(&mut self.buckets[self.window]);
+        let subs = 1usize << (self.window_shift - self.sub_shift);
+        self.counts.clear();
+        self.counts.resize(subs + 1, 0);
         for &f in &due {
             let one = &mut self.fns[f as usize];
             while let Some((a, d)) = one.next {
@@ -300,30 +310,27 @@ impl MultiFunction {
                     self.buckets[((a >> self.window_shift) as usize).min(windows - 1)].push(f);
                     break;
                 }
+                let sub = (((a - start) >> self.sub_shift) as usize).min(subs - 1);
+                self.counts[sub + 1] += 1;
                 self.drawn.push(MultiInv {
                     arrival_ns: a,
                     duration_ns: d,
                     function: f,
+                    sub: sub as u32,
                 });
                 one.draw(&self.dur, self.span_s);
             }
         }
         // Counting sort into sub-windows (stable), then insertion sort inside each.
-        let subs = 1usize << (self.window_shift - self.sub_shift);
-        let sub = |a: u64| (((a - start) >> self.sub_shift) as usize).min(subs - 1);
-        self.counts.clear();
-        self.counts.resize(subs + 1, 0);
-        for x in &self.drawn {
-            self.counts[sub(x.arrival_ns) + 1] += 1;
-        }
         for i in 1..=subs {
             self.counts[i] += self.counts[i - 1];
         }
         self.buf.clear();
         self.buf.resize(self.drawn.len(), MultiInv::default());
-        let mut at = self.counts.clone();
+        self.at.clear();
+        self.at.extend_from_slice(&self.counts);
         for x in &self.drawn {
-            let k = &mut at[sub(x.arrival_ns)];
+            let k = &mut self.at[x.sub as usize];
             self.buf[*k as usize] = *x;
             *k += 1;
         }
