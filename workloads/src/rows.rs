@@ -1013,7 +1013,18 @@ pub fn open_rows(
     if let (false, RowFormat::Csv(cols), Source::Csv { index, .. }) =
         (opts.generic, format, &reader.source)
     {
-        if let Some(mut f) = fast::FastRows::open(path, cols, index) {
+        let split = fast::prescan_split(
+            path,
+            cols,
+            index,
+            &names,
+            format,
+            opts,
+            fast::SPLIT_MIN_BYTES,
+        );
+        if let Some((scan, fast_names)) = split {
+            fast_scan = Some((scan, fast_names, cols, index.clone()));
+        } else if let Some(mut f) = fast::FastRows::open(path, cols, index) {
             let mut fast_names = names.clone();
             if let Ok(scan) = prescan(&mut f, &mut fast_names, &name, format, opts) {
                 fast_scan = Some((scan, fast_names, cols, index.clone()));
@@ -1274,6 +1285,70 @@ mod tests {
         for bad in ["", "abc", "1.2.3", "-", "1,5", "nan", "."] {
             assert_eq!(parse_scaled(bad, 3), None, "{bad}");
         }
+    }
+
+    /// The pre-scan in two halves gives the one-pass pre-scan and function table, or
+    /// declines; it reads files in end order (out of order in both halves), in arrival order,
+    /// with the second half behind the first, and declines CRLF files.
+    #[test]
+    fn split_prescan_matches_one_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let cols = Columns::azure2021();
+        let format = RowFormat::Csv(cols.clone());
+        let opts = RowOptions::default();
+        let mut x = 7u64;
+        let mut next = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let (mut merged, mut declined) = (0, 0);
+        for case in 0..24 {
+            let n = 50 + next(400);
+            let mut rows: Vec<(u64, u64, u64)> = (0..n)
+                .map(|_| (5_000 + next(100_000), next(4_000), next(12)))
+                .collect();
+            match case % 4 {
+                0 => rows.sort_by_key(|r| r.0),
+                1 => rows.sort_by_key(|r| r.0 - r.1),
+                2 => rows.sort_by_key(|r| std::cmp::Reverse(r.0 - r.1)),
+                _ => {}
+            }
+            let nl = if case % 8 == 7 { "\r\n" } else { "\n" };
+            let mut text = format!("app,func,end_timestamp,duration{nl}");
+            for (end, d, f) in rows {
+                text += &format!(
+                    "a{},f{f},{}.{:03},{}.{:03}{nl}",
+                    f % 3,
+                    end / 1000,
+                    end % 1000,
+                    d / 1000,
+                    d % 1000
+                );
+            }
+            std::fs::write(&path, &text).unwrap();
+            let generic = RowReader::open(&path, &format).unwrap();
+            let Source::Csv { index, .. } = &generic.source else {
+                unreachable!()
+            };
+            let mut one = fast::FastRows::open(&path, &cols, index).unwrap();
+            let mut one_names = Names::default();
+            let want = prescan(&mut one, &mut one_names, "t", &format, &opts).unwrap();
+            match fast::prescan_split(&path, &cols, index, &Names::default(), &format, &opts, 0) {
+                Some((got, names)) => {
+                    assert_eq!(got, want, "case {case}");
+                    assert_eq!(names.into_list(), one_names.into_list(), "case {case}");
+                    merged += 1;
+                }
+                None => declined += 1,
+            }
+        }
+        assert!(
+            merged >= 15 && declined >= 3,
+            "{merged} merged, {declined} declined"
+        );
     }
 
     #[test]

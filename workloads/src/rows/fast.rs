@@ -19,7 +19,7 @@
 //! `\n` of a CRLF is counted when the next record starts) or blank lines (counted after the
 //! position is taken).
 
-use super::{parse_scaled, Columns, Names, Row, RowSource, TimeFormat};
+use super::{parse_scaled, Columns, Names, Prescan, Row, RowSource, TimeFormat};
 use crate::limits::MAX_DURATION_NS;
 use crate::trace::FunctionId;
 use crate::TraceError;
@@ -66,6 +66,9 @@ pub(super) struct FastRows {
     line: u64,
     /// The `csv` crate's line count when the previous record ended (see the module docs).
     pos_line: u64,
+    /// A CRLF line ending or a blank line was seen (a split pre-scan then declines: its
+    /// second part could not number its lines as the `csv` crate would).
+    irregular: bool,
     /// Field bounds of the current line (relative to its start).
     fields: Vec<(usize, usize)>,
     /// The previous row's function cells, raw, separated by commas (no cell holds one).
@@ -151,6 +154,25 @@ impl FastRows {
     /// found it in the header (timestamp, function columns..., duration?). None: use the
     /// generic reader.
     pub(super) fn open(path: &Path, cols: &Columns, index: &[usize]) -> Option<FastRows> {
+        let reader: Box<dyn Read + Send> = crate::io::open_read(path).ok()?;
+        let mut r = FastRows::with_reader(path, cols, index, reader)?;
+        // The header: plain, on line 1 (the generic reader has checked its columns).
+        let (s, e, crlf) = r.next_line().ok()??;
+        let head = &r.buf[s..e];
+        if head.is_empty() || head.starts_with(b"\xef\xbb\xbf") {
+            return None;
+        }
+        r.pos_line = if crlf { 1 } else { 2 };
+        Some(r)
+    }
+
+    /// A reader of `reader`'s rows (no header), lines numbered from 1.
+    fn with_reader(
+        path: &Path,
+        cols: &Columns,
+        index: &[usize],
+        reader: Box<dyn Read + Send>,
+    ) -> Option<FastRows> {
         let TimeFormat::Number(unit) = cols.time else {
             return None;
         };
@@ -167,8 +189,7 @@ impl FastRows {
             duration_pow10: cols.duration_unit.pow10(),
             timestamp_is_end: cols.timestamp_is_end,
         };
-        let reader: Box<dyn Read + Send> = crate::io::open_read(path).ok()?;
-        let mut r = FastRows {
+        Some(FastRows {
             path: path.display().to_string(),
             layout,
             reader,
@@ -179,20 +200,13 @@ impl FastRows {
             io_error: None,
             line: 1,
             pos_line: 1,
+            irregular: false,
             fields: Vec::new(),
             last_raw: Vec::new(),
             last_function: None,
             all: None,
             key: String::new(),
-        };
-        // The header: plain, on line 1 (the generic reader has checked its columns).
-        let (s, e, crlf) = r.next_line().ok()??;
-        let head = &r.buf[s..e];
-        if head.is_empty() || head.starts_with(b"\xef\xbb\xbf") {
-            return None;
-        }
-        r.pos_line = if crlf { 1 } else { 2 };
-        Some(r)
+        })
     }
 
     /// The next physical line as `buf[s..e]` (without its line ending) and whether it ended
@@ -271,10 +285,14 @@ impl FastRows {
                 Err(u) => return Some(Err(u)),
                 Ok(None) => return None,
                 // Blank lines are skipped, as the csv crate does.
-                Ok(Some((s, e, _))) if s == e => continue,
+                Ok(Some((s, e, _))) if s == e => {
+                    self.irregular = true;
+                    continue;
+                }
                 Ok(Some(l)) => break l,
             }
         };
+        self.irregular |= crlf;
         let line = self.pos_line;
         self.pos_line = self.line - u64::from(crlf);
         Some(self.parse(s, e, line, names, grow))
@@ -395,6 +413,124 @@ impl FastRows {
             memory_bytes: None,
         })
     }
+}
+
+/// Files at least this large are pre-scanned in two halves on two threads.
+pub(super) const SPLIT_MIN_BYTES: u64 = 8 << 20;
+
+/// The pre-scan of a plain, uncompressed regular file of at least `min_bytes`, in two halves
+/// read on two threads and merged: the same [`Prescan`] and function table as one pass
+/// (`names` holds the functions known before; the result has them first). None when it
+/// cannot be sure of that, and the caller reads the file in one pass: a gzip or non-regular
+/// file, a CRLF line or a blank line (line numbers), `--unsorted reject`, any error, or a
+/// second half whose earliest arrival is earlier than the first half's latest while the first
+/// half is in order (the first out-of-order row would need the first half's maximum).
+///
+/// Merging: rows add up; the earliest and latest arrivals are the halves' extremes; a span
+/// beyond the limit declines (one pass reports it); the second half's lines are offset by
+/// the first half's; the function table is the first half's, then the second half's new
+/// names in their order of first appearance; the sort window is the largest of the halves'
+/// windows and the first half's latest arrival minus the second half's earliest (a row of
+/// the second half is behind the running maximum by the larger of what it is behind in its
+/// half and behind the first half's maximum).
+pub(super) fn prescan_split(
+    path: &Path,
+    cols: &Columns,
+    index: &[usize],
+    names: &Names,
+    format: &super::RowFormat,
+    opts: &super::RowOptions,
+    min_bytes: u64,
+) -> Option<(Prescan, Names)> {
+    use std::io::{Seek, SeekFrom};
+    use std::os::unix::fs::FileExt;
+    if opts.unsorted != super::Unsorted::Sort || crate::io::is_stdin(path) {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    let size = meta.len();
+    if !meta.is_file() || size < min_bytes.max(2) {
+        return None;
+    }
+    let mut head = [0u8; 2];
+    file.read_exact_at(&mut head, 0).ok()?;
+    if head == [0x1f, 0x8b] {
+        return None;
+    }
+    // The first line end at or after the middle.
+    let mut at = size / 2;
+    let mut window = vec![0u8; 64 * 1024];
+    let cut = loop {
+        let n = file.read_at(&mut window, at).ok()?;
+        if n == 0 {
+            return None;
+        }
+        if let Some(p) = memchr::memchr(b'\n', &window[..n]) {
+            break at + p as u64 + 1;
+        }
+        at += n as u64;
+    };
+    if cut >= size {
+        return None;
+    }
+    let name = path.display().to_string();
+    let mut second = std::fs::File::open(path).ok()?;
+    second.seek(SeekFrom::Start(cut)).ok()?;
+    let first_reader: Box<dyn Read + Send> = Box::new(file.take(cut));
+    let mut a = FastRows::with_reader(path, cols, index, first_reader)?;
+    let mut b = FastRows::with_reader(path, cols, index, Box::new(second))?;
+    let (s, e, crlf) = a.next_line().ok()??;
+    if s == e || crlf || a.buf[s..e].starts_with(b"\xef\xbb\xbf") {
+        return None;
+    }
+    a.pos_line = 2;
+    let mut a_names = names.clone();
+    let (a_scan, b_scan) = std::thread::scope(|sc| {
+        let other = sc.spawn(|| {
+            let mut b_names = Names::default();
+            let r = super::prescan(&mut b, &mut b_names, &name, format, opts);
+            (r, b_names)
+        });
+        let a_scan = super::prescan(&mut a, &mut a_names, &name, format, opts);
+        (a_scan, other.join())
+    });
+    let (b_scan, b_names) = b_scan.ok()?;
+    let (a_scan, b_scan) = (a_scan.ok()?, b_scan.ok()?);
+    if a.irregular || b.irregular {
+        return None;
+    }
+    let lines_a = a.line - 1;
+    let mut scan = Prescan {
+        rows: a_scan.rows + b_scan.rows,
+        min_t: match (a_scan.min_t, b_scan.min_t) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        },
+        max_t: a_scan.max_t.max(b_scan.max_t),
+        first_unsorted: a_scan.first_unsorted,
+        window_ns: a_scan.window_ns.max(b_scan.window_ns),
+    };
+    if let (Some(lo), Some(hi)) = (scan.min_t, scan.max_t) {
+        if hi.saturating_sub(lo) > crate::limits::MAX_SPAN_NS as i128 {
+            return None;
+        }
+    }
+    if let (Some(a_max), Some(b_min)) = (a_scan.max_t, b_scan.min_t) {
+        if a_scan.first_unsorted.is_none() && b_min < a_max {
+            return None;
+        }
+        scan.window_ns = scan.window_ns.max(a_max - b_min);
+    }
+    if scan.first_unsorted.is_none() {
+        scan.first_unsorted = b_scan
+            .first_unsorted
+            .map(|(line, t, m)| (line + lines_a, t, m));
+    }
+    for f in b_names.into_list() {
+        a_names.id_or_insert(&f);
+    }
+    Some((scan, a_names))
 }
 
 impl RowSource for FastRows {
