@@ -44,6 +44,9 @@ struct Layout {
     duration: Option<usize>,
     /// Fields a row needs (the largest wanted column + 1).
     need: usize,
+    /// The function columns are the first ones, in order, and some wanted column follows
+    /// them (the Azure 2021 layout `app,func,...`).
+    function_first: bool,
     time_pow10: u32,
     duration_pow10: u32,
     timestamp_is_end: bool,
@@ -73,6 +76,9 @@ pub(super) struct FastRows {
     fields: Vec<(usize, usize)>,
     /// The previous row's function cells, raw, separated by commas (no cell holds one).
     last_raw: Vec<u8>,
+    /// With [`Layout::function_first`]: the previous row's line up to and including the
+    /// comma after its function cells.
+    prefix: Vec<u8>,
     last_function: Option<FunctionId>,
     /// The id of `all` when no column names the function.
     all: Option<FunctionId>,
@@ -185,6 +191,9 @@ impl FastRows {
             function: index[1..1 + nfun].to_vec(),
             duration: cols.duration.as_ref().map(|_| index[1 + nfun]),
             need: index.iter().max().copied().unwrap_or(0) + 1,
+            function_first: nfun > 0
+                && index[1..1 + nfun].iter().enumerate().all(|(i, &c)| i == c)
+                && index.iter().max().is_some_and(|&m| m >= nfun),
             time_pow10: unit.pow10(),
             duration_pow10: cols.duration_unit.pow10(),
             timestamp_is_end: cols.timestamp_is_end,
@@ -203,6 +212,7 @@ impl FastRows {
             irregular: false,
             fields: Vec::new(),
             last_raw: Vec::new(),
+            prefix: Vec::new(),
             last_function: None,
             all: None,
             key: String::new(),
@@ -311,8 +321,20 @@ impl FastRows {
         let text = &self.buf[s..e];
         // Split the fields a row needs; the rest of the line must be valid UTF-8 (the csv
         // crate checks every field).
-        self.fields.clear();
-        let mut at = 0;
+        // The previous row's function cells lead this line too (same bytes up to the comma
+        // after them): their bounds and id are the previous row's.
+        let k = lay.function.len();
+        let reuse = lay.function_first
+            && self.last_function.is_some()
+            && !self.prefix.is_empty()
+            && text.starts_with(&self.prefix);
+        let mut at = if reuse {
+            self.fields.truncate(k);
+            self.prefix.len()
+        } else {
+            self.fields.clear();
+            0
+        };
         while self.fields.len() < lay.need {
             match memchr::memchr(b',', &text[at..]) {
                 Some(p) => {
@@ -359,7 +381,9 @@ impl FastRows {
             t = t.saturating_sub(duration_ns.ok_or(Unplain)? as i128);
         }
         // Function.
-        let function = if lay.function.is_empty() {
+        let function = if reuse {
+            self.last_function.expect("checked")
+        } else if lay.function.is_empty() {
             match self.all {
                 Some(id) => id,
                 None => *self.all.insert(names.id_or_insert("all")),
@@ -402,6 +426,12 @@ impl FastRows {
                     names.get(&self.key).ok_or(Unplain)?
                 };
                 self.last_function = Some(id);
+                if lay.function_first {
+                    // The cells and the comma after them (a row needs a field after them).
+                    self.prefix.clear();
+                    self.prefix
+                        .extend_from_slice(&text[..self.fields[k - 1].1 + 1]);
+                }
                 id
             }
         };
