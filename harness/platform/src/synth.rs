@@ -1,5 +1,6 @@
 //! Small, fast trace sources for tests and benchmarks: an in-memory stream, Poisson arrivals
-//! with exponential service, a heavy-tailed multi-function trace, and a streaming
+//! with exponential service, and two streams in bounded memory: a heavy-tailed
+//! multi-function trace generated window by window ([`MultiFunction`]) and an
 //! Azure-2019-shaped day. (The general generators and loaders are in `unitlab-workloads`;
 //! these exist so that the simulator can be benchmarked without the generator's own cost
 //! dominating, and so that a day of tens of thousands of functions streams in bounded memory.)
