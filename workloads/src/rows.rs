@@ -26,7 +26,9 @@
 //! whole file; anything it does not read exactly as the `csv` crate would (quotes, lone
 //! carriage returns, invalid UTF-8, any error) sends the file to the generic reader, from
 //! the start, so rows, errors and their locations are the generic reader's
-//! ([`RowStream::is_fast`] says which read it).
+//! ([`RowStream::is_fast`] says which read it). A plain file of 8 MiB or more is
+//! pre-scanned in two halves on two threads, merged into exactly the one-pass result (or, when
+//! the merge could not be exact, read in one pass).
 //!
 //! Time origin: native files and the Azure 2021 trace are relative to the trace start
 //! already (if an Azure 2021 arrival `end - duration` falls before 0, all arrivals are shifted
