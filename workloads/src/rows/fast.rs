@@ -477,12 +477,14 @@ pub(super) fn prescan_split(
     if opts.unsorted != super::Unsorted::Sort || crate::io::is_stdin(path) {
         return None;
     }
-    let file = std::fs::File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
+    // Regular files only, checked before opening: opening a FIFO would wait for a writer
+    // (its content is read once, through `crate::io`, by the one-pass reader).
+    let meta = std::fs::metadata(path).ok()?;
     let size = meta.len();
     if !meta.is_file() || size < min_bytes.max(2) {
         return None;
     }
+    let file = std::fs::File::open(path).ok()?;
     let mut head = [0u8; 2];
     file.read_exact_at(&mut head, 0).ok()?;
     if head == [0x1f, 0x8b] {
