@@ -14,6 +14,9 @@
 # 4. sim_speed's trace (1,000 functions, 20,000/s for 250 s: 5 million invocations) through
 #    the CLI: invocations per CPU-second of the whole command.
 # 5. The simulator's output hash (examples/output_hash) with 1, 2 and 8 threads: identical.
+# 6. Memory: an Azure-shaped day of 50,000 functions and 100 million invocations
+#    (synthetic:azure-day), the four default policies (keep-alive 10 and 20 min, hybrid,
+#    baseline) on 2 threads: peak RSS (once, not per round: about half a minute).
 #
 # Inputs 2 and 3 are written (seeded, identical every time) by
 #   cargo run --release -p unitlab-platform --example bench_inputs -- DIR
@@ -105,6 +108,11 @@ for round in $(seq 1 "$RUNS"); do
     done
 done
 
+say "memory: a 50,000-function day, 100 M invocations, the four default policies, 2 threads"
+/usr/bin/time -f "azure-day-50k\t%e\t%U\t%S\t%M" -a -o "$TIMES" "$UNITLAB" simulate \
+    --trace synthetic:azure-day:50000:100000000 --calibration assume:wasm:5us:64KiB --threads 2 \
+    --out "$OUT/azure-day-50k" > "$OUT/azure-day-50k.log" 2>&1 || die "azure-day-50k failed: see $OUT/azure-day-50k.log"
+
 say "output hash with 1, 2 and 8 threads"
 for t in 1 2 8; do
     "$REPO/target/release/examples/output_hash" "$t" | tee -a "$OUT/output_hash.log"
@@ -151,4 +159,8 @@ for c in ["azure2019-keepalive", "azure2019-hybrid", "azure2021-keepalive", "sim
 print(f"sim-speed {speed_line('sim-speed')}")
 print("\n5. output hashes")
 print(open(os.path.join(out, "output_hash.log")).read().rstrip())
+print("\n6. memory: a 50,000-function Azure-shaped day, 100 M invocations, 4 default policies, 2 threads (one run)")
+print(f"{'case':22}{'wall s':>9}{'CPU s':>9}{'RSS MiB':>9}")
+s = summary("azure-day-50k")
+print(f"{'azure-day-50k':22}{med('azure-day-50k',0):9.3f}{med('azure-day-50k',1):9.3f}{med('azure-day-50k',2):9.1f}  ({s['trace']['invocations']} invocations x {len(s['runs'])} runs)")
 EOF

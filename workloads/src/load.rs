@@ -184,6 +184,7 @@ pub fn open(path: &Path, opts: &LoadOptions) -> Result<BoxedTrace, TraceError> {
     };
     let row_opts = RowOptions {
         unsorted: opts.unsorted,
+        generic: false,
     };
     Ok(match format {
         Format::Auto => unreachable!("resolved above"),

@@ -20,6 +20,16 @@
 //! is read (and decompressed) twice; a FIFO or standard input is read from the source only once
 //! (see [`crate::io`]). Every cell is checked against [`crate::limits`] as it is parsed.
 //!
+//! Speed: a CSV file with a numeric timestamp and no memory column (the Azure 2021 trace) is
+//! read by a fast path (`rows/fast.rs`: lines split in place, numbers parsed from the bytes,
+//! a row naming the previous row's function reuses its id) whenever its pre-scan reads the
+//! whole file; anything it does not read exactly as the `csv` crate would (quotes, lone
+//! carriage returns, invalid UTF-8, any error) sends the file to the generic reader, from
+//! the start, so rows, errors and their locations are the generic reader's
+//! ([`RowStream::is_fast`] says which read it). A plain file of 8 MiB or more is
+//! pre-scanned in two halves on two threads, merged into exactly the one-pass result (or, when
+//! the merge could not be exact, read in one pass).
+//!
 //! Time origin: native files and the Azure 2021 trace are relative to the trace start
 //! already (if an Azure 2021 arrival `end - duration` falls before 0, all arrivals are shifted
 //! by the earliest one, and the source says so). Generic logs are made relative to their
@@ -37,6 +47,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
+
+mod fast;
 
 /// Unit of a numeric time column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -556,16 +568,6 @@ impl RowReader {
         TraceError::parse(&self.path, line, column, msg)
     }
 
-    /// Reads the next row; `names` is the function table (grown in the pre-scan, looked up
-    /// in the stream pass).
-    fn next_row(&mut self, names: &mut Names, grow: bool) -> Option<Result<Row, TraceError>> {
-        let line = match self.advance()? {
-            Ok(l) => l,
-            Err(e) => return Some(Err(e)),
-        };
-        Some(self.parse_row(line, names, grow))
-    }
-
     fn parse_row(&mut self, line: u64, names: &mut Names, grow: bool) -> Result<Row, TraceError> {
         let is_jsonl = matches!(self.format, RowFormat::Jsonl(_));
         // Field count check for CSV: a row with fewer fields than a wanted column.
@@ -800,6 +802,46 @@ impl RowReader {
     }
 }
 
+impl RowSource for RowReader {
+    fn next_row(&mut self, names: &mut Names, grow: bool) -> Option<Result<Row, TraceError>> {
+        let line = match self.advance()? {
+            Ok(l) => l,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.parse_row(line, names, grow))
+    }
+
+    fn timestamp_column(&self) -> u64 {
+        self.cell(0).column
+    }
+}
+
+/// A reader of rows: the generic one ([`RowReader`]) or the fast path for plain CSV
+/// (`fast`).
+trait RowSource {
+    /// Reads the next row; `names` is the function table (grown in the pre-scan, looked up
+    /// in the stream pass).
+    fn next_row(&mut self, names: &mut Names, grow: bool) -> Option<Result<Row, TraceError>>;
+    /// The current row's timestamp column (1-based), for messages.
+    fn timestamp_column(&self) -> u64;
+}
+
+/// The stream pass's reader.
+enum Reader {
+    Generic(Box<RowReader>),
+    Fast(Box<fast::FastRows>),
+}
+
+impl Reader {
+    #[inline]
+    fn next_row(&mut self, names: &mut Names, grow: bool) -> Option<Result<Row, TraceError>> {
+        match self {
+            Reader::Generic(r) => r.next_row(names, grow),
+            Reader::Fast(r) => r.next_row(names, grow),
+        }
+    }
+}
+
 /// A JSON object whose keys are all different: a key given twice is an error (at the second
 /// one), never silently the last value.
 struct UniqueObject(serde_json::Map<String, serde_json::Value>);
@@ -901,6 +943,9 @@ impl Names {
 pub struct RowOptions {
     /// What to do if the rows are not sorted by arrival.
     pub unsorted: Unsorted,
+    /// Read with the generic reader even where the fast path for plain CSV applies (the
+    /// two give the same rows and errors; tests compare them).
+    pub generic: bool,
 }
 
 /// What the pre-scan found.
@@ -924,7 +969,7 @@ type Pending = (u64, u64, FunctionId, Option<u64>, Option<u64>);
 /// A stream over a row-per-invocation file (see the module docs).
 pub struct RowStream {
     meta: TraceMeta,
-    reader: RowReader,
+    reader: Reader,
     names: Names,
     origin: i128,
     window: i128,
@@ -962,14 +1007,112 @@ pub fn open_rows(
         }
         native_meta = Some(m);
     }
-    // Pass 1.
+    // Pass 1: the fast path for plain CSV if it reads the whole file, else the generic
+    // reader (from the start: its rows, errors and locations are the reference).
     let mut reader = RowReader::open(path, format)?;
     reader.native_functions = native_meta.as_ref().map(|m| m.functions.len());
+    let mut fast_scan = None;
+    if let (false, RowFormat::Csv(cols), Source::Csv { index, .. }) =
+        (opts.generic, format, &reader.source)
+    {
+        let split = fast::prescan_split(
+            path,
+            cols,
+            index,
+            &names,
+            format,
+            opts,
+            fast::SPLIT_MIN_BYTES,
+        );
+        if let Some((scan, fast_names)) = split {
+            fast_scan = Some((scan, fast_names, cols, index.clone()));
+        } else if let Some(mut f) = fast::FastRows::open(path, cols, index) {
+            let mut fast_names = names.clone();
+            if let Ok(scan) = prescan(&mut f, &mut fast_names, &name, format, opts) {
+                fast_scan = Some((scan, fast_names, cols, index.clone()));
+            }
+        }
+    }
+    let (scan, stream_reader) = match fast_scan {
+        Some((scan, fast_names, cols, index)) => {
+            names = fast_names;
+            let f = fast::FastRows::open(path, cols, &index).ok_or_else(|| {
+                TraceError::format(
+                    &name,
+                    "the file changed while it was read (it is read twice: a pre-scan, then the stream)",
+                )
+            })?;
+            (scan, Reader::Fast(Box::new(f)))
+        }
+        None => {
+            let scan = prescan(&mut reader, &mut names, &name, format, opts)?;
+            let mut r = RowReader::open(path, format)?;
+            r.native_functions = native_meta.as_ref().map(|m| m.functions.len());
+            (scan, Reader::Generic(Box::new(r)))
+        }
+    };
+    // Origin.
+    let origin = match format {
+        RowFormat::Native => 0,
+        RowFormat::Csv(c) | RowFormat::Jsonl(c) if c == &Columns::azure2021() => {
+            scan.min_t.unwrap_or(0).min(0)
+        }
+        _ => scan.min_t.unwrap_or(0),
+    };
+    let mut source = match &native_meta {
+        Some(m) => m.source.clone(),
+        None => format!("{} ({})", name, describe(format)),
+    };
+    if origin != 0 {
+        source.push_str(&format!(
+            "; time origin: {origin} ns on the file's scale (its earliest arrival)"
+        ));
+    }
+    if let Some((line, _, _)) = scan.first_unsorted {
+        source.push_str(&format!(
+            "; not sorted by arrival (first at line {line}): sorted on load with a look-ahead window of {} ns",
+            scan.window_ns
+        ));
+    }
+    let span_ns = match &native_meta {
+        Some(m) if m.span_ns.is_some() => m.span_ns,
+        _ => scan.max_t.map(|m| (m - origin) as u64 + 1),
+    };
+    let meta = TraceMeta {
+        functions: names.clone().into_list(),
+        source,
+        seed: native_meta.as_ref().and_then(|m| m.seed),
+        span_ns,
+    };
+    Ok(RowStream {
+        meta,
+        reader: stream_reader,
+        names,
+        origin,
+        window: scan.window_ns,
+        sorting: scan.first_unsorted.is_some(),
+        heap: BinaryHeap::new(),
+        seq: 0,
+        running_max: 0,
+        done: false,
+        prescan: scan,
+    })
+}
+
+/// Pass 1 (see the module docs): every row parsed and checked, the function table grown,
+/// the earliest and latest arrivals, and the sort window.
+fn prescan(
+    reader: &mut impl RowSource,
+    names: &mut Names,
+    name: &str,
+    format: &RowFormat,
+    opts: &RowOptions,
+) -> Result<Prescan, TraceError> {
     let mut scan = Prescan::default();
     let mut run_max: Option<(i128, u64)> = None;
     // The rows holding the earliest and latest arrival so far, for a span error.
     let (mut min_line, mut max_line) = (0u64, 0u64);
-    while let Some(row) = reader.next_row(&mut names, true) {
+    while let Some(row) = reader.next_row(names, true) {
         let row = row?;
         scan.rows += 1;
         if scan.min_t.is_none_or(|m| row.t < m) {
@@ -1006,9 +1149,9 @@ pub fn open_rows(
                 )
             };
             return Err(TraceError::parse(
-                &name,
+                name,
                 row.line,
-                reader.cell(0).column,
+                reader.timestamp_column(),
                 format!(
                     "this row's arrival ({} ns on the file's scale) {what}: a trace may span at most {} (a stray or mis-scaled timestamp? check --time-format)",
                     row.t,
@@ -1021,9 +1164,9 @@ pub fn open_rows(
                 if scan.first_unsorted.is_none() {
                     if opts.unsorted == Unsorted::Reject {
                         return Err(TraceError::parse(
-                            &name,
+                            name,
                             row.line,
-                            reader.cell(0).column,
+                            reader.timestamp_column(),
                             format!(
                                 "rows are not sorted by arrival: this row arrives at {} ns, before the row at line {ml} ({} ns); sort the file or load it with --unsorted sort",
                                 row.t, m
@@ -1038,54 +1181,7 @@ pub fn open_rows(
             _ => run_max = Some((row.t, row.line)),
         }
     }
-    // Origin.
-    let origin = match format {
-        RowFormat::Native => 0,
-        RowFormat::Csv(c) | RowFormat::Jsonl(c) if c == &Columns::azure2021() => {
-            scan.min_t.unwrap_or(0).min(0)
-        }
-        _ => scan.min_t.unwrap_or(0),
-    };
-    let mut source = match &native_meta {
-        Some(m) => m.source.clone(),
-        None => format!("{} ({})", name, describe(format)),
-    };
-    if origin != 0 {
-        source.push_str(&format!(
-            "; time origin: {origin} ns on the file's scale (its earliest arrival)"
-        ));
-    }
-    if let Some((line, _, _)) = scan.first_unsorted {
-        source.push_str(&format!(
-            "; not sorted by arrival (first at line {line}): sorted on load with a look-ahead window of {} ns",
-            scan.window_ns
-        ));
-    }
-    let span_ns = match &native_meta {
-        Some(m) if m.span_ns.is_some() => m.span_ns,
-        _ => scan.max_t.map(|m| (m - origin) as u64 + 1),
-    };
-    let meta = TraceMeta {
-        functions: names.clone().into_list(),
-        source,
-        seed: native_meta.as_ref().and_then(|m| m.seed),
-        span_ns,
-    };
-    let mut reader = RowReader::open(path, format)?;
-    reader.native_functions = native_meta.as_ref().map(|m| m.functions.len());
-    Ok(RowStream {
-        meta,
-        reader,
-        names,
-        origin,
-        window: scan.window_ns,
-        sorting: scan.first_unsorted.is_some(),
-        heap: BinaryHeap::new(),
-        seq: 0,
-        running_max: 0,
-        done: false,
-        prescan: scan,
-    })
+    Ok(scan)
 }
 
 fn describe(format: &RowFormat) -> String {
@@ -1154,6 +1250,13 @@ impl Iterator for RowStream {
     }
 }
 
+impl RowStream {
+    /// Whether the fast path for plain CSV reads this file (see the module docs).
+    pub fn is_fast(&self) -> bool {
+        matches!(self.reader, Reader::Fast(_))
+    }
+}
+
 impl TraceStream for RowStream {
     fn meta(&self) -> &TraceMeta {
         &self.meta
@@ -1184,6 +1287,70 @@ mod tests {
         for bad in ["", "abc", "1.2.3", "-", "1,5", "nan", "."] {
             assert_eq!(parse_scaled(bad, 3), None, "{bad}");
         }
+    }
+
+    /// The pre-scan in two halves gives the one-pass pre-scan and function table, or
+    /// declines; it reads files in end order (out of order in both halves), in arrival order,
+    /// with the second half behind the first, and declines CRLF files.
+    #[test]
+    fn split_prescan_matches_one_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let cols = Columns::azure2021();
+        let format = RowFormat::Csv(cols.clone());
+        let opts = RowOptions::default();
+        let mut x = 7u64;
+        let mut next = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let (mut merged, mut declined) = (0, 0);
+        for case in 0..24 {
+            let n = 50 + next(400);
+            let mut rows: Vec<(u64, u64, u64)> = (0..n)
+                .map(|_| (5_000 + next(100_000), next(4_000), next(12)))
+                .collect();
+            match case % 4 {
+                0 => rows.sort_by_key(|r| r.0),
+                1 => rows.sort_by_key(|r| r.0 - r.1),
+                2 => rows.sort_by_key(|r| std::cmp::Reverse(r.0 - r.1)),
+                _ => {}
+            }
+            let nl = if case % 8 == 7 { "\r\n" } else { "\n" };
+            let mut text = format!("app,func,end_timestamp,duration{nl}");
+            for (end, d, f) in rows {
+                text += &format!(
+                    "a{},f{f},{}.{:03},{}.{:03}{nl}",
+                    f % 3,
+                    end / 1000,
+                    end % 1000,
+                    d / 1000,
+                    d % 1000
+                );
+            }
+            std::fs::write(&path, &text).unwrap();
+            let generic = RowReader::open(&path, &format).unwrap();
+            let Source::Csv { index, .. } = &generic.source else {
+                unreachable!()
+            };
+            let mut one = fast::FastRows::open(&path, &cols, index).unwrap();
+            let mut one_names = Names::default();
+            let want = prescan(&mut one, &mut one_names, "t", &format, &opts).unwrap();
+            match fast::prescan_split(&path, &cols, index, &Names::default(), &format, &opts, 0) {
+                Some((got, names)) => {
+                    assert_eq!(got, want, "case {case}");
+                    assert_eq!(names.into_list(), one_names.into_list(), "case {case}");
+                    merged += 1;
+                }
+                None => declined += 1,
+            }
+        }
+        assert!(
+            merged >= 15 && declined >= 3,
+            "{merged} merged, {declined} declined"
+        );
     }
 
     #[test]

@@ -41,6 +41,14 @@ pub struct TraceMeta {
 pub trait TraceStream: Iterator<Item = Result<Invocation, crate::TraceError>> {
     /// The trace's metadata.
     fn meta(&self) -> &TraceMeta;
+
+    /// The metadata, for a wrapper that keeps it while the stream itself is read elsewhere
+    /// (on another thread): a copy by default. A stream whose metadata is large (tens of
+    /// thousands of function names) may move it out instead; its [`TraceStream::meta`] is
+    /// then empty.
+    fn take_meta(&mut self) -> TraceMeta {
+        self.meta().clone()
+    }
 }
 
 /// A boxed trace stream, as returned by [`crate::open`] and the generators.
@@ -49,6 +57,9 @@ pub type BoxedTrace = Box<dyn TraceStream + Send>;
 impl<T: TraceStream + ?Sized> TraceStream for Box<T> {
     fn meta(&self) -> &TraceMeta {
         (**self).meta()
+    }
+    fn take_meta(&mut self) -> TraceMeta {
+        (**self).take_meta()
     }
 }
 

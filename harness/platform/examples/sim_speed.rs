@@ -17,10 +17,15 @@ fn main() {
     let functions: u32 = a.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let rate: f64 = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(20_000.0);
     let span: f64 = a.get(3).and_then(|s| s.parse().ok()).unwrap_or(250.0);
+    let c0 = cpu_s();
     let trace = multi_function(functions, rate, span, 1);
+    let gen_cpu = cpu_s() - c0;
     let n = trace.len();
     let cal = Calibration::assumed("wasm", 5_000, 64 * 1024);
-    println!("trace: {functions} functions, {n} invocations over {span} s");
+    println!(
+        "trace: {functions} functions, {n} invocations over {span} s (generated in {gen_cpu:.3} s CPU: {:.1} M per CPU-second)",
+        n as f64 / gen_cpu / 1e6
+    );
     let only = std::env::var("POLICY").ok();
     for policy in [
         Policy::fixed(600 * NS_PER_S),

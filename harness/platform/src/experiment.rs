@@ -24,7 +24,7 @@ use crate::parallel::{process_cpu_seconds, simulate_runs_sharded, SimRun};
 use crate::policy::{Cap, OnFull, PickRule, Policy, NS_PER_S};
 use crate::pricing::{compare_with_baseline, load_pricing};
 use crate::replay::ReplayOptions;
-use crate::synth::{multi_function, AzureLikeDay, Background, MemTrace, PoissonExponential};
+use crate::synth::{AzureLikeDay, Background, MemTrace, MultiFunction, PoissonExponential};
 use crate::validate::{replay_run, sim_run};
 use crate::PlatformError;
 
@@ -174,8 +174,11 @@ impl TraceOptions {
                 functions,
                 rate,
                 span_s,
-            } => Box::new(MemTrace::new(
-                multi_function(*functions, *rate, *span_s, seed),
+            } => Box::new(MultiFunction::new(
+                *functions,
+                *rate,
+                *span_s,
+                seed,
                 &format!(
                     "platform::synth::multi_function {} seed={seed}",
                     synthetic_spec(&self.source)
@@ -484,8 +487,11 @@ pub fn simulate(
     let reserved = new_results_dir(&output.out, "simulate", &name)?;
     let dir = reserved.path().to_path_buf();
     let t = trace.open()?;
-    let meta = t.meta().clone();
-    if let Some(span) = meta.span_ns {
+    // What the summary needs of the metadata, without a copy of its function names (tens
+    // of thousands of strings for a large trace).
+    let mut info = trace_info(t.meta(), 0, 0);
+    let span_ns = t.meta().span_ns;
+    if let Some(span) = span_ns {
         crate::timeline::check_timeline(span, bin_ns)?;
     }
     let mut sim_runs = Vec::new();
@@ -505,7 +511,7 @@ pub fn simulate(
                     seed: options.seed,
                     records: options.records,
                     bin_ns,
-                    functions: meta.functions.len() as u32,
+                    functions: info.functions as u32,
                     progress: pb,
                 },
             });
@@ -520,7 +526,7 @@ pub fn simulate(
     for pb in bars.into_iter().flatten() {
         pb.finish_and_clear();
     }
-    let info = trace_info(&meta, read.invocations, read.last_arrival_ns);
+    (info.invocations, info.last_arrival_ns) = (read.invocations, read.last_arrival_ns);
     let mut runs = Vec::new();
     for (r, out) in sim_runs.iter().zip(&outs) {
         let cal = r.calibration;

@@ -9,11 +9,12 @@ pub(crate) struct IdleHistogram {
     /// Keep-alive of the function's next pre-warmed unit (a pre-warm is only decided from
     /// a histogram, so the histogram exists whenever this is read).
     pub(crate) prewarm_ka: u64,
-    /// Bins `0..bins.len()` of the `n` bins; the rest are empty. Grown on demand (by doubling,
-    /// up to `n`): most functions of a day-long trace only ever idle for short times, and a
-    /// full histogram per function (4 h of 1-minute bins, 960 bytes) would dominate the
+    /// Bins `0..bins.len()` of the `n` bins; the rest are empty. Grown on demand (to the
+    /// highest bin used, in steps of 8 bins, up to `n`), and 16 bits wide until a count
+    /// passes 65,535: most functions of a day-long trace only ever idle for short times, and
+    /// a full histogram per function (4 h of 1-minute bins, 960 bytes) would dominate the
     /// simulator's memory with tens of thousands of functions.
-    bins: Vec<u32>,
+    bins: Bins,
     n: usize,
     /// Lowest and highest non-empty bin (`lo > hi` while empty): a percentile's bin is found
     /// by scanning from the nearer one (the hybrid policy asks the 5th and the 99th, which
@@ -31,7 +32,7 @@ impl IdleHistogram {
         let n = (p.range_ns / p.bin_ns).max(1) as usize;
         IdleHistogram {
             prewarm_ka: 0,
-            bins: Vec::new(),
+            bins: Bins::Narrow(Vec::new()),
             n,
             lo: usize::MAX,
             hi: 0,
@@ -47,12 +48,10 @@ impl IdleHistogram {
         let b = (it_ns / p.bin_ns) as usize;
         if b < self.n {
             if b >= self.bins.len() {
-                let len = (b + 1).max(2 * self.bins.len()).min(self.n);
-                self.bins.resize(len, 0);
+                self.bins.grow(((b + 8) & !7).min(self.n));
             }
-            let c = self.bins[b] as u64;
+            let c = self.bins.increment(b) as u64;
             self.sum_sq += 2 * c + 1;
-            self.bins[b] += 1;
             self.lo = self.lo.min(b);
             self.hi = self.hi.max(b);
             self.in_range += 1;
@@ -84,8 +83,8 @@ impl IdleHistogram {
         }
         if pct <= 50.0 {
             let mut cum = 0u64;
-            for (i, &c) in self.bins.iter().enumerate().skip(self.lo) {
-                cum += c as u64;
+            for i in self.lo..self.bins.len() {
+                cum += self.bins.get(i) as u64;
                 if cum as f64 >= need {
                     return i as u64;
                 }
@@ -94,10 +93,10 @@ impl IdleHistogram {
         }
         // Every sample is in bins ..= hi: walk down while the bins below still reach `need`.
         let mut i = self.hi;
-        let mut below = self.in_range - self.bins[i] as u64;
+        let mut below = self.in_range - self.bins.get(i) as u64;
         while i > 0 && below as f64 >= need {
             i -= 1;
-            below -= self.bins[i] as u64;
+            below -= self.bins.get(i) as u64;
         }
         i as u64
     }
@@ -125,6 +124,66 @@ impl IdleHistogram {
     }
 }
 
+/// A histogram's counts: 16 bits each until one would pass `u16::MAX`, then 32 bits.
+#[derive(Debug, Clone)]
+enum Bins {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+impl Bins {
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Bins::Narrow(v) => v.len(),
+            Bins::Wide(v) => v.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> u32 {
+        match self {
+            Bins::Narrow(v) => v[i] as u32,
+            Bins::Wide(v) => v[i],
+        }
+    }
+
+    /// Grows to `len` bins, allocating exactly that.
+    fn grow(&mut self, len: usize) {
+        match self {
+            Bins::Narrow(v) => {
+                v.reserve_exact(len - v.len());
+                v.resize(len, 0);
+            }
+            Bins::Wide(v) => {
+                v.reserve_exact(len - v.len());
+                v.resize(len, 0);
+            }
+        }
+    }
+
+    /// Adds one to bin `i`; returns its count before.
+    #[inline]
+    fn increment(&mut self, i: usize) -> u32 {
+        match self {
+            Bins::Narrow(v) if v[i] < u16::MAX => {
+                v[i] += 1;
+                v[i] as u32 - 1
+            }
+            Bins::Narrow(v) => {
+                let mut wide: Vec<u32> = Vec::with_capacity(v.len());
+                wide.extend(v.iter().map(|&c| c as u32));
+                *self = Bins::Wide(wide);
+                self.increment(i)
+            }
+            Bins::Wide(v) => {
+                v[i] += 1;
+                v[i] - 1
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::IdleHistogram;
@@ -149,11 +208,9 @@ mod tests {
                 for pct in [0.0, 0.5, 5.0, 33.3, 50.0, 50.1, 99.0, 99.9, 100.0, 150.0] {
                     let need = (pct / 100.0 * h.in_range as f64).max(1.0);
                     let mut cum = 0u64;
-                    let scan = h
-                        .bins
-                        .iter()
-                        .position(|&c| {
-                            cum += c as u64;
+                    let scan = (0..h.bins.len())
+                        .position(|i| {
+                            cum += h.bins.get(i) as u64;
                             cum as f64 >= need
                         })
                         .unwrap_or(h.n - 1) as u64;
@@ -161,5 +218,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Counts pass from 16 to 32 bits unchanged.
+    #[test]
+    fn bins_widen_past_u16() {
+        let p = HybridParams::default();
+        let mut h = IdleHistogram::new(&p);
+        for k in 0..200_000u64 {
+            h.record((k % 3) * p.bin_ns, &p);
+        }
+        h.record(20 * p.bin_ns, &p);
+        assert!(matches!(h.bins, super::Bins::Wide(_)));
+        assert_eq!(h.bins.len(), 24);
+        let counts: Vec<u32> = (0..3).map(|i| h.bins.get(i)).collect();
+        assert_eq!(counts, [66_667, 66_667, 66_666]);
+        assert_eq!(h.bins.get(20), 1);
+        let sum_sq: u64 = (0..h.bins.len())
+            .map(|i| (h.bins.get(i) as u64).pow(2))
+            .sum();
+        assert_eq!(h.sum_sq, sum_sq);
     }
 }

@@ -56,8 +56,8 @@ use crate::policy::Policy;
 use crate::sim::{Shard, SimOptions, SimOutcome, Simulation};
 use crate::PlatformError;
 
-/// Invocations per chunk handed to the workers (48 bytes each: 768 KiB).
-pub const CHUNK: usize = 16 * 1024;
+/// Invocations per chunk handed to the workers (48 bytes each: 192 KiB).
+pub const CHUNK: usize = 4 * 1024;
 /// Chunks queued per worker before the reader waits.
 pub const QUEUE: usize = 2;
 

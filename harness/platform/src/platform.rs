@@ -586,6 +586,9 @@ impl Platform {
 
     /// Provisions the policy's units for functions `0..functions`, before the trace (time 0).
     pub fn provision(&mut self, functions: u32, driver: &mut impl Driver) {
+        // Every function's state in one exact allocation (growing by doubling would hold up
+        // to twice as much with tens of thousands of functions).
+        self.fns.reserve_exact(functions as usize);
         for f in 0..functions {
             for _ in 0..self.policy.provisioned {
                 let slot = self.new_unit(0, f, NONE);
@@ -638,6 +641,13 @@ impl Platform {
                 s
             }
             None => {
+                // Grown by a quarter, not doubled: the slabs hold the peak of live units,
+                // which with tens of thousands of functions is most of a run's memory.
+                if self.units.len() == self.units.capacity() {
+                    let more = self.units.len() / 4 + 64;
+                    self.units.reserve_exact(more);
+                    self.ucold.reserve_exact(more);
+                }
                 self.units.push(unit);
                 self.ucold.push(cold);
                 (self.units.len() - 1) as u32

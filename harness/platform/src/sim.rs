@@ -96,11 +96,11 @@ pub struct FnStreams {
 }
 
 impl FnStreams {
-    /// Streams for `seed`, none drawn yet.
-    pub fn new(seed: u64) -> Self {
+    /// Streams for `seed`, none drawn yet, with room for `functions` counters.
+    pub fn new(seed: u64, functions: u32) -> Self {
         FnStreams {
             seed_key: mix64(seed ^ 0x5EED_0FF0_0DCA_FE00),
-            counters: Vec::new(),
+            counters: vec![0; functions as usize],
         }
     }
 
@@ -321,7 +321,7 @@ impl<'a> Simulation<'a> {
         let mut p = Platform::new(policy.clone(), opts.records, opts.bin_ns);
         let mut d = SimDriver {
             heap: EventQueue::default(),
-            rng: FnStreams::new(opts.seed),
+            rng: FnStreams::new(opts.seed, shard.functions(opts.functions)),
             shard,
             cal,
             missing_duration: None,

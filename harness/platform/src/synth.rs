@@ -1,5 +1,6 @@
 //! Small, fast trace sources for tests and benchmarks: an in-memory stream, Poisson arrivals
-//! with exponential service, a heavy-tailed multi-function trace, and a streaming
+//! with exponential service, and two streams in bounded memory: a heavy-tailed
+//! multi-function trace generated window by window ([`MultiFunction`]) and an
 //! Azure-2019-shaped day. (The general generators and loaders are in `unitlab-workloads`;
 //! these exist so that the simulator can be benchmarked without the generator's own cost
 //! dominating, and so that a day of tens of thousands of functions streams in bounded memory.)
@@ -135,31 +136,247 @@ impl TraceStream for PoissonExponential {
 /// A multi-function trace held in memory: `functions` functions sharing `total_rate`
 /// invocations/s by a Zipf(1) popularity law, Poisson arrivals per function over `span_s`
 /// seconds, log-normal durations (median 100 ms, sigma 1.5, Azure-like), 128 MB per unit.
+/// The items of [`MultiFunction`], collected.
 pub fn multi_function(functions: u32, total_rate: f64, span_s: f64, seed: u64) -> Vec<Invocation> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let h: f64 = (1..=functions).map(|i| 1.0 / i as f64).sum();
-    let dur = LogNormal::new((0.1f64).ln(), 1.5).expect("valid log-normal");
-    let mut out = Vec::with_capacity((total_rate * span_s * 1.05) as usize);
-    for f in 0..functions {
-        let rate = total_rate / h / (f + 1) as f64;
-        let mut t = 0f64;
-        loop {
-            let g: f64 = rng.sample(Exp1);
-            t += g / rate;
-            if t >= span_s {
-                break;
+    MultiFunction::new(functions, total_rate, span_s, seed, "")
+        .map(|i| i.expect("the generator does not fail"))
+        .collect()
+}
+
+/// The invocations per window [`MultiFunction`] aims at (a window is generated, then sorted).
+const MULTI_WINDOW: f64 = 16_384.0;
+/// The most windows [`MultiFunction`] cuts a trace into (bounds its bucket list).
+const MULTI_MAX_WINDOWS: u64 = 1 << 20;
+
+/// One function of [`MultiFunction`]: its own position in the generator's random stream, and
+/// its next invocation.
+struct MultiFn {
+    rng: ChaCha8Rng,
+    rate: f64,
+    t: f64,
+    /// (arrival ns, duration ns) of the next invocation, if it falls inside the span.
+    next: Option<(u64, u64)>,
+}
+
+impl MultiFn {
+    /// Draws the next invocation exactly as the one-function loop of the original generator
+    /// did: an exponential gap, then (inside the span) a log-normal duration.
+    #[inline]
+    fn draw(&mut self, dur: &LogNormal<f64>, span_s: f64) {
+        let g: f64 = self.rng.sample(Exp1);
+        self.t += g / self.rate;
+        self.next = if self.t >= span_s {
+            None
+        } else {
+            let d: f64 = dur.sample(&mut self.rng);
+            Some(((self.t * 1e9) as u64, (d * 1e9).max(1e3) as u64))
+        };
+    }
+}
+
+/// A generated invocation of [`MultiFunction`], before sorting.
+#[derive(Debug, Clone, Copy, Default)]
+struct MultiInv {
+    arrival_ns: u64,
+    duration_ns: u64,
+    function: u32,
+    /// Its sub-window (see [`MultiFunction::fill`]).
+    sub: u32,
+}
+
+/// [`multi_function`] as a stream, in memory bounded by the functions and one window of
+/// time, not by the trace's length.
+///
+/// The generator draws function 0's whole span, then function 1's, and so on, from one
+/// seeded stream; the trace is those invocations sorted by (arrival, function). Here a
+/// first pass makes the same draws without keeping them (a log-normal draw takes the random
+/// words of its normal draw, so the normal is drawn and its `exp` skipped), noting where in
+/// the random stream each function starts (a copy of the generator's state), its last
+/// arrival and whether it has any. Then each function draws from its own copy, window after
+/// window of time (a power-of-two span holding about [`MULTI_WINDOW`] invocations;
+/// functions wait in per-window buckets for their next arrival), and each window is sorted
+/// by (arrival, function): a counting sort into sub-windows of about two invocations each,
+/// then an insertion sort inside each. The items are those of the draw-all-then-sort
+/// generator; invocations of one function in the same nanosecond (gaps under 1 ns) keep
+/// the order they were drawn in.
+pub struct MultiFunction {
+    meta: TraceMeta,
+    dur: LogNormal<f64>,
+    span_s: f64,
+    fns: Vec<MultiFn>,
+    /// log2 of a window's span, ns.
+    window_shift: u32,
+    /// log2 of a sub-window's span, ns.
+    sub_shift: u32,
+    /// Functions whose next arrival falls in each window.
+    buckets: Vec<Vec<u32>>,
+    window: usize,
+    drawn: Vec<MultiInv>,
+    counts: Vec<u32>,
+    at: Vec<u32>,
+    buf: Vec<MultiInv>,
+    pos: usize,
+}
+
+impl MultiFunction {
+    /// The stream; `source` describes it in the trace's metadata.
+    pub fn new(functions: u32, total_rate: f64, span_s: f64, seed: u64, source: &str) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let h: f64 = (1..=functions).map(|i| 1.0 / i as f64).sum();
+        let dur = LogNormal::new((0.1f64).ln(), 1.5).expect("valid log-normal");
+        // Pass 1: every function's start in the random stream, its last arrival.
+        let mut fns = Vec::with_capacity(functions as usize);
+        let (mut named, mut last) = (0u32, None::<u64>);
+        for f in 0..functions {
+            let rate = total_rate / h / (f + 1) as f64;
+            let start = rng.clone();
+            let (mut t, mut t_last) = (0f64, None);
+            loop {
+                let g: f64 = rng.sample(Exp1);
+                t += g / rate;
+                if t >= span_s {
+                    break;
+                }
+                // The log-normal duration's random words, without its `exp`.
+                let _: f64 = rng.sample(StandardNormal);
+                t_last = Some(t);
             }
-            let d: f64 = dur.sample(&mut rng);
-            out.push(Invocation {
-                arrival_ns: (t * 1e9) as u64,
-                function: f,
-                duration_ns: Some((d * 1e9).max(1e3) as u64),
-                memory_bytes: Some(128_000_000),
-            });
+            if let Some(t) = t_last {
+                named = f + 1;
+                last = last.max(Some((t * 1e9) as u64));
+            }
+            // The function's own copy, at its first invocation.
+            let mut one = MultiFn {
+                rng: start,
+                rate,
+                t: 0.0,
+                next: None,
+            };
+            one.draw(&dur, span_s);
+            fns.push(one);
+        }
+        let span_ns = (span_s.max(0.0) * 1e9).ceil() as u64 + 1;
+        let per_window = (MULTI_WINDOW / total_rate * 1e9).clamp(1.0, (1u64 << 62) as f64);
+        let mut window_shift = (per_window as u64).next_power_of_two().trailing_zeros();
+        while (span_ns >> window_shift) >= MULTI_MAX_WINDOWS {
+            window_shift += 1;
+        }
+        let windows = ((span_ns >> window_shift) + 1) as usize;
+        // Sub-windows of about two invocations.
+        let sub_shift = window_shift.saturating_sub(MULTI_WINDOW.log2() as u32 - 1);
+        let mut buckets = vec![Vec::new(); windows];
+        for (f, one) in fns.iter().enumerate() {
+            if let Some((a, _)) = one.next {
+                buckets[((a >> window_shift) as usize).min(windows - 1)].push(f as u32);
+            }
+        }
+        MultiFunction {
+            meta: TraceMeta {
+                functions: (0..named).map(|i| format!("f{i}")).collect(),
+                source: source.to_string(),
+                seed: None,
+                span_ns: last,
+            },
+            dur,
+            span_s,
+            fns,
+            window_shift,
+            sub_shift,
+            buckets,
+            window: 0,
+            drawn: Vec::new(),
+            counts: Vec::new(),
+            at: Vec::new(),
+            buf: Vec::new(),
+            pos: 0,
         }
     }
-    out.sort_unstable_by_key(|i| (i.arrival_ns, i.function));
-    out
+
+    /// Generates the next window's invocations, sorted.
+    fn fill(&mut self) {
+        self.drawn.clear();
+        self.pos = 0;
+        let windows = self.buckets.len();
+        let last_window = self.window + 1 == windows;
+        let start = (self.window as u64) << self.window_shift;
+        let end = start.saturating_add(1 << self.window_shift);
+        let due = std::mem::take(&mut self.buckets[self.window]);
+        let subs = 1usize << (self.window_shift - self.sub_shift);
+        self.counts.clear();
+        self.counts.resize(subs + 1, 0);
+        for &f in &due {
+            let one = &mut self.fns[f as usize];
+            while let Some((a, d)) = one.next {
+                if a >= end && !last_window {
+                    self.buckets[((a >> self.window_shift) as usize).min(windows - 1)].push(f);
+                    break;
+                }
+                let sub = (((a - start) >> self.sub_shift) as usize).min(subs - 1);
+                self.counts[sub + 1] += 1;
+                self.drawn.push(MultiInv {
+                    arrival_ns: a,
+                    duration_ns: d,
+                    function: f,
+                    sub: sub as u32,
+                });
+                one.draw(&self.dur, self.span_s);
+            }
+        }
+        // Counting sort into sub-windows (stable), then insertion sort inside each.
+        for i in 1..=subs {
+            self.counts[i] += self.counts[i - 1];
+        }
+        self.buf.clear();
+        self.buf.resize(self.drawn.len(), MultiInv::default());
+        self.at.clear();
+        self.at.extend_from_slice(&self.counts);
+        for x in &self.drawn {
+            let k = &mut self.at[x.sub as usize];
+            self.buf[*k as usize] = *x;
+            *k += 1;
+        }
+        for w in self.counts.windows(2) {
+            let part = &mut self.buf[w[0] as usize..w[1] as usize];
+            for i in 1..part.len() {
+                let x = part[i];
+                let key = (x.arrival_ns, x.function);
+                let mut j = i;
+                while j > 0 && (part[j - 1].arrival_ns, part[j - 1].function) > key {
+                    part[j] = part[j - 1];
+                    j -= 1;
+                }
+                part[j] = x;
+            }
+        }
+        self.window += 1;
+    }
+}
+
+impl Iterator for MultiFunction {
+    type Item = Result<Invocation, TraceError>;
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.pos >= self.buf.len() {
+            if self.window >= self.buckets.len() {
+                return None;
+            }
+            self.fill();
+        }
+        let x = self.buf[self.pos];
+        self.pos += 1;
+        Some(Ok(Invocation {
+            arrival_ns: x.arrival_ns,
+            function: x.function,
+            duration_ns: Some(x.duration_ns),
+            memory_bytes: Some(128_000_000),
+        }))
+    }
+}
+
+impl TraceStream for MultiFunction {
+    fn meta(&self) -> &TraceMeta {
+        &self.meta
+    }
 }
 
 /// A streaming synthetic day shaped like the Azure Functions 2019 trace (Shahrad et al.):
@@ -188,6 +405,8 @@ pub struct AzureLikeDay {
     minutes: u32,
     buf: Vec<Invocation>,
     pos: usize,
+    /// Mean arrivals per minute of all functions together, at diurnal factor 1.
+    total_per_min: f64,
 }
 
 impl AzureLikeDay {
@@ -214,6 +433,7 @@ impl AzureLikeDay {
         for r in &mut rates {
             *r *= k;
         }
+        let total_per_min: f64 = rates.iter().sum();
         let dur_median_s = (0..functions)
             .map(|_| {
                 let z: f64 = rng.sample(StandardNormal);
@@ -257,6 +477,7 @@ impl AzureLikeDay {
             minutes,
             buf: Vec::new(),
             pos: 0,
+            total_per_min,
         }
     }
 
@@ -266,6 +487,14 @@ impl AzureLikeDay {
         let m = self.minute as usize;
         let (c0, c1) = (self.cum[m], self.cum[m + 1]);
         let d = c1 - c0;
+        // Room for the minute's expected count and then some (Poisson: its spread is the
+        // square root), allocated exactly: doubling would hold up to twice the busiest
+        // minute.
+        let expect = self.total_per_min * d;
+        let room = (expect * 1.05 + 6.0 * expect.sqrt() + 64.0) as usize;
+        if self.buf.capacity() < room {
+            self.buf.reserve_exact(room);
+        }
         let base = m as u64 * 60_000_000_000;
         let due = std::mem::take(&mut self.buckets[m]);
         for &f in &due {
@@ -316,20 +545,24 @@ impl TraceStream for AzureLikeDay {
     fn meta(&self) -> &TraceMeta {
         &self.meta
     }
+    /// Moves the metadata out (50,000 function names are a few megabytes).
+    fn take_meta(&mut self) -> TraceMeta {
+        std::mem::take(&mut self.meta)
+    }
 }
 
-/// Invocations per chunk handed from the [`Background`] thread.
-const CHUNK: usize = 16 * 1024;
-/// Chunks the [`Background`] thread may run ahead (bounds memory: a few MB).
-const CHUNKS_AHEAD: usize = 4;
+/// Invocations per chunk handed from the [`Background`] thread (48 bytes each: 192 KiB).
+const CHUNK: usize = 4 * 1024;
+/// Chunks the [`Background`] thread may run ahead (bounds memory: about a megabyte).
+const CHUNKS_AHEAD: usize = 2;
 
 enum Chunk {
     Items(Vec<Invocation>),
     Err(TraceError),
 }
 
-/// A trace stream read on a background thread, in chunks of 16 Ki invocations at most
-/// four chunks ahead: the same items in the same order (errors included), with
+/// A trace stream read on a background thread, in chunks of 4 Ki invocations at most
+/// two chunks ahead: the same items in the same order (errors included), with
 /// the producer's work (generation, parsing) overlapping the consumer's on another core.
 /// Emptied chunk buffers go back to the producer for reuse.
 pub struct Background {
@@ -347,13 +580,13 @@ impl Background {
     where
         T: TraceStream + Send + 'static,
     {
-        let meta = trace.meta().clone();
+        let mut trace = trace;
+        let meta = trace.take_meta();
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS_AHEAD);
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Invocation>>();
         let handle = std::thread::Builder::new()
             .name("trace-reader".into())
             .spawn(move || {
-                let mut trace = trace;
                 loop {
                     let mut buf = back_rx.try_recv().unwrap_or_default();
                     buf.clear();
@@ -457,6 +690,63 @@ impl Drop for Background {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The draw-everything-then-sort generator [`MultiFunction`] replaced.
+    fn multi_function_in_memory(
+        functions: u32,
+        total_rate: f64,
+        span_s: f64,
+        seed: u64,
+    ) -> Vec<Invocation> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let h: f64 = (1..=functions).map(|i| 1.0 / i as f64).sum();
+        let dur = LogNormal::new((0.1f64).ln(), 1.5).expect("valid log-normal");
+        let mut out = Vec::new();
+        for f in 0..functions {
+            let rate = total_rate / h / (f + 1) as f64;
+            let mut t = 0f64;
+            loop {
+                let g: f64 = rng.sample(Exp1);
+                t += g / rate;
+                if t >= span_s {
+                    break;
+                }
+                let d: f64 = dur.sample(&mut rng);
+                out.push(Invocation {
+                    arrival_ns: (t * 1e9) as u64,
+                    function: f,
+                    duration_ns: Some((d * 1e9).max(1e3) as u64),
+                    memory_bytes: Some(128_000_000),
+                });
+            }
+        }
+        out.sort_unstable_by_key(|i| (i.arrival_ns, i.function));
+        out
+    }
+
+    /// The streaming multi-function generator gives the in-memory generator's items and
+    /// metadata, across many windows, with silent functions at the end, and for an empty
+    /// trace.
+    #[test]
+    fn multi_function_stream_matches_in_memory() {
+        for (functions, rate, span, seed) in [
+            (200, 30_000.0, 8.0, 1),
+            (40, 1_500.0, 30.0, 7),
+            (3, 100.0, 400.0, 1),
+            (500, 5.0, 2.0, 3),
+            (5, 0.0, 10.0, 1),
+            (0, 10.0, 10.0, 1),
+        ] {
+            let want = multi_function_in_memory(functions, rate, span, seed);
+            let stream = MultiFunction::new(functions, rate, span, seed, "x");
+            let want_meta = MemTrace::new(want.clone(), "x").meta().clone();
+            assert_eq!(stream.meta(), &want_meta, "{functions} {rate} {span}");
+            assert!(stream.buckets.len() > 5 || rate * span < 1e5);
+            let got: Vec<Invocation> = stream.map(|r| r.unwrap()).collect();
+            assert_eq!(got.len(), want.len());
+            assert!(got == want, "{functions} {rate} {span} {seed}");
+        }
+    }
 
     /// The background reader yields exactly the stream's items, in order, across chunks.
     #[test]
