@@ -33,9 +33,9 @@
 //!   count at it, units destroyed at it do not, unless created at it too), and each shard
 //!   logs its changes per instant (units created minus older units destroyed, units created
 //!   and destroyed); a merger adds the logs up in time order, as far as every shard has got
-//!   (after each chunk, a shard processes what happens up to the chunk's last arrival, as
-//!   the next arrival would have, so nothing it does later happens earlier), so the merged
-//!   peak is the whole run's and the logs in memory span only the chunks in flight.
+//!   (every [`MERGE_EVERY`] chunks, a shard processes what happens up to the chunk's last
+//!   arrival, as the next arrival would have, so nothing it does later happens earlier),
+//!   so the merged peak is the whole run's and the logs in memory span a few chunks.
 //!
 //! Exactness: a run's output is a pure function of (trace, policy, calibration, seed),
 //! whatever the thread count, the shard count or the chunk boundaries, so outputs are
@@ -60,6 +60,9 @@ use crate::PlatformError;
 pub const CHUNK: usize = 4 * 1024;
 /// Chunks queued per worker before the reader waits.
 pub const QUEUE: usize = 2;
+/// A shard hands its log of live-unit changes to its run's peak merger every this many
+/// chunks (the same chunks for every shard).
+pub const MERGE_EVERY: u64 = 4;
 
 /// One simulation to run.
 #[derive(Debug, Clone)]
@@ -103,6 +106,8 @@ struct Chunk {
     picks: Vec<Vec<u32>>,
     /// Arrival of the last invocation.
     last_ns: u64,
+    /// Position among the chunks.
+    index: u64,
 }
 
 /// Adds the shards' logs of live-unit changes up in time order (see the module docs).
@@ -252,18 +257,22 @@ impl Task<'_> {
             Some(s) => sim.push_picked(&chunk.invs, &chunk.picks[s], chunk.first_seq),
         };
         if let (Some(m), Some(s)) = (&self.peak, self.shard) {
-            // The shard catches up with the chunk's last arrival (it may have had none of
-            // it), so that the merger can settle the instants before it and the logs stay
-            // as short as the chunks in flight. A failed shard stops holding the others'
-            // logs back: its run fails anyway.
+            // Every few chunks, the shard catches up with the chunk's last arrival (it may
+            // have had none of it), so that the merger can settle the instants before it
+            // and the logs stay as short as a few chunks. A failed shard stops holding the
+            // others' logs back: its run fails anyway.
             let mark = if r.is_err() {
-                u64::MAX
-            } else {
+                Some(u64::MAX)
+            } else if chunk.index % MERGE_EVERY == MERGE_EVERY - 1 {
                 sim.advance_to(chunk.last_ns);
-                chunk.last_ns
+                Some(chunk.last_ns)
+            } else {
+                None
             };
-            let log = sim.take_live_log();
-            m.lock().expect("peak merger").add(s, log, mark);
+            if let Some(mark) = mark {
+                let log = sim.take_live_log();
+                m.lock().expect("peak merger").add(s, log, mark);
+            }
         }
         self.err = r.err();
     }
@@ -467,6 +476,7 @@ where
             first_seq,
             picks,
             last_ns: read.last_arrival_ns,
+            index: first_seq / CHUNK as u64,
         }))
     };
     let mut trace_err = None;
