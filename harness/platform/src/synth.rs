@@ -148,8 +148,7 @@ const MULTI_WINDOW: f64 = 16_384.0;
 /// The most windows [`MultiFunction`] cuts a trace into (bounds its bucket list).
 const MULTI_MAX_WINDOWS: u64 = 1 << 20;
 
-/// One function of [`MultiFunction`]: its own position in the generator's random stream, and
-/// its next invocation.
+/// One function of [`MultiFunction`]: its own random stream, and its next invocation.
 struct MultiFn {
     rng: ChaCha8Rng,
     rate: f64,
@@ -187,18 +186,14 @@ struct MultiInv {
 /// [`multi_function`] as a stream, in memory bounded by the functions and one window of
 /// time, not by the trace's length.
 ///
-/// The generator draws function 0's whole span, then function 1's, and so on, from one
-/// seeded stream; the trace is those invocations sorted by (arrival, function). Here a
-/// first pass makes the same draws without keeping them (a log-normal draw takes the random
-/// words of its normal draw, so the normal is drawn and its `exp` skipped), noting where in
-/// the random stream each function starts (a copy of the generator's state), its last
-/// arrival and whether it has any. Then each function draws from its own copy, window after
-/// window of time (a power-of-two span holding about [`MULTI_WINDOW`] invocations;
-/// functions wait in per-window buckets for their next arrival), and each window is sorted
-/// by (arrival, function): a counting sort into sub-windows of about two invocations each,
-/// then an insertion sort inside each. The items are those of the draw-all-then-sort
-/// generator; invocations of one function in the same nanosecond (gaps under 1 ns) keep
-/// the order they were drawn in.
+/// Each function draws its arrivals (exponential gaps) and log-normal durations from its own
+/// stream of the seeded generator (ChaCha8, stream = the function's index), so functions are
+/// generated independently, window after window of time (a power-of-two span holding about
+/// [`MULTI_WINDOW`] invocations; functions wait in per-window buckets for their next
+/// arrival), and each window is sorted by (arrival, function): a counting sort into
+/// sub-windows of about two invocations each, then an insertion sort inside each.
+/// Invocations of one function in the same nanosecond (gaps under 1 ns) keep the order they
+/// were drawn in. The trace declares all `functions` functions and the span `span_s`.
 pub struct MultiFunction {
     meta: TraceMeta,
     dur: LogNormal<f64>,
@@ -221,40 +216,24 @@ pub struct MultiFunction {
 impl MultiFunction {
     /// The stream; `source` describes it in the trace's metadata.
     pub fn new(functions: u32, total_rate: f64, span_s: f64, seed: u64, source: &str) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let h: f64 = (1..=functions).map(|i| 1.0 / i as f64).sum();
         let dur = LogNormal::new((0.1f64).ln(), 1.5).expect("valid log-normal");
-        // Pass 1: every function's start in the random stream, its last arrival.
-        let mut fns = Vec::with_capacity(functions as usize);
-        let (mut named, mut last) = (0u32, None::<u64>);
-        for f in 0..functions {
-            let rate = total_rate / h / (f + 1) as f64;
-            let start = rng.clone();
-            let (mut t, mut t_last) = (0f64, None);
-            loop {
-                let g: f64 = rng.sample(Exp1);
-                t += g / rate;
-                if t >= span_s {
-                    break;
-                }
-                // The log-normal duration's random words, without its `exp`.
-                let _: f64 = rng.sample(StandardNormal);
-                t_last = Some(t);
-            }
-            if let Some(t) = t_last {
-                named = f + 1;
-                last = last.max(Some((t * 1e9) as u64));
-            }
-            // The function's own copy, at its first invocation.
-            let mut one = MultiFn {
-                rng: start,
-                rate,
-                t: 0.0,
-                next: None,
-            };
-            one.draw(&dur, span_s);
-            fns.push(one);
-        }
+        // Each function draws from its own stream of the seeded generator (stream = function
+        // index), at its first invocation.
+        let fns: Vec<MultiFn> = (0..functions)
+            .map(|f| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(u64::from(f));
+                let mut one = MultiFn {
+                    rng,
+                    rate: total_rate / h / (f + 1) as f64,
+                    t: 0.0,
+                    next: None,
+                };
+                one.draw(&dur, span_s);
+                one
+            })
+            .collect();
         let span_ns = (span_s.max(0.0) * 1e9).ceil() as u64 + 1;
         let per_window = (MULTI_WINDOW / total_rate * 1e9).clamp(1.0, (1u64 << 62) as f64);
         let mut window_shift = (per_window as u64).next_power_of_two().trailing_zeros();
@@ -272,10 +251,10 @@ impl MultiFunction {
         }
         MultiFunction {
             meta: TraceMeta {
-                functions: (0..named).map(|i| format!("f{i}")).collect(),
+                functions: (0..functions).map(|i| format!("f{i}")).collect(),
                 source: source.to_string(),
                 seed: None,
-                span_ns: last,
+                span_ns: Some(span_ns - 1),
             },
             dur,
             span_s,
@@ -698,11 +677,12 @@ mod tests {
         span_s: f64,
         seed: u64,
     ) -> Vec<Invocation> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let h: f64 = (1..=functions).map(|i| 1.0 / i as f64).sum();
         let dur = LogNormal::new((0.1f64).ln(), 1.5).expect("valid log-normal");
         let mut out = Vec::new();
         for f in 0..functions {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(u64::from(f));
             let rate = total_rate / h / (f + 1) as f64;
             let mut t = 0f64;
             loop {
@@ -724,9 +704,9 @@ mod tests {
         out
     }
 
-    /// The streaming multi-function generator gives the in-memory generator's items and
-    /// metadata, across many windows, with silent functions at the end, and for an empty
-    /// trace.
+    /// The streaming multi-function generator gives the items of a draw-everything-then-sort
+    /// generator (one stream per function), across many windows, with silent functions at
+    /// the end, and for an empty trace; it declares every function and the whole span.
     #[test]
     fn multi_function_stream_matches_in_memory() {
         for (functions, rate, span, seed) in [
@@ -739,7 +719,12 @@ mod tests {
         ] {
             let want = multi_function_in_memory(functions, rate, span, seed);
             let stream = MultiFunction::new(functions, rate, span, seed, "x");
-            let want_meta = MemTrace::new(want.clone(), "x").meta().clone();
+            let want_meta = TraceMeta {
+                functions: (0..functions).map(|i| format!("f{i}")).collect(),
+                source: "x".into(),
+                seed: None,
+                span_ns: Some((span * 1e9f64).ceil() as u64),
+            };
             assert_eq!(stream.meta(), &want_meta, "{functions} {rate} {span}");
             assert!(stream.buckets.len() > 5 || rate * span < 1e5);
             let got: Vec<Invocation> = stream.map(|r| r.unwrap()).collect();
