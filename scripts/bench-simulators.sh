@@ -12,7 +12,9 @@
 # 3. A one-function Azure 2021 per-invocation CSV of 900,000 rows, keep-alive 10 min +
 #    baseline.
 # 4. sim_speed's trace (1,000 functions, 20,000/s for 250 s: 5 million invocations) through
-#    the CLI: invocations per CPU-second of the whole command.
+#    the CLI: invocations per CPU-second of the whole command, beside the engine alone on the
+#    same trace (`--example sim_speed`: generating it, keep-alive and no keep-alive, in thread
+#    CPU time) from the same rounds, and their ratio.
 # 5. The simulator's output hash (examples/output_hash) with 1, 2 and 8 threads: identical.
 # 6. Memory: an Azure-shaped day of 50,000 functions and 100 million invocations
 #    (synthetic:azure-day), the four default policies (keep-alive 10 and 20 min, hybrid,
@@ -45,7 +47,7 @@ SIMFAAS_VERSION=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m
 say "cargo build --release -p unitlab ${CARGO_ARGS:-}"
 # shellcheck disable=SC2086 # CARGO_ARGS is a list of arguments
 cargo build --release -p unitlab ${CARGO_ARGS:-}
-cargo build --release -p unitlab-platform --example bench_inputs --example output_hash
+cargo build --release -p unitlab-platform --example bench_inputs --example output_hash --example sim_speed
 UNITLAB="$REPO/target/release/unitlab"
 
 mkdir -p "$BENCH_DIR"
@@ -78,7 +80,7 @@ print(json.dumps({
 EOF
 
 # The cases: name, then the command.
-CASES=(simfaas unitlab-simfaas azure2019-keepalive azure2019-hybrid azure2021-keepalive sim-speed)
+CASES=(simfaas unitlab-simfaas azure2019-keepalive azure2019-hybrid azure2021-keepalive sim-speed sim-speed-engine)
 # Sets CMD to case $1's command.
 case_cmd() {
     case "$1" in
@@ -93,6 +95,9 @@ case_cmd() {
             --calibration assume:container:150ms:128MiB --policy keepalive:10m --out "$OUT/$1") ;;
         sim-speed) CMD=("$UNITLAB" simulate --trace synthetic:multi:1000:20000:250 --trace-seed 1 \
             --calibration assume:wasm:5us:64KiB --policy keepalive:10m --out "$OUT/$1") ;;
+        # The same trace and policies through the engine alone, in thread CPU time: the floor
+        # the CLI's figure is compared with, in the same rounds (this VM's speed drifts).
+        sim-speed-engine) CMD=(env RUNS=1 "$REPO/target/release/examples/sim_speed") ;;
     esac
 }
 
@@ -134,11 +139,6 @@ def summary(c):
     # One results directory per round; the figures compared are the first round's.
     d = sorted(glob.glob(os.path.join(out, c, "*", "summary.json")))[0]
     return json.load(open(d))
-def speed_line(c):
-    for f in sorted(glob.glob(os.path.join(out, f"{c}.*.log"))):
-        for l in open(f):
-            if l.startswith("speed:"):
-                return l.strip()
 print(f"\nAll figures: medians of {runs} interleaved runs, whole processes (wall s, CPU s, peak RSS MiB).")
 print(f"\n1. SimFaaS README case (SimFaaS {simfaas_version} vs unitlab simulate, keep-alive 600 s + baseline)")
 sf = json.loads(open(sorted(glob.glob(os.path.join(out, "simfaas.*.log")))[0]).read().strip().splitlines()[-1])
@@ -156,7 +156,27 @@ for c in ["azure2019-keepalive", "azure2019-hybrid", "azure2021-keepalive", "sim
     s = summary(c)
     per = ", ".join(f"{r['policy']} {r['run_seconds']:.3f}" for r in s["runs"])
     print(f"{c:22}{med(c,0):9.3f}{med(c,1):9.3f}{med(c,2):9.1f}  {per} ({s['trace']['invocations']} invocations)")
-print(f"sim-speed {speed_line('sim-speed')}")
+# sim-speed: the whole command's speed, and the engine alone on the same trace (sim_speed:
+# generating it + keep-alive + no keep-alive, thread CPU), from the same rounds.
+n = summary("sim-speed")["trace"]["invocations"]
+runs_n = len(summary("sim-speed")["runs"])
+cli_cpu = med("sim-speed", 1)
+floors = []
+for f in sorted(glob.glob(os.path.join(out, "sim-speed-engine.*.log"))):
+    cpu = {}
+    for l in open(f):
+        if l.startswith("trace:"):
+            cpu["gen"] = float(l.split("generated in ")[1].split(" s CPU")[0])
+        elif ":" in l and " s CPU" in l:
+            name, rest = l.split(":", 1)
+            cpu[name.strip()] = float(rest.split(" s CPU")[0])
+    floors.append(cpu["gen"] + cpu["keepalive-10m"] + cpu["none"])
+floor = statistics.median(floors)
+print(f"sim-speed, the whole command: {n} invocations x {runs_n} runs in {med('sim-speed', 0):.3f} s wall, "
+      f"{cli_cpu:.3f} s CPU: {n * runs_n / med('sim-speed', 0) / 1e6:.1f} M invocations per wall-second, "
+      f"{n * runs_n / cli_cpu / 1e6:.1f} M per CPU-second")
+print(f"the engine alone (sim_speed: generating the trace + keep-alive + no keep-alive, thread CPU): "
+      f"{floor:.3f} s CPU, {n * runs_n / floor / 1e6:.1f} M per CPU-second; the command / the engine: {cli_cpu / floor:.2f}x CPU")
 print("\n5. output hashes")
 print(open(os.path.join(out, "output_hash.log")).read().rstrip())
 print("\n6. memory: a 50,000-function Azure-shaped day, 100 M invocations, 4 default policies, 2 threads (one run)")
