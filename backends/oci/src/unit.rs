@@ -89,25 +89,19 @@ pub(crate) fn remove_live() -> usize {
 /// Deletions still running in the background (runsc's), with what failed among the finished.
 static PENDING: Mutex<Vec<std::thread::JoinHandle<Option<String>>>> = Mutex::new(Vec::new());
 
-/// Ends the container `id` and deletes it from the runtime's state, when the runtime still
-/// records it. A runtime serving the container in the foreground (`run`) deletes it itself
-/// once the container is gone, and a `delete` beside it races it (runsc's times out): the
-/// container is killed and the runtime let finish first.
-pub(crate) fn end_container(cmd: &RuntimeCmd, id: &str, bundle: &Path) -> Result<(), String> {
-    let needle = bundle.display().to_string();
-    if !hostmem::with_argument(&needle).is_empty() {
-        let _ = cmd
-            .command(&["kill", id, "KILL"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let t0 = Instant::now();
-        while !hostmem::with_argument(&needle).is_empty() && t0.elapsed() < STOP_GRACE {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-    // The runtime knows the container only if it got far enough to record it.
+/// `<runtime> kill <id> KILL`, its outcome ignored: a failure shows in the `delete` that follows
+/// when the container stays.
+fn kill(cmd: &RuntimeCmd, id: &str) {
+    let _ = cmd
+        .command(&["kill", id, "KILL"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Deletes the container from the runtime's state, if the runtime got far enough to record it.
+fn delete_if_recorded(cmd: &RuntimeCmd, id: &str) -> Result<(), String> {
     if crate::state_ids(cmd.runtime, &cmd.state)
         .iter()
         .any(|s| s == id)
@@ -117,25 +111,49 @@ pub(crate) fn end_container(cmd: &RuntimeCmd, id: &str, bundle: &Path) -> Result
     Ok(())
 }
 
+/// Ends the container `id` of a unit this process does not hold (Ctrl-C, `unitlab clean`) and
+/// deletes what the runtime still records. A runtime serving the container in the foreground
+/// (`run`: a process naming the bundle) deletes it itself once the container is gone, and a
+/// `delete` beside it races it (runsc's times out): the container is killed and the runtime
+/// let finish first.
+pub(crate) fn end_container(cmd: &RuntimeCmd, id: &str, bundle: &Path) -> Result<(), String> {
+    let needle = bundle.display().to_string();
+    if !hostmem::with_argument(&needle).is_empty() {
+        kill(cmd, id);
+        let t0 = Instant::now();
+        while !hostmem::with_argument(&needle).is_empty() && t0.elapsed() < STOP_GRACE {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    delete_if_recorded(cmd, id)
+}
+
+/// Removes a bundle; a missing one is fine.
+fn remove_bundle(bundle: &Path) -> Result<(), String> {
+    match std::fs::remove_dir_all(bundle) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("removing {}: {e}", bundle.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Ends the container ([`end_container`]) and removes its bundle. Returns what failed, if
 /// anything.
 fn delete_and_remove(cmd: &RuntimeCmd, id: &str, bundle: &Path) -> Option<String> {
-    let mut failures = Vec::new();
-    if let Err(e) = end_container(cmd, id, bundle) {
-        failures.push(e);
-    }
-    if let Err(e) = std::fs::remove_dir_all(bundle) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            failures.push(format!("removing {}: {e}", bundle.display()));
-        }
-    }
+    let failures: Vec<String> = [end_container(cmd, id, bundle), remove_bundle(bundle)]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
     (!failures.is_empty()).then(|| failures.join("; "))
 }
 
-/// Ends a unit whose stdin is closed: in the `run` lifecycle, gives the foreground runtime
-/// [`STOP_GRACE`] to exit (the runner exits at the end of its input, and the runtime deletes
-/// the container); then ends what is left ([`end_container`] kills a container still served),
-/// reaps the runtime and removes the bundle. Returns what failed, if anything.
+/// Ends a unit this process holds, its stdin closed. In the `run` lifecycle the foreground
+/// runtime gets [`STOP_GRACE`] to exit (the runner exits at the end of its input, and the
+/// runtime deletes the container), then the container is killed and the runtime given as long
+/// again, then the runtime itself is killed; it is reaped. Then what the runtime still records
+/// is deleted (`create-start`: `delete --force` ends the container) and the bundle removed.
+/// Returns what failed, if anything.
 fn teardown(
     cmd: &RuntimeCmd,
     id: &str,
@@ -143,22 +161,31 @@ fn teardown(
     foreground: Option<Child>,
 ) -> Option<String> {
     let mut failures = Vec::new();
-    let mut foreground = foreground;
-    if let Some(child) = foreground.as_mut() {
-        let t0 = Instant::now();
-        while matches!(child.try_wait(), Ok(None)) && t0.elapsed() < STOP_GRACE {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-    failures.extend(delete_and_remove(cmd, id, bundle));
     if let Some(mut child) = foreground {
-        if !matches!(child.try_wait(), Ok(Some(_))) {
-            let _ = child.kill();
+        let exited = |child: &mut Child| {
+            let t0 = Instant::now();
+            loop {
+                match child.try_wait() {
+                    Ok(None) if t0.elapsed() < STOP_GRACE => {
+                        std::thread::sleep(Duration::from_millis(1))
+                    }
+                    Ok(None) => return false,
+                    _ => return true,
+                }
+            }
+        };
+        if !exited(&mut child) {
+            kill(cmd, id);
+            if !exited(&mut child) {
+                let _ = child.kill();
+            }
         }
         if let Err(e) = child.wait() {
             failures.push(format!("waiting for {} run: {e}", cmd.runtime));
         }
     }
+    failures.extend(delete_if_recorded(cmd, id).err());
+    failures.extend(remove_bundle(bundle).err());
     (!failures.is_empty()).then(|| failures.join("; "))
 }
 
